@@ -1,0 +1,88 @@
+#pragma once
+// Masking, scale and threading shared by every attention kernel, and the shape checks they run.
+#include <act/core/heads_view.hpp>
+
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <optional>
+#include <span>
+#include <string>
+
+namespace act {
+
+enum class Masking {
+  causal,  // query i sits at position kv_len - q_len + i and sees keys up to that position
+  none,    // every query sees every valid key
+};
+
+struct AttentionOptions {
+  Masking masking = Masking::causal;
+  std::optional<float> scale;  // default 1/sqrt(head_dim)
+  // Keys at index >= valid_keys are padding and masked for every query (per-sequence lengths in a batch).
+  std::size_t valid_keys = std::numeric_limits<std::size_t>::max();
+  int threads = 0;  // 0: OpenMP's default
+};
+
+// The resolved geometry of one attention call, after validation.
+struct AttentionGeometry {
+  std::size_t q_heads, kv_heads, group, q_len, kv_len, head_dim, valid_keys;
+  Masking masking;
+  float scale;
+
+  std::size_t kv_head_of(std::size_t q_head) const noexcept { return q_head / group; }
+  // Number of keys query i sees (keys [0, result) are visible).
+  std::size_t visible_keys(std::size_t query) const noexcept {
+    std::size_t limit = valid_keys;
+    if (masking == Masking::causal) {
+      const std::size_t position = kv_len - q_len + query;
+      limit = position + 1 < limit ? position + 1 : limit;
+    }
+    return limit;
+  }
+};
+
+namespace detail {
+
+inline std::string dims(std::size_t h, std::size_t r, std::size_t c) {
+  return "[" + std::to_string(h) + ", " + std::to_string(r) + ", " + std::to_string(c) + "]";
+}
+
+template <class Q, class K, class V>
+AttentionGeometry resolve_geometry(const HeadsView<Q>& q, const HeadsView<K>& k, const HeadsView<V>& v,
+                                   const AttentionOptions& options) {
+  if (q.data == nullptr || k.data == nullptr || v.data == nullptr) shape_error("null Q, K or V pointer");
+  if (q.heads == 0 || k.heads == 0) shape_error("Q and K need at least one head");
+  if (k.heads != v.heads || k.rows != v.rows || k.cols != v.cols)
+    shape_error("K " + dims(k.heads, k.rows, k.cols) + " and V " + dims(v.heads, v.rows, v.cols) + " differ in shape");
+  if (q.heads % k.heads != 0)
+    shape_error("query heads (" + std::to_string(q.heads) + ") must be a multiple of KV heads (" +
+                std::to_string(k.heads) + ")");
+  if (q.cols != k.cols || q.cols == 0)
+    shape_error("head dimension of Q (" + std::to_string(q.cols) + ") and K (" + std::to_string(k.cols) +
+                ") must match and be non-zero");
+  if (options.masking == Masking::causal && q.rows > k.rows)
+    shape_error("causal attention needs at least as many keys (" + std::to_string(k.rows) + ") as queries (" +
+                std::to_string(q.rows) + ")");
+  const float scale = options.scale.value_or(1.0f / std::sqrt(static_cast<float>(q.cols)));
+  if (!std::isfinite(scale)) shape_error("attention scale must be finite");
+  const std::size_t valid = options.valid_keys < k.rows ? options.valid_keys : k.rows;
+  return {q.heads, k.heads, q.heads / k.heads, q.rows, k.rows, q.cols, valid, options.masking, scale};
+}
+
+template <class T>
+void check_output(const HeadsView<T>& o, const AttentionGeometry& g, const char* name) {
+  if (o.data == nullptr) shape_error(std::string("null ") + name + " pointer");
+  if (o.heads != g.q_heads || o.rows != g.q_len || o.cols != g.head_dim)
+    shape_error(std::string(name) + " is " + dims(o.heads, o.rows, o.cols) + " but Q is " +
+                dims(g.q_heads, g.q_len, g.head_dim));
+}
+
+inline void check_lse(std::span<const float> lse, const AttentionGeometry& g) {
+  if (lse.size() != g.q_heads * g.q_len)
+    shape_error("lse has " + std::to_string(lse.size()) + " entries, expected heads*queries = " +
+                std::to_string(g.q_heads * g.q_len));
+}
+
+}  // namespace detail
+}  // namespace act

@@ -1,0 +1,25 @@
+#pragma once
+// Errors the library throws. Bad input (files, shapes, arguments) is always reported through
+// these or std::invalid_argument, never by crashing or returning garbage.
+#include <stdexcept>
+#include <string>
+
+namespace act {
+
+// Base of everything the library throws about its inputs.
+struct Error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// A file or text the library reads is malformed; the message names the source and where.
+struct FormatError : Error {
+  using Error::Error;
+};
+
+// The input is well formed but asks for something this library does not support
+// (a tensor type, an architecture, a tokenizer model).
+struct UnsupportedError : Error {
+  using Error::Error;
+};
+
+}  // namespace act

@@ -1,0 +1,42 @@
+#pragma once
+// A strided view of per-head matrices: element (h, i, c) lives at data[h*head_stride + i*row_stride + c].
+// Both head-major ([heads, rows, cols]) and token-major ([rows, heads, cols]) buffers fit, so an engine
+// can hand its own Q/K/V layout to the kernels without a transpose.
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+
+namespace act {
+
+template <class T>
+struct HeadsView {
+  T* data = nullptr;
+  std::size_t heads = 0;
+  std::size_t rows = 0;
+  std::size_t cols = 0;
+  std::ptrdiff_t head_stride = 0;
+  std::ptrdiff_t row_stride = 0;
+
+  T* row(std::size_t head, std::size_t index) const noexcept {
+    return data + static_cast<std::ptrdiff_t>(head) * head_stride + static_cast<std::ptrdiff_t>(index) * row_stride;
+  }
+  operator HeadsView<const T>() const noexcept { return {data, heads, rows, cols, head_stride, row_stride}; }
+};
+
+// [heads, rows, cols], contiguous.
+template <class T>
+HeadsView<T> head_major(T* data, std::size_t heads, std::size_t rows, std::size_t cols) noexcept {
+  return {data, heads, rows, cols, static_cast<std::ptrdiff_t>(rows * cols), static_cast<std::ptrdiff_t>(cols)};
+}
+
+// [rows, heads, cols], contiguous: the layout a fused QKV projection produces per token.
+template <class T>
+HeadsView<T> token_major(T* data, std::size_t heads, std::size_t rows, std::size_t cols) noexcept {
+  return {data, heads, rows, cols, static_cast<std::ptrdiff_t>(cols), static_cast<std::ptrdiff_t>(heads * cols)};
+}
+
+namespace detail {
+[[noreturn]] inline void shape_error(const std::string& what) { throw std::invalid_argument("act: " + what); }
+}  // namespace detail
+
+}  // namespace act

@@ -1,0 +1,209 @@
+#pragma once
+// Which (layer, head) pairs are calibrated, with the hyper-parameters they were searched for and,
+// optionally, what the search measured per head. Stored as JSON:
+//
+//   {
+//     "format": "act-head-set", "version": 1,
+//     "model": "SmolLM2-135M-Instruct", "beta": 0.4, "tau": 0.1,
+//     "heads": [[3, 5], [4, 0]],
+//     "measurements": [{"layer": 3, "head": 5, "values": {"accuracy_gain": 0.02}}]   (optional)
+//   }
+#include <act/core/error.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace act {
+
+struct HeadId {
+  std::uint32_t layer = 0;
+  std::uint32_t head = 0;
+  friend auto operator<=>(const HeadId&, const HeadId&) = default;
+};
+
+struct HeadMeasurement {
+  HeadId id;
+  std::map<std::string, double> values;
+};
+
+class HeadSet {
+ public:
+  std::string model;
+  float beta = 0.4f;
+  float tau = 0.1f;
+  std::vector<HeadMeasurement> measurements;
+
+  HeadSet() = default;
+  HeadSet(std::vector<HeadId> heads, float b, float t, std::string model_name = {})
+      : model(std::move(model_name)), beta(b), tau(t) {
+    for (const HeadId& id : heads) add(id);
+  }
+
+  void add(HeadId id) {
+    const auto at = std::lower_bound(heads_.begin(), heads_.end(), id);
+    if (at == heads_.end() || *at != id) heads_.insert(at, id);
+  }
+  bool contains(std::uint32_t layer, std::uint32_t head) const {
+    return std::binary_search(heads_.begin(), heads_.end(), HeadId{layer, head});
+  }
+  const std::vector<HeadId>& heads() const noexcept { return heads_; }
+  std::size_t size() const noexcept { return heads_.size(); }
+  bool empty() const noexcept { return heads_.empty(); }
+
+  // Per head of `layer`: 1 if calibrated (the kernels' calibrated_heads mask).
+  std::vector<std::uint8_t> layer_mask(std::uint32_t layer, std::size_t head_count) const {
+    std::vector<std::uint8_t> mask(head_count, 0);
+    for (const HeadId& id : heads_)
+      if (id.layer == layer && id.head < head_count) mask[id.head] = 1;
+    return mask;
+  }
+
+  // Throws act::FormatError if a head lies outside the model.
+  void check_fits(std::size_t layers, std::size_t heads_per_layer) const {
+    for (const HeadId& id : heads_)
+      if (id.layer >= layers || id.head >= heads_per_layer)
+        throw FormatError("act: head set names (layer " + std::to_string(id.layer) + ", head " +
+                          std::to_string(id.head) + ") but the model has " + std::to_string(layers) + " layers of " +
+                          std::to_string(heads_per_layer) + " heads");
+  }
+
+  nlohmann::json to_json() const;
+  static HeadSet from_json_text(std::string_view text, std::string_view source = "head set");
+  static HeadSet load(const std::filesystem::path& path);
+  void save(const std::filesystem::path& path) const;
+
+ private:
+  std::vector<HeadId> heads_;  // sorted, unique
+};
+
+namespace detail {
+
+[[noreturn]] inline void head_set_error(std::string_view source, const std::string& what) {
+  throw FormatError("act: " + std::string(source) + ": " + what);
+}
+
+inline std::uint32_t head_index(const nlohmann::json& value, std::string_view source, const std::string& where) {
+  if (!value.is_number_integer() || value.get<std::int64_t>() < 0 || value.get<std::int64_t>() > 1'000'000)
+    head_set_error(source, where + " must be a non-negative integer (got " + value.dump() + ")");
+  return static_cast<std::uint32_t>(value.get<std::int64_t>());
+}
+
+inline float finite_number(const nlohmann::json& root, const char* key, std::string_view source) {
+  if (!root.contains(key)) head_set_error(source, std::string("missing field \"") + key + "\"");
+  const auto& value = root[key];
+  if (!value.is_number() || !std::isfinite(value.get<double>()))
+    head_set_error(source, std::string("field \"") + key + "\" must be a finite number (got " + value.dump() + ")");
+  return value.get<float>();
+}
+
+// nlohmann reports a byte offset; people want a line and column.
+inline std::string line_and_column(std::string_view text, std::size_t byte) {
+  byte = std::min(byte, text.size());
+  const auto line = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(byte), '\n');
+  const auto last_newline = text.substr(0, byte).rfind('\n');
+  const auto column = last_newline == std::string_view::npos ? byte + 1 : byte - last_newline;
+  return "line " + std::to_string(line) + ", column " + std::to_string(column);
+}
+
+// The shortest decimal that reads back as the same float, so 0.4f is written as 0.4.
+inline double shortest_decimal(float value) {
+  char text[32];
+  const auto end = std::to_chars(text, text + sizeof text, value).ptr;
+  *end = '\0';
+  return std::strtod(text, nullptr);
+}
+
+}  // namespace detail
+
+inline nlohmann::json HeadSet::to_json() const {
+  nlohmann::json heads = nlohmann::json::array();
+  for (const HeadId& id : heads_) heads.push_back({id.layer, id.head});
+  nlohmann::json root = {{"format", "act-head-set"}, {"version", 1}, {"model", model},
+                         {"beta", detail::shortest_decimal(beta)}, {"tau", detail::shortest_decimal(tau)},    {"heads", heads}};
+  if (!measurements.empty()) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& m : measurements) list.push_back({{"layer", m.id.layer}, {"head", m.id.head}, {"values", m.values}});
+    root["measurements"] = list;
+  }
+  return root;
+}
+
+inline HeadSet HeadSet::from_json_text(std::string_view text, std::string_view source) {
+  nlohmann::json root;
+  try {
+    root = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    detail::head_set_error(source, "invalid JSON at " + detail::line_and_column(text, e.byte > 0 ? e.byte - 1 : 0));
+  }
+  if (!root.is_object()) detail::head_set_error(source, "top level must be a JSON object");
+  if (root.value("format", std::string{}) != "act-head-set")
+    detail::head_set_error(source, "field \"format\" must be \"act-head-set\"");
+  if (!root.contains("version") || root["version"] != 1)
+    detail::head_set_error(source, "field \"version\" must be 1");
+  HeadSet set;
+  if (root.contains("model")) {
+    if (!root["model"].is_string()) detail::head_set_error(source, "field \"model\" must be a string");
+    set.model = root["model"].get<std::string>();
+  }
+  set.beta = detail::finite_number(root, "beta", source);
+  set.tau = detail::finite_number(root, "tau", source);
+  if (!root.contains("heads") || !root["heads"].is_array())
+    detail::head_set_error(source, "field \"heads\" must be an array of [layer, head] pairs");
+  const auto& heads = root["heads"];
+  for (std::size_t i = 0; i < heads.size(); ++i) {
+    const std::string where = "heads[" + std::to_string(i) + "]";
+    if (!heads[i].is_array() || heads[i].size() != 2) detail::head_set_error(source, where + " must be [layer, head]");
+    set.add({detail::head_index(heads[i][0], source, where + "[0]"), detail::head_index(heads[i][1], source, where + "[1]")});
+  }
+  if (root.contains("measurements")) {
+    const auto& list = root["measurements"];
+    if (!list.is_array()) detail::head_set_error(source, "field \"measurements\" must be an array");
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const std::string where = "measurements[" + std::to_string(i) + "]";
+      const auto& entry = list[i];
+      if (!entry.is_object() || !entry.contains("layer") || !entry.contains("head"))
+        detail::head_set_error(source, where + " must be an object with \"layer\" and \"head\"");
+      HeadMeasurement m{{detail::head_index(entry["layer"], source, where + ".layer"),
+                         detail::head_index(entry["head"], source, where + ".head")},
+                        {}};
+      if (entry.contains("values")) {
+        if (!entry["values"].is_object()) detail::head_set_error(source, where + ".values must be an object");
+        for (const auto& [key, value] : entry["values"].items()) {
+          if (!value.is_number()) detail::head_set_error(source, where + ".values." + key + " must be a number");
+          m.values[key] = value.get<double>();
+        }
+      }
+      set.measurements.push_back(std::move(m));
+    }
+  }
+  return set;
+}
+
+inline HeadSet HeadSet::load(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("act: cannot open head set file " + path.string());
+  std::ostringstream text;
+  text << in.rdbuf();
+  return from_json_text(text.str(), path.string());
+}
+
+inline void HeadSet::save(const std::filesystem::path& path) const {
+  std::ofstream out(path, std::ios::binary);
+  if (!out) throw Error("act: cannot write head set file " + path.string());
+  out << to_json().dump(2) << '\n';
+  if (!out) throw Error("act: failed writing head set file " + path.string());
+}
+
+}  // namespace act

@@ -1,0 +1,29 @@
+#pragma once
+// The paper's detector: a column is a candidate sink when the mean weight it receives from the
+// queries that see it is strictly above tau.
+#include <act/policies/keep_sink.hpp>
+
+#include <cmath>
+#include <stdexcept>
+
+namespace act {
+
+struct ColumnMeanThreshold {
+  float tau = 0.1f;
+  KeepSink keep = KeepSink::first_candidate;
+
+  explicit ColumnMeanThreshold(float threshold = 0.1f, KeepSink kept = KeepSink::first_candidate)
+      : tau(threshold), keep(kept) {
+    if (!std::isfinite(tau)) throw std::invalid_argument("act: ColumnMeanThreshold tau must be finite");
+  }
+
+  void select(ColumnStatsView stats, SinkSet& out) const {
+    out.clear();
+    for (std::size_t j = 0; j < stats.size(); ++j) {
+      if (stats.seen_by[j] != 0 && stats.mean(j) > tau) out.push_back(static_cast<std::uint32_t>(j));
+    }
+    detail::apply_keep(out, keep);
+  }
+};
+
+}  // namespace act

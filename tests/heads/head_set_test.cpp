@@ -1,0 +1,82 @@
+#include <act/heads/head_set.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+namespace {
+
+std::string head_file(const std::string& heads, const std::string& extra = "") {
+  return R"({"format": "act-head-set", "version": 1, "model": "m", "beta": 0.4, "tau": 0.1, "heads": )" + heads +
+         extra + "}";
+}
+
+std::string error_of(const std::string& text) {
+  try {
+    act::HeadSet::from_json_text(text, "heads.json");
+  } catch (const act::FormatError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+}  // namespace
+
+TEST_CASE("head set keeps heads sorted and unique", "[heads]") {
+  act::HeadSet set({{3, 5}, {2, 1}, {3, 5}, {2, 0}}, 0.4f, 0.1f);
+  REQUIRE(set.size() == 3);
+  CHECK(set.heads()[0] == act::HeadId{2, 0});
+  CHECK(set.heads()[2] == act::HeadId{3, 5});
+  CHECK(set.contains(2, 1));
+  CHECK_FALSE(set.contains(1, 2));
+  CHECK(set.layer_mask(3, 6) == std::vector<std::uint8_t>{0, 0, 0, 0, 0, 1});
+  CHECK(set.layer_mask(7, 2) == std::vector<std::uint8_t>{0, 0});
+}
+
+TEST_CASE("head set round-trips through its JSON file", "[heads]") {
+  act::HeadSet set({{4, 2}, {10, 0}}, 0.25f, 0.15f, "SmolLM2-135M-Instruct");
+  set.measurements.push_back({{4, 2}, {{"accuracy_gain", 0.03}, {"margin_gain", -0.5}}});
+  const auto path = std::filesystem::temp_directory_path() / "act_head_set_roundtrip.json";
+  set.save(path);
+  const act::HeadSet back = act::HeadSet::load(path);
+  std::filesystem::remove(path);
+  CHECK(back.heads() == set.heads());
+  CHECK(back.model == "SmolLM2-135M-Instruct");
+  CHECK(back.beta == 0.25f);
+  CHECK(back.tau == 0.15f);
+  REQUIRE(back.measurements.size() == 1);
+  CHECK(back.measurements[0].id == act::HeadId{4, 2});
+  CHECK(back.measurements[0].values.at("margin_gain") == -0.5);
+  // Hyper-parameters are written as the short decimals people typed, not float noise.
+  CHECK(set.to_json().dump().find("\"tau\":0.15") != std::string::npos);
+}
+
+TEST_CASE("malformed head files name the field or position", "[heads]") {
+  CHECK_THAT(error_of("{\"format\": \"act-head-set\",\n  oops}"), Catch::Contains("heads.json") && Catch::Contains("line 2"));
+  CHECK_THAT(error_of("[1, 2]"), Catch::Contains("top level must be a JSON object"));
+  CHECK_THAT(error_of(R"({"format": "other", "version": 1})"), Catch::Contains("\"format\""));
+  CHECK_THAT(error_of(R"({"format": "act-head-set", "version": 2})"), Catch::Contains("\"version\" must be 1"));
+  CHECK_THAT(error_of(head_file("[[1, 2], [3]]")), Catch::Contains("heads[1] must be [layer, head]"));
+  CHECK_THAT(error_of(head_file("[[1, -2]]")), Catch::Contains("heads[0][1] must be a non-negative integer"));
+  CHECK_THAT(error_of(head_file("[[1.5, 2]]")), Catch::Contains("heads[0][0]"));
+  CHECK_THAT(error_of(head_file("{}")), Catch::Contains("\"heads\" must be an array"));
+  CHECK_THAT(error_of(head_file("[]", R"(, "measurements": [{"layer": 1}])")), Catch::Contains("measurements[0]"));
+  CHECK_THAT(error_of(head_file("[]", R"(, "measurements": [{"layer": 1, "head": 0, "values": {"x": "y"}}])")),
+             Catch::Contains("measurements[0].values.x must be a number"));
+  CHECK_THAT(error_of(R"({"format": "act-head-set", "version": 1, "tau": 0.1, "heads": []})"),
+             Catch::Contains("missing field \"beta\""));
+  CHECK_THAT(error_of(R"({"format": "act-head-set", "version": 1, "beta": "x", "tau": 0.1, "heads": []})"),
+             Catch::Contains("\"beta\" must be a finite number"));
+}
+
+TEST_CASE("a head set that does not fit the model is rejected", "[heads]") {
+  act::HeadSet set({{29, 8}}, 0.4f, 0.1f);
+  CHECK_NOTHROW(set.check_fits(30, 9));
+  CHECK_THROWS_AS(set.check_fits(29, 9), act::FormatError);
+  CHECK_THROWS_AS(set.check_fits(30, 8), act::FormatError);
+}
+
+TEST_CASE("a missing head file is a clear error", "[heads]") {
+  CHECK_THROWS_WITH(act::HeadSet::load("/nonexistent/heads.json"), Catch::Contains("cannot open head set file"));
+}
