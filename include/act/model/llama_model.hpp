@@ -1,0 +1,275 @@
+#pragma once
+// A llama-architecture model loaded from GGUF: configuration, weights (mostly left in the mapped
+// file), tokenizer, and the forward pass with ACT calibration in its attention.
+//
+// Two ways to run it:
+// - Session (llama_session.hpp): a KV cache, prefill then token-by-token decode, as a chat or
+//   generation loop needs.
+// - The stateless whole-prompt calls below, for scoring and head search: embed() the tokens,
+//   run_layers() over any range of layers with any calibration (so hidden states before a layer
+//   can be computed once and reused for every head of that layer), logits() for the rows wanted.
+//   observe_sinks() reports the sinks of every head without changing the output.
+#include <act/core/attention_options.hpp>
+#include <act/core/calibration_report.hpp>
+#include <act/core/column_stats.hpp>
+#include <act/core/heads_view.hpp>
+#include <act/io/gguf.hpp>
+#include <act/kernels/fused_attention.hpp>
+#include <act/kernels/sink_state.hpp>
+#include <act/model/act_settings.hpp>
+#include <act/model/gemm.hpp>
+#include <act/model/llama_config.hpp>
+#include <act/model/llama_weights.hpp>
+#include <act/model/matmul.hpp>
+#include <act/model/rms_norm.hpp>
+#include <act/model/rope.hpp>
+#include <act/model/swiglu.hpp>
+#include <act/model/vector_ops.hpp>
+#include <act/policies/identity.hpp>
+#include <act/text/tokenizer.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace act::model {
+
+// Row-major [rows, cols] float32 matrix: hidden states (one token per row) or logits.
+struct Activations {
+  std::size_t rows = 0;
+  std::size_t cols = 0;
+  std::vector<float> data;
+
+  Activations() = default;
+  Activations(std::size_t r, std::size_t c) : rows(r), cols(c), data(r * c) {}
+  float* row(std::size_t i) noexcept { return data.data() + i * cols; }
+  const float* row(std::size_t i) const noexcept { return data.data() + i * cols; }
+};
+
+// What observe_sinks found for one head: its sink set (the detector's choice, first candidate
+// dropped) and the mean attention each key column received from the queries that saw it.
+struct HeadSinks {
+  HeadId id;
+  SinkSet sinks;
+  std::vector<float> column_means;
+};
+
+class Session;
+
+namespace detail {
+
+// The one place the model calls an attention kernel.
+template <class Cal>
+CalibrationReport attend(HeadsView<const float> q, HeadsView<const float> k, HeadsView<const float> v,
+                         HeadsView<float> out, const AttentionOptions& options, const Cal& calibration,
+                         const AttentionExtras& extras) {
+  return act::attention(q, k, v, out, options, calibration, extras);
+}
+
+// Scratch buffers of one forward pass over `tokens` tokens.
+struct Workspace {
+  std::vector<float> normed, q, k, v, attended, projected, gate, up;
+
+  Workspace(const LlamaConfig& c, std::size_t tokens)
+      : normed(tokens * c.dim), q(tokens * c.dim), k(tokens * c.kv_dim()), v(tokens * c.kv_dim()),
+        attended(tokens * c.dim), projected(tokens * c.dim), gate(tokens * c.ffn_dim), up(tokens * c.ffn_dim) {}
+};
+
+// Where one layer writes the new tokens' keys and values, and what its attention reads: the first
+// `length` rows of `all_keys`/`all_values` (row stride kv_dim), the new tokens being the last ones.
+struct KvSlice {
+  float* new_keys;
+  float* new_values;
+  const float* all_keys;
+  const float* all_values;
+  std::size_t length;
+};
+
+// How attention is calibrated during one forward pass.
+struct AttentionPlan {
+  std::vector<std::vector<std::uint8_t>> masks;  // per layer; empty: plain attention
+  const Calibration<ColumnMeanThreshold, Redistribute>* calibration = nullptr;
+  std::vector<SinkState>* running = nullptr;  // per layer: running statistics for decode
+  std::vector<HeadSinks>* observed = nullptr;  // observation mode: every head, identity rescale
+  float observe_tau = 0.1f;
+};
+
+}  // namespace detail
+
+class LlamaModel {
+ public:
+  // Throws act::Error (unreadable file), FormatError (malformed file, missing or misshapen
+  // tensor, invalid hyper-parameters) or UnsupportedError (architecture, tensor type, tokenizer).
+  static LlamaModel load(const std::filesystem::path& path, Gemm gemm = portable_gemm()) {
+    return LlamaModel(io::GgufFile::open(path), std::move(gemm));
+  }
+  LlamaModel(io::GgufFile file, Gemm gemm)
+      : file_(std::move(file)),
+        config_(LlamaConfig::from_gguf(file_)),
+        weights_(LlamaWeights::from_gguf(file_, config_)),
+        tokenizer_(text::Tokenizer::from_gguf(file_)),
+        gemm_(std::move(gemm)) {}
+
+  LlamaModel(LlamaModel&&) noexcept = default;  // weights point into the mapping, which a move keeps
+  LlamaModel(const LlamaModel&) = delete;
+
+  const LlamaConfig& config() const noexcept { return config_; }
+  const LlamaWeights& weights() const noexcept { return weights_; }
+  const text::Tokenizer& tokenizer() const noexcept { return tokenizer_; }
+  const io::GgufFile& file() const noexcept { return file_; }
+  // general.name, else the file name.
+  std::string name() const {
+    return file_.find_string("general.name").value_or(std::filesystem::path(file_.name()).filename().string());
+  }
+
+  // Throws std::out_of_range for an id outside the vocabulary.
+  void check_tokens(std::span<const std::int32_t> tokens) const {
+    for (const std::int32_t t : tokens)
+      if (t < 0 || static_cast<std::size_t>(t) >= config_.vocab_size)
+        throw std::out_of_range("token id " + std::to_string(t) + " is outside the vocabulary of " +
+                                std::to_string(config_.vocab_size));
+  }
+
+  // Hidden states [tokens, dim] entering layer 0.
+  Activations embed(std::span<const std::int32_t> tokens) const {
+    check_tokens(tokens);
+    Activations hidden(tokens.size(), config_.dim);
+    for (std::size_t i = 0; i < tokens.size(); ++i)
+      weights_.token_embedding.decode_row(static_cast<std::size_t>(tokens[i]), hidden.row(i));
+    return hidden;
+  }
+
+  // Runs layers [first_layer, last_layer) over the whole prompt in `hidden` (token i at position
+  // i; no KV cache), calibrating the heads `act` names in those layers with prefill semantics.
+  CalibrationReport run_layers(Activations& hidden, std::size_t first_layer, std::size_t last_layer,
+                               const ActSettings& act = {}, int threads = 1) const {
+    detail::AttentionPlan plan;
+    plan.masks = act.layer_masks(config_.layers, config_.heads);
+    plan.calibration = &act.calibration();
+    return run_stateless(hidden, first_layer, last_layer, plan, threads);
+  }
+
+  // Logits [count, vocab] of hidden rows [first_row, first_row + count) after the last layer.
+  Activations logits(const Activations& hidden, std::size_t first_row, std::size_t count, int threads = 1) const {
+    if (hidden.cols != config_.dim || first_row > hidden.rows || count > hidden.rows - first_row)
+      throw std::out_of_range("logits: rows [" + std::to_string(first_row) + ", " + std::to_string(first_row + count) +
+                              ") of hidden states with " + std::to_string(hidden.rows) + " rows of width " +
+                              std::to_string(hidden.cols));
+    Activations normed(count, config_.dim);
+    rms_norm(hidden.row(first_row), weights_.output_norm.data(), normed.data.data(), count, config_.dim,
+             config_.rms_epsilon);
+    Activations out(count, config_.vocab_size);
+    matmul(weights_.output(), normed.data.data(), count, out.data.data(), {&gemm_, threads});
+    return out;
+  }
+
+  // Logits [tokens, vocab] of every position of a prompt, with `act` calibration.
+  Activations forward(std::span<const std::int32_t> tokens, const ActSettings& act = {}, int threads = 1) const {
+    Activations hidden = embed(tokens);
+    run_layers(hidden, 0, config_.layers, act, threads);
+    return logits(hidden, 0, hidden.rows, threads);
+  }
+
+  // Sinks and column means of every (layer, head) for a prompt, chosen by the paper's detector
+  // with threshold `tau`. Nothing is rescaled, so the forward pass is the plain one.
+  std::vector<HeadSinks> observe_sinks(std::span<const std::int32_t> tokens, float tau, int threads = 1) const {
+    Activations hidden = embed(tokens);
+    std::vector<HeadSinks> observed;
+    detail::AttentionPlan plan;
+    plan.observed = &observed;
+    plan.observe_tau = tau;
+    run_stateless(hidden, 0, config_.layers, plan, threads);
+    return observed;
+  }
+
+ private:
+  friend class Session;
+
+  CalibrationReport run_stateless(Activations& hidden, std::size_t first_layer, std::size_t last_layer,
+                                  const detail::AttentionPlan& plan, int threads) const {
+    if (first_layer > last_layer || last_layer > config_.layers)
+      throw std::out_of_range("run_layers: layer range [" + std::to_string(first_layer) + ", " +
+                              std::to_string(last_layer) + ") of a model with " + std::to_string(config_.layers) +
+                              " layers");
+    if (hidden.cols != config_.dim) throw std::invalid_argument("run_layers: hidden states have the wrong width");
+    const std::size_t n = hidden.rows;
+    detail::Workspace work(config_, n);
+    const RotaryAngles angles(config_.rope_dim, config_.rope_base, 0, n);
+    const detail::KvSlice kv{work.k.data(), work.v.data(), work.k.data(), work.v.data(), n};
+    CalibrationReport report;
+    for (std::size_t layer = first_layer; layer < last_layer; ++layer)
+      report += run_layer(layer, hidden, angles, kv, work, plan, threads);
+    return report;
+  }
+
+  // One transformer block over hidden [n, dim] in place; the new tokens sit at the end of `kv`.
+  CalibrationReport run_layer(std::size_t layer, Activations& hidden, const RotaryAngles& angles,
+                              const detail::KvSlice& kv, detail::Workspace& work, const detail::AttentionPlan& plan,
+                              int threads) const {
+    const LlamaLayerWeights& w = weights_.layers[layer];
+    const std::size_t n = hidden.rows, dim = config_.dim, hd = config_.head_dim();
+    const MatmulOptions mm{&gemm_, threads};
+
+    rms_norm(hidden.data.data(), w.attn_norm.data(), work.normed.data(), n, dim, config_.rms_epsilon);
+    const MatmulOutput qkv[] = {{&w.q, work.q.data()}, {&w.k, kv.new_keys}, {&w.v, kv.new_values}};
+    matmul(qkv, work.normed.data(), n, mm);
+    for (std::size_t i = 0; i < n; ++i) {
+      angles.apply(work.q.data() + i * dim, config_.heads, hd, i);
+      angles.apply(kv.new_keys + i * config_.kv_dim(), config_.kv_heads, hd, i);
+    }
+    const CalibrationReport report = attention(
+        layer, token_major<const float>(work.q.data(), config_.heads, n, hd),
+        token_major<const float>(kv.all_keys, config_.kv_heads, kv.length, hd),
+        token_major<const float>(kv.all_values, config_.kv_heads, kv.length, hd),
+        token_major<float>(work.attended.data(), config_.heads, n, hd), plan, threads);
+    matmul(w.o, work.attended.data(), n, work.projected.data(), mm);
+    add_to(hidden.data.data(), work.projected.data(), n * dim);
+
+    rms_norm(hidden.data.data(), w.ffn_norm.data(), work.normed.data(), n, dim, config_.rms_epsilon);
+    const MatmulOutput gate_up[] = {{&w.gate, work.gate.data()}, {&w.up, work.up.data()}};
+    matmul(gate_up, work.normed.data(), n, mm);
+    swiglu(work.gate.data(), work.up.data(), n * config_.ffn_dim);
+    matmul(w.down, work.gate.data(), n, work.projected.data(), mm);
+    add_to(hidden.data.data(), work.projected.data(), n * dim);
+    return report;
+  }
+
+  CalibrationReport attention(std::size_t layer, HeadsView<const float> q, HeadsView<const float> k,
+                              HeadsView<const float> v, HeadsView<float> out, const detail::AttentionPlan& plan,
+                              int threads) const {
+    AttentionOptions options;
+    options.threads = threads;
+    AttentionExtras extras;
+    if (plan.observed != nullptr) {
+      std::vector<ColumnStats> stats(config_.heads);
+      std::vector<SinkSet> sinks;
+      extras.running_stats = stats;
+      extras.sinks = &sinks;
+      const CalibrationReport report =
+          detail::attend(q, k, v, out, options, Calibration{ColumnMeanThreshold{plan.observe_tau}, Identity{}}, extras);
+      for (std::size_t h = 0; h < config_.heads; ++h) {
+        HeadSinks found{{static_cast<std::uint32_t>(layer), static_cast<std::uint32_t>(h)}, sinks[h], {}};
+        for (std::size_t j = 0; j < stats[h].size(); ++j) found.column_means.push_back(stats[h].view().mean(j));
+        plan.observed->push_back(std::move(found));
+      }
+      return report;
+    }
+    if (layer >= plan.masks.size() || plan.masks[layer].empty())
+      return detail::attend(q, k, v, out, options, NoCalibration{}, extras);
+    extras.calibrated_heads = plan.masks[layer];
+    if (plan.running != nullptr) extras.running_stats = (*plan.running)[layer].span();
+    return detail::attend(q, k, v, out, options, *plan.calibration, extras);
+  }
+
+  io::GgufFile file_;
+  LlamaConfig config_;
+  LlamaWeights weights_;
+  text::Tokenizer tokenizer_;
+  Gemm gemm_;
+};
+
+}  // namespace act::model

@@ -1,0 +1,92 @@
+#pragma once
+// One conversation with a LlamaModel: a KV cache for up to `context` tokens, ACT settings, and one
+// act::SinkState per layer (running column statistics), so that calibrated heads choose their
+// sinks during decode from all the attention the cached keys have received so far (spec section 4).
+#include <act/model/kv_cache.hpp>
+#include <act/model/llama_model.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <stdexcept>
+#include <vector>
+
+namespace act::model {
+
+struct SessionOptions {
+  std::size_t context = 0;  // tokens the KV cache holds; 0: the model's context length
+  int threads = 1;
+  ActSettings act;
+};
+
+class Session {
+ public:
+  // Throws std::invalid_argument for a context above the model's or threads < 1, and
+  // act::FormatError if the head set names heads the model does not have.
+  Session(const LlamaModel& model, SessionOptions options)
+      : model_(model),
+        threads_(options.threads),
+        act_(std::move(options.act)),
+        cache_(model.config().layers, checked_context(model.config(), options.context), model.config().kv_dim()) {
+    if (threads_ < 1) throw std::invalid_argument("threads must be at least 1 (got " + std::to_string(threads_) + ")");
+    plan_.masks = act_.layer_masks(model.config().layers, model.config().heads);
+    plan_.calibration = &act_.calibration();
+    plan_.running = &running_;
+    running_.assign(model.config().layers, SinkState(model.config().heads));
+  }
+  Session(const Session&) = delete;  // plan_ points into this object
+
+  // Appends `tokens` (at least one) to the context and returns the logits [vocab] of the last one.
+  // Throws ContextOverflow when they do not fit (the session is left unchanged).
+  std::vector<float> prefill(std::span<const std::int32_t> tokens) {
+    if (tokens.empty()) throw std::invalid_argument("prefill needs at least one token");
+    cache_.check_room(tokens.size());
+    Activations hidden = model_.embed(tokens);
+    const std::size_t start = cache_.size(), n = tokens.size();
+    detail::Workspace work(model_.config(), n);
+    const RotaryAngles angles(model_.config().rope_dim, model_.config().rope_base, start, n);
+    for (std::size_t layer = 0; layer < model_.config().layers; ++layer) {
+      const detail::KvSlice kv{cache_.keys(layer, start), cache_.values(layer, start), cache_.keys(layer),
+                               cache_.values(layer), start + n};
+      report_ += model_.run_layer(layer, hidden, angles, kv, work, plan_, threads_);
+    }
+    cache_.commit(n);
+    return std::move(model_.logits(hidden, n - 1, 1, threads_).data);
+  }
+
+  // One more token; returns its logits [vocab].
+  std::vector<float> decode(std::int32_t token) { return prefill(std::span<const std::int32_t>(&token, 1)); }
+
+  // Empties the context and the running statistics; settings are kept.
+  void reset() {
+    cache_.clear();
+    for (SinkState& layer : running_) layer.reset();
+    report_ = {};
+  }
+
+  std::size_t position() const noexcept { return cache_.size(); }  // tokens in the context
+  std::size_t context() const noexcept { return cache_.capacity(); }
+  int threads() const noexcept { return threads_; }
+  const ActSettings& act() const noexcept { return act_; }
+  // What the calibrating kernels reported since the last reset.
+  const CalibrationReport& report() const noexcept { return report_; }
+  const LlamaModel& model() const noexcept { return model_; }
+
+ private:
+  static std::size_t checked_context(const LlamaConfig& config, std::size_t requested) {
+    if (requested > config.context_length)
+      throw std::invalid_argument("context of " + std::to_string(requested) + " tokens exceeds the model's " +
+                                  std::to_string(config.context_length));
+    return requested == 0 ? config.context_length : requested;
+  }
+
+  const LlamaModel& model_;
+  int threads_;
+  ActSettings act_;
+  KvCache cache_;
+  std::vector<SinkState> running_;  // one per layer
+  detail::AttentionPlan plan_;
+  CalibrationReport report_;
+};
+
+}  // namespace act::model

@@ -1,0 +1,258 @@
+// The model's building blocks against plain double-precision formulas.
+#include <act/io/dequantize.hpp>
+#include <act/model/gemm.hpp>
+#include <act/model/kv_cache.hpp>
+#include <act/model/matmul.hpp>
+#include <act/model/quantized_rows.hpp>
+#include <act/model/rms_norm.hpp>
+#include <act/model/rope.hpp>
+#include <act/model/sampler.hpp>
+#include <act/model/swiglu.hpp>
+
+#include <catch2/catch.hpp>
+
+#include "../io/gguf_builder.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+using namespace act::model;
+using act::io::GgmlType;
+
+namespace {
+
+std::vector<float> random_floats(std::size_t n, std::uint32_t seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+// Random blocks of `type` with finite half-precision scales of realistic size (quants random).
+std::vector<std::byte> random_blocks(GgmlType type, std::size_t blocks, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  const std::size_t block_bytes = act::io::type_traits(type).block_bytes;
+  std::vector<std::byte> bytes(blocks * block_bytes);
+  for (auto& b : bytes) b = static_cast<std::byte>(rng() & 0xFF);
+  // f16 0x2000..0x27FF is about 0.008..0.03: typical weight scales, never inf or NaN.
+  const std::size_t halves = type == GgmlType::q4_1 ? 2 : 1;
+  for (std::size_t b = 0; b < blocks; ++b)
+    for (std::size_t h = 0; h < halves; ++h) {
+      std::uint16_t half = static_cast<std::uint16_t>(0x2000 | (rng() & 0x7FF) | (h == 1 ? 0x8000 : 0));
+      std::memcpy(bytes.data() + b * block_bytes + 2 * h, &half, 2);
+    }
+  return bytes;
+}
+
+double reference_dot(const float* a, const float* b, std::size_t n) {
+  double s = 0.0;
+  for (std::size_t i = 0; i < n; ++i) s += static_cast<double>(a[i]) * b[i];
+  return s;
+}
+
+double abs_dot(const float* a, const float* b, std::size_t n) {
+  double s = 0.0;
+  for (std::size_t i = 0; i < n; ++i) s += std::abs(static_cast<double>(a[i]) * b[i]);
+  return s;
+}
+
+// A [rows, cols] matrix of `type` as a WeightMatrix, through a GGUF built in memory.
+struct TestMatrix {
+  act::io::GgufFile file;
+  WeightMatrix weights;
+  std::vector<float> decoded;  // reference decoding, [rows, cols]
+
+  TestMatrix(GgmlType type, std::size_t rows, std::size_t cols, std::uint32_t seed)
+      : file(build(type, rows, cols, seed)),
+        weights(WeightMatrix::from_gguf(file, file.tensor("w"), rows, cols)),
+        decoded(act::io::dequantize(file, file.tensor("w"))) {}
+
+  static act::io::GgufFile build(GgmlType type, std::size_t rows, std::size_t cols, std::uint32_t seed) {
+    std::vector<std::byte> data;
+    if (type == GgmlType::f32) {
+      const auto values = random_floats(rows * cols, seed, 0.05f);
+      data.resize(values.size() * sizeof(float));
+      std::memcpy(data.data(), values.data(), data.size());
+    } else {
+      data = random_blocks(type, rows * cols / 32, seed);
+    }
+    act::testing::GgufBuilder builder;
+    builder.tensor({"w", static_cast<std::uint32_t>(type), {cols, rows}, data, std::nullopt});
+    return act::io::GgufFile::parse(builder.build(), "matrix.gguf");
+  }
+};
+
+}  // namespace
+
+TEST_CASE("decode_row matches the reference dequantisation bit for bit", "[model][quantized]") {
+  for (const GgmlType type : {GgmlType::q4_1, GgmlType::q8_0}) {
+    const std::size_t cols = 32 * 7;
+    const auto bytes = random_blocks(type, 7, 11);
+    std::vector<float> expected(cols), actual(cols);
+    act::io::dequantize_row(type, bytes, expected);
+    decode_row(type, bytes.data(), cols, actual.data());
+    CAPTURE(act::io::type_name(type));
+    CHECK(std::memcmp(expected.data(), actual.data(), cols * sizeof(float)) == 0);
+  }
+}
+
+TEST_CASE("dot_rows agrees with a double-precision dot product", "[model][quantized]") {
+  // Float32 sums of n terms have error below n * 2^-24 * sum|terms|; with n <= 224 a bound of
+  // 2e-5 * sum|terms| holds with margin, and any decoding error would be far larger.
+  for (const GgmlType type : {GgmlType::f32, GgmlType::q4_1, GgmlType::q8_0}) {
+    const std::size_t cols = 224, count = 7;  // 7 rows: one group of four and a remainder of three
+    const TestMatrix m(type, 1, cols, 5);
+    const auto x = random_floats(cols * count, 9);
+    std::vector<float> out(count * 2, -1.0f);
+    dot_rows(m.weights.type(), m.weights.row(0), cols, x.data(), cols, count, out.data(), 2);
+    for (std::size_t r = 0; r < count; ++r) {
+      CAPTURE(act::io::type_name(type), r);
+      const float* xr = x.data() + r * cols;
+      CHECK(std::abs(out[2 * r] - reference_dot(m.decoded.data(), xr, cols)) <=
+            2e-5 * abs_dot(m.decoded.data(), xr, cols));
+    }
+  }
+}
+
+TEST_CASE("matmul: fused, tiled portable and tiled custom GEMM all compute x W^T", "[model][matmul]") {
+  const std::size_t rows = 300, cols = 96;  // 300 rows: tiles of unequal luck, a partial last tile
+  for (const GgmlType type : {GgmlType::f32, GgmlType::q4_1, GgmlType::q8_0}) {
+    const TestMatrix m(type, rows, cols, 21);
+    for (const std::size_t n : {std::size_t{1}, std::size_t{5}, std::size_t{8}, std::size_t{19}}) {
+      const auto x = random_floats(n * cols, 3);
+      std::size_t custom_calls = 0;
+      const Gemm counting = [&](const GemmArgs& g) {
+#pragma omp atomic
+        ++custom_calls;
+        portable_gemm_kernel(g);
+      };
+      for (const int threads : {1, 2}) {
+        std::vector<float> y(n * rows, std::nanf(""));
+        matmul(m.weights, x.data(), n, y.data(), {&counting, threads});
+        for (std::size_t i = 0; i < n; ++i)
+          for (std::size_t r = 0; r < rows; ++r) {
+            const float* xi = x.data() + i * cols;
+            const float* wr = m.decoded.data() + r * cols;
+            CAPTURE(act::io::type_name(type), n, threads, i, r);
+            REQUIRE(std::abs(y[i * rows + r] - reference_dot(wr, xi, cols)) <= 2e-5 * abs_dot(wr, xi, cols) + 1e-30);
+          }
+      }
+      CHECK((custom_calls > 0) == (n >= 8));  // the GEMM serves prefill-sized batches only
+    }
+  }
+}
+
+TEST_CASE("WeightMatrix checks the tensor's shape", "[model][matmul]") {
+  const TestMatrix m(GgmlType::f32, 4, 32, 1);
+  CHECK_THROWS_WITH(WeightMatrix::from_gguf(m.file, m.file.tensor("w"), 32, 4),
+                    Catch::Matchers::Contains("'w' has shape [32, 4], expected [4, 32]"));
+}
+
+TEST_CASE("RotaryAngles rotates adjacent pairs by position * base^(-2i/d)", "[model][rope]") {
+  const std::size_t heads = 2, head_dim = 8, rope_dim = 6;  // the last pair of each head is not rotated
+  const float base = 10000.0f;
+  const auto x = random_floats(heads * head_dim, 4);
+  const RotaryAngles angles(rope_dim, base, 5, 3);  // positions 5, 6, 7
+  for (std::size_t p = 0; p < 3; ++p) {
+    std::vector<float> y = x;
+    angles.apply(y.data(), heads, head_dim, p);
+    for (std::size_t h = 0; h < heads; ++h)
+      for (std::size_t i = 0; i < head_dim / 2; ++i) {
+        const std::size_t a = h * head_dim + 2 * i;
+        double ea = x[a], eb = x[a + 1];
+        if (2 * i < rope_dim) {
+          const double theta = static_cast<double>(5 + p) * std::pow(base, -2.0 * static_cast<double>(i) / rope_dim);
+          ea = x[a] * std::cos(theta) - x[a + 1] * std::sin(theta);
+          eb = x[a] * std::sin(theta) + x[a + 1] * std::cos(theta);
+        }
+        CHECK(y[a] == Approx(ea).margin(1e-6));
+        CHECK(y[a + 1] == Approx(eb).margin(1e-6));
+      }
+  }
+}
+
+TEST_CASE("RoPE makes q.k depend only on the distance between positions", "[model][rope]") {
+  const auto q = random_floats(16, 1), k = random_floats(16, 2);
+  const auto score = [&](std::size_t pq, std::size_t pk) {
+    std::vector<float> a = q, b = k;
+    RotaryAngles(16, 10000.0f, pq, 1).apply(a.data(), 1, 16, 0);
+    RotaryAngles(16, 10000.0f, pk, 1).apply(b.data(), 1, 16, 0);
+    return reference_dot(a.data(), b.data(), 16);
+  };
+  CHECK(score(10, 7) == Approx(score(103, 100)).margin(1e-4));
+  CHECK(score(0, 0) == Approx(reference_dot(q.data(), k.data(), 16)).margin(1e-5));
+}
+
+TEST_CASE("rms_norm and swiglu follow their formulas", "[model][layers]") {
+  const std::size_t n = 37;  // not a multiple of any SIMD width
+  const auto x = random_floats(2 * n, 7, 3.0f), w = random_floats(n, 8);
+  std::vector<float> y(2 * n);
+  rms_norm(x.data(), w.data(), y.data(), 2, n, 1e-5f);
+  for (std::size_t r = 0; r < 2; ++r) {
+    const double rms = std::sqrt(reference_dot(x.data() + r * n, x.data() + r * n, n) / n + 1e-5);
+    for (std::size_t i = 0; i < n; ++i) CHECK(y[r * n + i] == Approx(x[r * n + i] / rms * w[i]).epsilon(1e-5));
+  }
+  std::vector<float> gate = random_floats(n, 9, 4.0f);
+  const auto up = random_floats(n, 10);
+  const std::vector<float> original = gate;
+  swiglu(gate.data(), up.data(), n);
+  for (std::size_t i = 0; i < n; ++i)
+    CHECK(gate[i] == Approx(original[i] / (1.0 + std::exp(-static_cast<double>(original[i]))) * up[i]).epsilon(1e-5).margin(1e-7));
+}
+
+TEST_CASE("KvCache holds up to its capacity and reports overflow", "[model][kv]") {
+  KvCache cache(2, 4, 3);
+  cache.commit(3);
+  CHECK(cache.size() == 3);
+  CHECK(cache.keys(1, 2) - cache.keys(1, 0) == 6);
+  CHECK(cache.keys(1) - cache.keys(0) == 12);
+  CHECK_THROWS_AS(cache.check_room(2), ContextOverflow);
+  CHECK_THROWS_WITH(cache.commit(2), Catch::Matchers::Contains("exceed the context of 4"));
+  CHECK(cache.size() == 3);
+  cache.commit(1);
+  cache.clear();
+  CHECK(cache.size() == 0);
+}
+
+TEST_CASE("Sampler: greedy, nucleus and seeded sampling", "[model][sampler]") {
+  const std::vector<float> logits = {1.0f, 3.0f, 2.9f, -1.0f};
+  CHECK(Sampler({}).sample(logits) == 1);
+  Sampler narrow({1.0f, 0.01f, 7});  // top-p so small only the most likely token survives
+  for (int i = 0; i < 20; ++i) CHECK(narrow.sample(logits) == 1);
+
+  Sampler a({1.0f, 1.0f, 42}), b({1.0f, 1.0f, 42});
+  std::vector<int> counts(4, 0);
+  for (int i = 0; i < 4000; ++i) {
+    const auto t = a.sample(logits);
+    CHECK(t == b.sample(logits));
+    ++counts[static_cast<std::size_t>(t)];
+  }
+  // Softmax probabilities: 0.066, 0.486, 0.439, 0.009. Binomial 4000 draws: sd <= 32 counts,
+  // so 5 sd margins.
+  CHECK(counts[1] == Approx(0.486 * 4000).margin(160));
+  CHECK(counts[2] == Approx(0.439 * 4000).margin(160));
+  CHECK(counts[0] == Approx(0.066 * 4000).margin(80));
+
+  CHECK_THROWS_AS(Sampler({-1.0f, 1.0f, 0}), std::invalid_argument);
+  CHECK_THROWS_AS(Sampler({1.0f, 0.0f, 0}), std::invalid_argument);
+  CHECK_THROWS_AS(Sampler({1.0f, 1.5f, 0}), std::invalid_argument);
+}
+
+TEST_CASE("matmul of a group sharing the input equals one product per matrix", "[model][matmul]") {
+  const TestMatrix a(GgmlType::q4_1, 40, 64, 31), b(GgmlType::q8_0, 24, 64, 32), c(GgmlType::f32, 8, 64, 33);
+  for (const std::size_t n : {std::size_t{1}, std::size_t{3}, std::size_t{9}}) {
+    const auto x = random_floats(n * 64, 34);
+    std::vector<float> ya(n * 40), yb(n * 24), yc(n * 8);
+    const MatmulOutput group[] = {{&a.weights, ya.data()}, {&b.weights, yb.data()}, {&c.weights, yc.data()}};
+    matmul(group, x.data(), n, {nullptr, 2});
+    for (const auto& [m, y] : {std::pair{&a, &ya}, std::pair{&b, &yb}, std::pair{&c, &yc}}) {
+      std::vector<float> alone(y->size());
+      matmul(m->weights, x.data(), n, alone.data(), {nullptr, 1});
+      CAPTURE(n, m->weights.rows());
+      CHECK(alone == *y);  // the same dot products, whichever thread computes them
+    }
+  }
+}
