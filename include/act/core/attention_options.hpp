@@ -44,8 +44,11 @@ struct AttentionGeometry {
 
 namespace detail {
 
+// Appends rather than `"[" + std::to_string(h)`, which trips GCC 12's -Wrestrict false positive at -O3.
 inline std::string dims(std::size_t h, std::size_t r, std::size_t c) {
-  return "[" + std::to_string(h) + ", " + std::to_string(r) + ", " + std::to_string(c) + "]";
+  std::string text(1, '[');
+  text.append(std::to_string(h)).append(", ").append(std::to_string(r)).append(", ").append(std::to_string(c));
+  return text.append("]");
 }
 
 template <class Q, class K, class V>

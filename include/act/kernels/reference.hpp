@@ -118,7 +118,7 @@ HeadMap softmax_map(const HeadsView<const T>& q, const HeadsView<const T>& k, co
       row_lse = std::numeric_limits<double>::quiet_NaN();
     } else if (max_score == -std::numeric_limits<double>::infinity()) {
       ++report.empty_rows;  // nothing visible, or every visible score is -inf
-      std::fill_n(&map.at(i, 0), visible, 0.0);
+      std::fill_n(map.weights.begin() + static_cast<std::ptrdiff_t>(i * map.cols), visible, 0.0);
     } else {
       double total = 0.0;
       for (std::size_t j = 0; j < visible; ++j) total += (map.at(i, j) = std::exp(map.at(i, j) - max_score));
@@ -161,7 +161,8 @@ CalibrationReport attention(HeadsView<const T> q, HeadsView<const T> k, HeadsVie
   SinkSet sinks;
   for (std::size_t head = 0; head < g.q_heads; ++head) {
     HeadMap map = detail::softmax_map(q, k, g, head, report, extras.lse);
-    if (act::detail::head_is_calibrated(extras, head)) {
+    // A detector that never selects makes calibration (statistics included) a no-op.
+    if (needs_statistics<Cal> && act::detail::head_is_calibrated(extras, head)) {
       ColumnStats* running = extras.running_stats.empty() ? nullptr : &extras.running_stats[head];
       report += calibrate(map, calibration, sinks, quirks, running);
       if (extras.sinks != nullptr) (*extras.sinks)[head] = sinks;

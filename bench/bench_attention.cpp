@@ -1,0 +1,207 @@
+// Causal prefill attention: plain fused, fused + ACT (paper calibration, every head calibrated),
+// the double-precision reference with ACT (n <= 2048: it materialises the O(n^2) map), and
+// act::correct() applied to a plain fused output.
+//
+// Counters:
+//   GFLOP/s           nominal work of causal plain attention, 4 * n * n * d * heads / 2 (Q K^T and
+//                     P V, 2 flops per multiply-add, half the map), for every variant alike, so the
+//                     numbers compare throughput on the same problem (softmax and ACT extras are not counted).
+//   peak_extra_bytes  peak of bytes allocated through operator new during one call, above what was
+//                     allocated before it (this TU replaces the global operator new/delete).
+#include <act/act.hpp>
+
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <new>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace {
+
+// ---- allocation counting -------------------------------------------------------------------
+std::atomic<std::int64_t> live_bytes{0};
+std::atomic<std::int64_t> peak_bytes{0};
+
+// Every block carries a header (its size and the header length) in front of the user pointer.
+constexpr std::size_t header_size = 2 * sizeof(std::size_t);
+
+void* counted_allocate(std::size_t size, std::size_t align) {
+  const std::size_t header = std::max(align, header_size);
+  const std::size_t total = (size + header + header - 1) / header * header;
+  auto* raw = static_cast<char*>(std::aligned_alloc(header, total));
+  if (raw == nullptr) throw std::bad_alloc();
+  char* user = raw + header;
+  reinterpret_cast<std::size_t*>(user)[-1] = size;
+  reinterpret_cast<std::size_t*>(user)[-2] = header;
+  const std::int64_t now = live_bytes.fetch_add(static_cast<std::int64_t>(size)) + static_cast<std::int64_t>(size);
+  std::int64_t peak = peak_bytes.load();
+  while (now > peak && !peak_bytes.compare_exchange_weak(peak, now)) {
+  }
+  return user;
+}
+
+void counted_free(void* pointer) noexcept {
+  if (pointer == nullptr) return;
+  char* user = static_cast<char*>(pointer);
+  const std::size_t size = reinterpret_cast<std::size_t*>(user)[-1];
+  const std::size_t header = reinterpret_cast<std::size_t*>(user)[-2];
+  live_bytes.fetch_sub(static_cast<std::int64_t>(size));
+  std::free(user - header);
+}
+
+// Runs `call` once and returns the peak bytes it allocated on top of what was live before.
+template <class Call>
+std::int64_t peak_extra_bytes(Call&& call) {
+  const std::int64_t before = live_bytes.load();
+  peak_bytes.store(before);
+  call();
+  return peak_bytes.load() - before;
+}
+
+}  // namespace
+
+void* operator new(std::size_t size) { return counted_allocate(size, alignof(std::max_align_t)); }
+void* operator new[](std::size_t size) { return counted_allocate(size, alignof(std::max_align_t)); }
+void* operator new(std::size_t size, std::align_val_t align) { return counted_allocate(size, static_cast<std::size_t>(align)); }
+void* operator new[](std::size_t size, std::align_val_t align) {
+  return counted_allocate(size, static_cast<std::size_t>(align));
+}
+void operator delete(void* p) noexcept { counted_free(p); }
+void operator delete[](void* p) noexcept { counted_free(p); }
+void operator delete(void* p, std::size_t) noexcept { counted_free(p); }
+void operator delete[](void* p, std::size_t) noexcept { counted_free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { counted_free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { counted_free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { counted_free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { counted_free(p); }
+
+namespace {
+
+// ---- problems -------------------------------------------------------------------------------
+struct Problem {
+  std::size_t n, d, heads;
+  std::vector<float> q, k, v, out, lse, plain_out;
+
+  Problem(std::size_t length, std::size_t dim, std::size_t head_count)
+      : n(length), d(dim), heads(head_count), q(heads * n * d), k(q.size()), v(q.size()), out(q.size()),
+        lse(heads * n) {
+    std::mt19937 rng(42);
+    std::normal_distribution<float> normal;
+    for (auto* tensor : {&q, &k, &v})
+      for (float& x : *tensor) x = normal(rng);
+  }
+  act::HeadsView<const float> view(const std::vector<float>& t) const { return act::head_major(t.data(), heads, n, d); }
+  act::HeadsView<float> output() { return act::head_major(out.data(), heads, n, d); }
+  double nominal_flops() const {
+    return 4.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(d) * static_cast<double>(heads) / 2.0;
+  }
+};
+
+void set_counters(benchmark::State& state, const Problem& p, std::int64_t extra_bytes) {
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(p.nominal_flops() / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["peak_extra_bytes"] = static_cast<double>(extra_bytes);
+}
+
+// Times `call` with automatic timing after one counted warm-up call.
+template <class Call>
+void time_call(benchmark::State& state, const Problem& p, Call&& call) {
+  const std::int64_t extra = peak_extra_bytes(call);
+  for (auto _ : state) {
+    call();
+    benchmark::ClobberMemory();
+  }
+  set_counters(state, p, extra);
+}
+
+void fused_plain(benchmark::State& state, std::size_t n, std::size_t d, std::size_t heads) {
+  Problem p(n, d, heads);
+  time_call(state, p, [&] { act::attention(p.view(p.q), p.view(p.k), p.view(p.v), p.output()); });
+}
+
+void fused_act(benchmark::State& state, std::size_t n, std::size_t d, std::size_t heads) {
+  Problem p(n, d, heads);
+  const auto calibration = act::paper_calibration();
+  time_call(state, p,
+            [&] { act::attention(p.view(p.q), p.view(p.k), p.view(p.v), p.output(), {}, calibration); });
+}
+
+void reference_act(benchmark::State& state, std::size_t n, std::size_t d, std::size_t heads) {
+  Problem p(n, d, heads);
+  const auto calibration = act::paper_calibration();
+  time_call(state, p, [&] {
+    act::reference::attention<float>(p.view(p.q), p.view(p.k), p.view(p.v), p.output(), {}, calibration);
+  });
+}
+
+// correct() on a plain fused output; each iteration restores that output first (outside the timed
+// region, manual timing) because correct() works in place.
+void correct_after_plain(benchmark::State& state, std::size_t n, std::size_t d, std::size_t heads) {
+  Problem p(n, d, heads);
+  const auto calibration = act::paper_calibration();
+  act::AttentionExtras extras;
+  extras.lse = p.lse;
+  act::attention(p.view(p.q), p.view(p.k), p.view(p.v), p.output(), {}, act::NoCalibration{}, extras);
+  p.plain_out = p.out;
+  const auto call = [&] {
+    act::correct(p.view(p.q), p.view(p.k), p.view(p.v), p.output(), p.lse, {}, calibration);
+  };
+  const std::int64_t extra = peak_extra_bytes(call);
+  for (auto _ : state) {
+    std::copy(p.plain_out.begin(), p.plain_out.end(), p.out.begin());
+    const auto start = std::chrono::steady_clock::now();
+    call();
+    benchmark::ClobberMemory();
+    state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  set_counters(state, p, extra);
+}
+
+void register_all() {
+  using Kernel = void (*)(benchmark::State&, std::size_t, std::size_t, std::size_t);
+  struct Variant {
+    const char* name;
+    Kernel kernel;
+    std::size_t max_n;
+    bool manual_time;
+  };
+  const Variant variants[] = {{"fused_plain", fused_plain, 4096, false},
+                              {"fused_act", fused_act, 4096, false},
+                              {"reference_act", reference_act, 2048, false},
+                              {"correct_after_plain", correct_after_plain, 4096, true}};
+  for (const Variant& variant : variants) {
+    for (std::size_t heads : {9, 32}) {
+      for (std::size_t d : {64, 128}) {
+        for (std::size_t n : {128, 512, 2048, 4096}) {
+          if (n > variant.max_n) continue;
+          const std::string name = std::string(variant.name) + "/n:" + std::to_string(n) + "/d:" + std::to_string(d) +
+                                   "/heads:" + std::to_string(heads);
+          auto* bench = benchmark::RegisterBenchmark(name.c_str(), variant.kernel, n, d, heads)
+                            ->Unit(benchmark::kMillisecond);
+          if (variant.manual_time) {
+            bench->UseManualTime();
+          } else {
+            bench->UseRealTime();
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  register_all();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

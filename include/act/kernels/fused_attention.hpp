@@ -1,0 +1,559 @@
+#pragma once
+// Fused float32 attention with ACT calibration, O(n) extra memory, same semantics as
+// act::reference::attention (rows with a NaN/+inf score are invalid, rows seeing no finite score
+// are empty, statistics count valid rows only, the rescaler is asked about every valid row of a
+// calibrated head whose sink set is not empty).
+//
+// Work is split into (query head, block of simd::width query rows) items scheduled dynamically over
+// OpenMP threads. One item scores its rows against every key they see into a per-thread [keys][width]
+// buffer (one query per lane), exponentiates it, accumulates P V, and for calibrated heads adds the
+// normalised weights to the thread's column sums: the statistics cost one transpose-reduce per
+// `width` keys instead of the second sweep over Q K^T that a kernel without the weights would need.
+// K and V are read where the engine keeps them: with queries in lanes, Q K^T is a broadcast-k x
+// q-vector FMA chain without a transposed copy of K (which would cost n * d * 4 bytes per KV head,
+// 2 MiB at n = 4096, d = 128: more than the whole 2%-of-a-map memory budget). Items run one KV head
+// at a time, its query heads back to back on each block, so key and value rows are reused in cache.
+// Calibrated heads are processed in waves small enough that the per-thread column sums stay within
+// a fixed budget; after a wave's sweep, each head's sums are reduced, its sinks chosen, and every
+// valid row is corrected with the spec's two gains from its recomputed sink weights.
+// act::correct (correct.hpp) runs the same waves with a statistics-only sweep.
+#include <act/core/attention_options.hpp>
+#include <act/core/calibration_report.hpp>
+#include <act/core/column_stats.hpp>
+#include <act/kernels/attention_extras.hpp>
+#include <act/kernels/simd.hpp>
+#include <act/policies/calibration.hpp>
+
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <concepts>
+#include <cstdint>
+#include <exception>
+#include <limits>
+#include <span>
+#include <type_traits>
+#include <vector>
+
+namespace act {
+
+// A detector and a rescaler, as in Calibration<D, R>.
+template <class C>
+concept CalibrationPolicy = requires(const C& c) {
+  requires SinkDetector<std::remove_cvref_t<decltype(c.detector)>>;
+  requires Rescaler<std::remove_cvref_t<decltype(c.rescaler)>>;
+};
+
+namespace detail {
+
+using simd::Floats;
+using simd::Lanes;
+using simd::width;
+
+enum class RowStatus : std::uint8_t { valid, empty, invalid };
+
+struct Operands {
+  HeadsView<const float> q, k, v;
+};
+
+// Up to `width` consecutive query rows of one head, one per lane.
+struct QueryBlock {
+  std::size_t first = 0;
+  std::size_t rows = 0;
+  std::size_t keys_all_see = 0;   // keys [0, keys_all_see) are visible to every row of the block
+  std::size_t keys_any_sees = 0;  // no row of the block sees a key at or past this one
+  Floats visible;                 // per lane: visible key count (0 for lanes past the block)
+  Lanes outside;                  // lanes past the block (their scores are not masked, never use them)
+
+  QueryBlock(const AttentionGeometry& g, std::size_t index) : first(index * width) {
+    rows = std::min(width, g.q_len - first);
+    alignas(simd::alignment) float counts[width] = {};
+    bool past_end[width];
+    keys_all_see = g.visible_keys(first);
+    for (std::size_t lane = 0; lane < width; ++lane) {
+      past_end[lane] = lane >= rows;
+      if (past_end[lane]) continue;
+      const std::size_t seen = g.visible_keys(first + lane);
+      counts[lane] = static_cast<float>(seen);
+      keys_all_see = std::min(keys_all_see, seen);
+      keys_any_sees = std::max(keys_any_sees, seen);
+    }
+    visible = simd::load(counts);
+    outside = Lanes::load_unaligned(past_end);
+  }
+};
+
+inline std::size_t block_count(const AttentionGeometry& g) noexcept { return (g.q_len + width - 1) / width; }
+
+// Per-thread working memory, reused by every item the thread runs.
+struct ThreadScratch {
+  simd::AlignedVector<float> query_panel;  // [dim][width]
+  simd::AlignedVector<float> value_panel;  // [dim][width]: tail columns of O, sink sums of a correction
+  simd::AlignedVector<float> value_rows;   // [width][vector_columns(dim)]: O's other columns
+  simd::AlignedVector<float> weights;      // [kv_len][width]
+  std::vector<float> column_sums;          // [wave slot][kv_len], calibrated heads only
+  ColumnStats head_stats;                  // one head's reduced statistics
+  CalibrationReport report;
+
+  void prepare(const AttentionGeometry& g, std::size_t calibrated_slots) {
+    query_panel.resize(g.head_dim * width);
+    value_panel.resize(g.head_dim * width);
+    value_rows.resize(simd::vector_columns(g.head_dim) * width);
+    weights.resize(std::max<std::size_t>(g.kv_len, 1) * width);
+    column_sums.assign(calibrated_slots * g.kv_len, 0.0f);
+  }
+};
+
+// Where a sweep records one head's rows; null members are not wanted. A row's weight for key j is
+// exp(s_j - shift) * scale: the attention sweep records shift = max and scale = 1/sum (so the
+// correction recomputes bitwise the weights that formed O), act::correct reads shift = lse, scale = 1.
+struct HeadRows {
+  float* lse_out = nullptr;        // attention sweep
+  float* shift_out = nullptr;      // attention sweep, calibrated heads
+  float* scale_out = nullptr;      // attention sweep, calibrated heads
+  const float* shift = nullptr;    // statistics sweep and correction
+  const float* scale = nullptr;    // correction; null: 1
+  RowStatus* status = nullptr;     // calibrated heads
+  float* column_sums = nullptr;    // this thread's sums for the head, calibrated heads
+};
+
+// The block's queries, scaled and transposed into the query panel.
+inline void load_query_panel(const HeadsView<const float>& q, std::size_t head, const QueryBlock& block, float scale,
+                             float* panel) {
+  std::fill_n(panel, q.cols * width, 0.0f);
+  for (std::size_t lane = 0; lane < block.rows; ++lane) {
+    const float* row = q.row(head, block.first + lane);
+    for (std::size_t c = 0; c < q.cols; ++c) panel[c * width + lane] = row[c] * scale;
+  }
+}
+
+// Scores of the block against every key any of its rows sees, into scratch.weights.
+inline simd::ScoreSummary score_block(const Operands& in, const AttentionGeometry& g, std::size_t head,
+                                      const QueryBlock& block, ThreadScratch& scratch) {
+  float* panel = scratch.query_panel.data();
+  load_query_panel(in.q, head, block, g.scale, panel);
+  const std::size_t kv_head = g.kv_head_of(head);
+  const simd::ConsecutiveRows keys{in.k.row(kv_head, 0), in.k.row_stride};
+  return simd::score_keys(panel, g.head_dim, keys, block.keys_any_sees, block.keys_all_see, block.visible,
+                          scratch.weights.data());
+}
+
+// Lane-wise classification of the block's rows: invalid wins over empty, as in the reference.
+struct LaneStatus {
+  Lanes invalid;
+  Lanes empty;
+  Lanes valid() const noexcept { return !(invalid | empty); }
+};
+
+// Records each row's status (when wanted) and counts invalid and empty rows.
+inline void record_status(const QueryBlock& block, const LaneStatus& lanes, RowStatus* status,
+                          CalibrationReport& report) {
+  bool invalid[width], empty[width];
+  lanes.invalid.store_unaligned(invalid);
+  lanes.empty.store_unaligned(empty);
+  for (std::size_t lane = 0; lane < block.rows; ++lane) {
+    const RowStatus row = invalid[lane] ? RowStatus::invalid : empty[lane] ? RowStatus::empty : RowStatus::valid;
+    report.invalid_rows += row == RowStatus::invalid;
+    report.empty_rows += row == RowStatus::empty;
+    if (status != nullptr) status[block.first + lane] = row;
+  }
+}
+
+// Output rows of the block: the accumulated P V times 1/sum for valid rows, 0 for empty rows
+// (their weights are 0), NaN for invalid ones.
+inline void write_rows(const HeadsView<float>& out, std::size_t head, const QueryBlock& block,
+                       const ThreadScratch& scratch, Floats inverse_sum, const LaneStatus& lanes) {
+  alignas(simd::alignment) float scale[width];
+  xsimd::select(lanes.invalid, Floats(std::numeric_limits<float>::quiet_NaN()), inverse_sum).store_aligned(scale);
+  const std::size_t length = simd::vector_columns(out.cols);
+  for (std::size_t lane = 0; lane < block.rows; ++lane) {
+    float* row = out.row(head, block.first + lane);
+    const float* accumulated = scratch.value_rows.data() + lane * length;
+    for (std::size_t c = 0; c < length; ++c) row[c] = accumulated[c] * scale[lane];
+    for (std::size_t c = length; c < out.cols; ++c) row[c] = scratch.value_panel[c * width + lane] * scale[lane];
+  }
+}
+
+// values[lane] -> destination[row of the lane], for the block's rows.
+inline void store_rows(float* destination, const QueryBlock& block, Floats values) {
+  alignas(simd::alignment) float lanes[width];
+  values.store_aligned(lanes);
+  std::copy_n(lanes, block.rows, destination + block.first);
+}
+
+inline Floats row_lse(Floats max, Floats sum, const LaneStatus& lanes) {
+  const Floats lse = xsimd::select(lanes.empty, Floats(-simd::infinity), max + xsimd::log(sum));
+  return xsimd::select(lanes.invalid, Floats(std::numeric_limits<float>::quiet_NaN()), lse);
+}
+
+// Keys per tile of the exp + P V pass: the tile's weights and value rows (32 KiB at d = 128) stay in
+// L1 across the passes of accumulate_value_rows.
+inline constexpr std::size_t value_tile = 64;
+
+// One block of attention: scores, softmax, P V, output rows and lse; for calibrated heads also
+// the rows' status and their normalised weights added to the thread's column sums.
+inline void attend_block(const Operands& in, const HeadsView<float>& out, const AttentionGeometry& g,
+                         std::size_t head, const QueryBlock& block, ThreadScratch& scratch, const HeadRows& rows) {
+  const simd::ScoreSummary scores = score_block(in, g, head, block, scratch);
+  const LaneStatus lanes{scores.bad, (scores.max == Floats(-simd::infinity)) | block.outside};
+  const Lanes valid = lanes.valid();
+  float* weights = scratch.weights.data();
+  std::fill(scratch.value_panel.begin(), scratch.value_panel.end(), 0.0f);
+  std::fill(scratch.value_rows.begin(), scratch.value_rows.end(), 0.0f);
+  const std::size_t kv_head = g.kv_head_of(head);
+  Floats sum(0.0f);
+  for (std::size_t first = 0; first < block.keys_any_sees; first += value_tile) {
+    const std::size_t count = std::min(value_tile, block.keys_any_sees - first);
+    float* tile = weights + first * width;
+    sum += simd::exponentiate(tile, count, scores.max, valid);
+    const simd::ConsecutiveRows values{in.v.row(kv_head, first), in.v.row_stride};
+    simd::accumulate_value_rows(tile, count, values, g.head_dim, scratch.value_rows.data());
+    simd::accumulate_values(tile, count, values, simd::vector_columns(g.head_dim), g.head_dim,
+                            scratch.value_panel.data());
+  }
+  const Floats inverse_sum = xsimd::select(valid, Floats(1.0f) / sum, Floats(0.0f));
+  if (rows.column_sums != nullptr)
+    simd::add_column_sums(weights, block.keys_any_sees, inverse_sum, rows.column_sums);
+  write_rows(out, head, block, scratch, inverse_sum, lanes);
+  if (rows.lse_out != nullptr) store_rows(rows.lse_out, block, row_lse(scores.max, sum, lanes));
+  if (rows.shift_out != nullptr) {
+    store_rows(rows.shift_out, block, scores.max);
+    store_rows(rows.scale_out, block, inverse_sum);
+  }
+  record_status(block, lanes, rows.status, scratch.report);
+}
+
+// source[row of each lane] in lanes; lanes past the block hold `padding`.
+inline Floats load_rows(const float* source, const QueryBlock& block, float padding) {
+  alignas(simd::alignment) float values[width];
+  std::fill_n(values, width, padding);
+  std::copy_n(source + block.first, block.rows, values);
+  return simd::load(values);
+}
+
+// One block of the statistics sweep over Q K^T given each row's lse (no output is written):
+// weights exp(s - lse) of valid rows are added to the thread's column sums. A row is invalid when
+// a visible score or its lse is NaN or +inf, empty when its lse or every visible score is -inf.
+inline void statistics_block(const Operands& in, const AttentionGeometry& g, std::size_t head,
+                             const QueryBlock& block, ThreadScratch& scratch, const HeadRows& rows) {
+  const simd::ScoreSummary scores = score_block(in, g, head, block, scratch);
+  const Floats lse = load_rows(rows.shift, block, -simd::infinity);
+  const Floats minus_infinity(-simd::infinity);
+  const LaneStatus lanes{scores.bad | !(lse < Floats(simd::infinity)),
+                         (scores.max == minus_infinity) | (lse == minus_infinity) | block.outside};
+  simd::exponentiate(scratch.weights.data(), block.keys_any_sees, lse, lanes.valid());
+  simd::add_column_sums(scratch.weights.data(), block.keys_any_sees, Floats(1.0f), rows.column_sums);
+  record_status(block, lanes, rows.status, scratch.report);
+}
+
+// The valid rows' lanes of a block.
+inline Lanes valid_lanes(const QueryBlock& block, const RowStatus* status) {
+  bool valid[width] = {};
+  for (std::size_t lane = 0; lane < block.rows; ++lane) valid[lane] = status[block.first + lane] == RowStatus::valid;
+  return Lanes::load_unaligned(valid);
+}
+
+// Applies `rule`'s gains to row `row` of the output: out = rest * (o - o_sink) + sink * o_sink,
+// with o_sink = sink_panel[c][lane] * weight_scale.
+template <Rescaler Rule>
+void rescale_row(float* row, std::size_t dim, const float* sink_panel, std::size_t lane, float weight_scale,
+                 float sink_mass, const Rule& rule, CalibrationReport& report) {
+  const auto gains = rule.gains(sink_mass, std::max(0.0f, 1.0f - sink_mass));
+  if (!gains) {
+    ++report.degenerate_rows;
+    return;
+  }
+  ++report.rows_calibrated;
+  const float sink_minus_rest = (gains->sink - gains->rest) * weight_scale;
+  for (std::size_t c = 0; c < dim; ++c) row[c] = gains->rest * row[c] + sink_minus_rest * sink_panel[c * width + lane];
+}
+
+// The two-gain correction of one block's valid rows (spec section 4): each row's sink weights
+// a_s = exp(q.k_s * scale - shift) * weight_scale give m = sum a_s and o_sink = sum a_s v_s.
+template <Rescaler Rule>
+void correct_block(const Operands& in, const HeadsView<float>& out, const AttentionGeometry& g, std::size_t head,
+                   const QueryBlock& block, const SinkSet& sinks, const HeadRows& rows, const Rule& rule,
+                   ThreadScratch& scratch) {
+  const auto sinks_below = [&](std::size_t column) {
+    return static_cast<std::size_t>(std::lower_bound(sinks.begin(), sinks.end(), column) - sinks.begin());
+  };
+  const std::size_t seen = sinks_below(block.keys_any_sees);
+  const std::size_t kv_head = g.kv_head_of(head);
+  float* panel = scratch.query_panel.data();
+  float* weights = scratch.weights.data();
+  load_query_panel(in.q, head, block, g.scale, panel);
+  simd::score_keys(panel, g.head_dim, simd::ChosenRows{in.k.row(kv_head, 0), in.k.row_stride, sinks.data()}, seen,
+                   sinks_below(block.keys_all_see), block.visible, weights);
+  const Lanes valid = valid_lanes(block, rows.status);
+  const Floats weight_scale = rows.scale == nullptr ? Floats(1.0f) : load_rows(rows.scale, block, 0.0f);
+  alignas(simd::alignment) float sink_mass[width], scales[width];
+  (simd::exponentiate(weights, seen, load_rows(rows.shift, block, 0.0f), valid) * weight_scale).store_aligned(sink_mass);
+  weight_scale.store_aligned(scales);
+  float* sink_panel = scratch.value_panel.data();
+  std::fill(scratch.value_panel.begin(), scratch.value_panel.end(), 0.0f);
+  simd::accumulate_values(weights, seen, simd::ChosenRows{in.v.row(kv_head, 0), in.v.row_stride, sinks.data()}, 0,
+                          g.head_dim, sink_panel);
+  for (std::size_t lane = 0; lane < block.rows; ++lane) {
+    if (rows.status[block.first + lane] != RowStatus::valid) continue;
+    rescale_row(out.row(head, block.first + lane), g.head_dim, sink_panel, lane, scales[lane], sink_mass[lane],
+                rule, scratch.report);
+  }
+}
+
+// Column statistics of one calibrated head from every thread's sums (which are reset for the next
+// wave) and the rows' status: column j was seen by the valid rows with more than j visible keys.
+inline void reduce_statistics(const AttentionGeometry& g, std::size_t slot, std::span<ThreadScratch> threads,
+                              const RowStatus* status, ColumnStats& stats) {
+  stats.received.assign(g.kv_len, 0.0f);
+  stats.seen_by.assign(g.kv_len + 1, 0u);
+  for (ThreadScratch& thread : threads) {
+    float* sums = thread.column_sums.data() + slot * g.kv_len;
+    for (std::size_t j = 0; j < g.kv_len; ++j) stats.received[j] += sums[j];
+    std::fill_n(sums, g.kv_len, 0.0f);
+  }
+  for (std::size_t i = 0; i < g.q_len; ++i) {
+    if (status[i] == RowStatus::valid) ++stats.seen_by[g.visible_keys(i)];
+  }
+  for (std::size_t j = g.kv_len; j-- > 0;) stats.seen_by[j] += stats.seen_by[j + 1];  // suffix sums
+  stats.seen_by.erase(stats.seen_by.begin());  // seen_by[j] = rows with more than j visible keys
+}
+
+// Adds this call's statistics to a head's running totals (decode) and returns what to select from.
+inline ColumnStatsView accumulate_running(const ColumnStats& call, ColumnStats* running) {
+  if (running == nullptr) return call.view();
+  running->extend_to(call.size());
+  for (std::size_t j = 0; j < call.size(); ++j) {
+    running->received[j] += call.received[j];
+    running->seen_by[j] += call.seen_by[j];
+  }
+  return running->view();
+}
+
+// A sweep fills the per-row records of one head's block: attend_block or statistics_block.
+template <class S>
+concept BlockSweep = requires(const S& s, std::size_t head, const QueryBlock& block, ThreadScratch& scratch,
+                              const HeadRows& rows) {
+  { s(head, block, scratch, rows) } -> std::same_as<void>;
+};
+
+// Runs `sweep` over the heads in waves, then chooses sinks and corrects rows for calibrated heads
+// (shared by act::attention and act::correct).
+template <CalibrationPolicy Cal, BlockSweep Sweep>
+class WaveRunner {
+ public:
+  // Per-thread column sums of one wave stay within this many floats (64 KiB, L2-resident) unless
+  // a wave of one head needs more, which keeps the extra memory O(kv_len) with a small constant.
+  static constexpr std::size_t column_sum_budget = 16 * 1024;
+
+  // `given_lse`: the rows' lse is an input (correct); empty: the sweep produces it.
+  // `sweep_plain_heads`: uncalibrated heads are swept too (attention) or skipped (correct).
+  WaveRunner(const Operands& in, const HeadsView<float>& out, const AttentionGeometry& g,
+             const AttentionExtras& extras, const Cal& calibration, std::span<const float> given_lse,
+             bool sweep_plain_heads, const Sweep& sweep)
+      : in_(in), out_(out), g_(g), extras_(extras), calibration_(calibration), given_lse_(given_lse),
+        sweep_plain_heads_(sweep_plain_heads), sweep_(sweep) {}
+
+  CalibrationReport run(int requested_threads) {
+    wave_ = wave_size(requested_threads);
+    if (extras_.sinks != nullptr) extras_.sinks->assign(g_.q_heads, SinkSet{});
+    if (calibrates_any()) {
+      status_.resize(wave_ * g_.q_len);
+      if (given_lse_.empty()) {
+        own_shift_.resize(wave_ * g_.q_len);
+        own_scale_.resize(wave_ * g_.q_len);
+      }
+      sinks_.resize(wave_);
+    }
+    // Scratch for every thread the region may get, ready before it starts (no barrier needed).
+    scratch_.resize(static_cast<std::size_t>(requested_threads));
+    for (ThreadScratch& thread : scratch_) thread.prepare(g_, calibrates_any() ? wave_ : 0);
+#pragma omp parallel num_threads(requested_threads)
+    {
+      ThreadScratch& mine = scratch_[static_cast<std::size_t>(omp_get_thread_num())];
+      for (std::size_t first = 0; first < g_.q_heads; first += wave_) run_wave(first, mine);
+    }
+    if (failure_) std::rethrow_exception(failure_);
+    CalibrationReport report;
+    for (const ThreadScratch& thread : scratch_) report += thread.report;
+    return report;
+  }
+
+ private:
+  // An exception must not leave an OpenMP region: the first one is kept and rethrown after it, and
+  // the remaining work is skipped while every thread still reaches every barrier.
+  template <class Work>
+  void guarded(Work&& work) noexcept {
+    if (failed_.load(std::memory_order_relaxed)) return;
+    try {
+      work();
+    } catch (...) {
+#pragma omp critical(act_wave_runner_failure)
+      if (!failure_) failure_ = std::current_exception();
+      failed_.store(true, std::memory_order_relaxed);
+    }
+  }
+
+  bool calibrated(std::size_t head) const noexcept {
+    return needs_statistics<Cal> && head_is_calibrated(extras_, head);
+  }
+  bool calibrates_any() const noexcept {
+    for (std::size_t head = 0; head < g_.q_heads; ++head)
+      if (calibrated(head)) return true;
+    return false;
+  }
+
+  std::size_t wave_size(int threads) const {
+    if (!calibrates_any()) return g_.q_heads;
+    const std::size_t blocks = std::max<std::size_t>(block_count(g_), 1);
+    const std::size_t by_memory = std::max<std::size_t>(column_sum_budget / std::max<std::size_t>(g_.kv_len, 1), 1);
+    const std::size_t for_balance = (4 * static_cast<std::size_t>(threads) + blocks - 1) / blocks;
+    const std::size_t largest = std::min(g_.q_heads, std::max(by_memory, for_balance));
+    const std::size_t waves = (g_.q_heads + largest - 1) / largest;
+    return (g_.q_heads + waves - 1) / waves;  // equal waves: 9 heads in waves of 5 and 4, not 8 and 1
+  }
+
+  HeadRows rows_of(std::size_t head, std::size_t slot, ThreadScratch& thread) {
+    HeadRows rows;
+    if (!extras_.lse.empty()) rows.lse_out = extras_.lse.data() + head * g_.q_len;
+    if (!calibrated(head)) return rows;
+    const std::size_t offset = slot * g_.q_len;
+    if (given_lse_.empty()) {
+      rows.shift = rows.shift_out = own_shift_.data() + offset;
+      rows.scale = rows.scale_out = own_scale_.data() + offset;
+    } else {
+      rows.shift = given_lse_.data() + head * g_.q_len;
+    }
+    rows.status = status_.data() + offset;
+    rows.column_sums = thread.column_sums.data() + slot * g_.kv_len;
+    return rows;
+  }
+
+  struct Item {
+    std::size_t slot, block;
+  };
+
+  // The wave's work items in order: one KV head after another (its key and value rows stay in
+  // cache, instead of every head's rows being streamed for every block), and within a KV head the
+  // longest causal blocks first (the schedule ends on short items), its query heads back to back
+  // on each block (they read the same rows).
+  Item item_at(std::size_t item, std::size_t first_head, std::size_t heads, std::size_t blocks) const noexcept {
+    std::size_t slot = 0;
+    for (;;) {
+      const std::size_t kv_head = g_.kv_head_of(first_head + slot);
+      const std::size_t run = std::min(heads, (kv_head + 1) * g_.group - first_head) - slot;
+      if (item < run * blocks) return {slot + item % run, blocks - 1 - item / run};
+      item -= run * blocks;
+      slot += run;
+    }
+  }
+
+  // Shares the wave's items among the threads; no barrier at the end (callers add the ones they need).
+  template <class Include, class Work>
+  void for_each_item(std::size_t first_head, std::size_t heads, Include include, Work work) {
+    const std::size_t blocks = block_count(g_);
+    const std::size_t items = blocks * heads;
+#pragma omp for schedule(dynamic, 1) nowait
+    for (std::size_t index = 0; index < items; ++index) {
+      const Item item = item_at(index, first_head, heads, blocks);
+      if (!include(first_head + item.slot, item.slot)) continue;
+      guarded([&] { work(first_head + item.slot, item.slot, QueryBlock(g_, item.block)); });
+    }
+  }
+
+  // Barriers (each can cost a scheduler time slice on a busy machine) only where data crosses
+  // threads: the sweep's sums before the sinks are chosen, the sinks before the correction, and the
+  // correction's reads of the wave's row records before the next wave overwrites them.
+  void run_wave(std::size_t first_head, ThreadScratch& mine) {
+    const std::size_t heads = std::min(wave_, g_.q_heads - first_head);
+    for_each_item(
+        first_head, heads, [&](std::size_t head, std::size_t) { return sweep_plain_heads_ || calibrated(head); },
+        [&](std::size_t head, std::size_t slot, const QueryBlock& block) {
+          sweep_(head, block, mine, rows_of(head, slot, mine));
+        });
+    bool any_calibrated = false;
+    for (std::size_t slot = 0; slot < heads; ++slot) any_calibrated |= calibrated(first_head + slot);
+    if (!any_calibrated) return;
+#pragma omp barrier
+#pragma omp for schedule(dynamic, 1)
+    for (std::size_t slot = 0; slot < heads; ++slot) {
+      if (calibrated(first_head + slot)) guarded([&] { choose_sinks(first_head + slot, slot, mine); });
+    }
+    if constexpr (needs_correction<Cal>) {
+      for_each_item(
+          first_head, heads,
+          [&](std::size_t head, std::size_t slot) { return calibrated(head) && !sinks_[slot].empty(); },
+          [&](std::size_t head, std::size_t slot, const QueryBlock& block) {
+            correct_block(in_, out_, g_, head, block, sinks_[slot], rows_of(head, slot, mine), calibration_.rescaler,
+                          mine);
+          });
+      if (first_head + heads < g_.q_heads) {
+#pragma omp barrier
+      }
+    }
+  }
+
+  void choose_sinks(std::size_t head, std::size_t slot, ThreadScratch& mine) {
+    const RowStatus* status = status_.data() + slot * g_.q_len;
+    reduce_statistics(g_, slot, scratch_, status, mine.head_stats);
+    ColumnStats* running = extras_.running_stats.empty() ? nullptr : &extras_.running_stats[head];
+    SinkSet& sinks = sinks_[slot];
+    calibration_.detector.select(accumulate_running(mine.head_stats, running), sinks);
+    mine.report.sinks_selected += sinks.size();
+    if (extras_.sinks != nullptr) (*extras_.sinks)[head] = sinks;
+    if constexpr (!needs_correction<Cal>) {
+      // Nothing is rescaled, but as in the reference every valid row of a head with sinks counts.
+      if (!sinks.empty()) mine.report.rows_calibrated += static_cast<std::size_t>(std::count(status, status + g_.q_len, RowStatus::valid));
+    }
+  }
+
+  Operands in_;
+  HeadsView<float> out_;
+  AttentionGeometry g_;
+  const AttentionExtras& extras_;
+  const Cal& calibration_;
+  std::span<const float> given_lse_;
+  bool sweep_plain_heads_;
+  const Sweep& sweep_;
+  std::size_t wave_ = 1;
+  std::vector<ThreadScratch> scratch_;
+  std::vector<RowStatus> status_;  // [wave slot][q_len]
+  std::vector<float> own_shift_;   // [wave slot][q_len], the attention sweep's row max
+  std::vector<float> own_scale_;   // [wave slot][q_len], the attention sweep's row 1/sum
+  std::vector<SinkSet> sinks_;     // [wave slot]
+  std::atomic<bool> failed_{false};
+  std::exception_ptr failure_;
+};
+
+inline int thread_count(const AttentionOptions& options) {
+  return options.threads > 0 ? options.threads : omp_get_max_threads();
+}
+
+// Shape checks shared by the public kernels; float scores index keys as floats, so kv_len < 2^24.
+inline AttentionGeometry resolve_fused(const Operands& in, const HeadsView<float>& out, const AttentionOptions& options,
+                                       const AttentionExtras& extras) {
+  const AttentionGeometry g = resolve_geometry(in.q, in.k, in.v, options);
+  check_output(out, g, "output");
+  check_extras(extras, g.q_heads, g.q_len);
+  if (g.kv_len >= (std::size_t{1} << 24)) shape_error("the fused kernels support fewer than 2^24 keys");
+  return g;
+}
+
+}  // namespace detail
+
+// Attention with optional ACT calibration in float32, O(kv_len) extra memory per thread. Same
+// shapes, options, extras and semantics as act::reference::attention (without its quirks).
+template <CalibrationPolicy Cal = NoCalibration>
+CalibrationReport attention(HeadsView<const float> q, HeadsView<const float> k, HeadsView<const float> v,
+                            HeadsView<float> out, const AttentionOptions& options = {}, const Cal& calibration = {},
+                            const AttentionExtras& extras = {}) {
+  const detail::Operands in{q, k, v};
+  const AttentionGeometry g = detail::resolve_fused(in, out, options, extras);
+  const auto sweep = [&](std::size_t head, const detail::QueryBlock& block, detail::ThreadScratch& scratch,
+                         const detail::HeadRows& rows) { detail::attend_block(in, out, g, head, block, scratch, rows); };
+  detail::WaveRunner runner(in, out, g, extras, calibration, {}, true, sweep);
+  return runner.run(detail::thread_count(options));
+}
+
+}  // namespace act

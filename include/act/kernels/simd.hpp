@@ -1,0 +1,260 @@
+#pragma once
+// Lane-parallel building blocks of the fused kernels (xsimd's widest float batch enabled at compile
+// time: AVX-512, AVX2+FMA, SSE2, ...). A block of `width` query rows is processed with one query per
+// SIMD lane, so every per-row quantity of the softmax (max, sum, lse, validity) is a lane-wise
+// operation, and both products are broadcast x vector FMA chains on the operands as the engine
+// stores them (no packed copy of K or V). The only horizontal step is the column sums of the
+// statistics: one transpose-reduce per `width` keys.
+//
+// Layouts (float, 64-byte aligned):
+//   query panel [dim][width]   q[first + lane][c] * scale; lanes past the block hold 0
+//   score tile  [keys][width]  row j holds key j's score (later weight) for every query lane
+//   value rows  [width][vector_columns(dim)]   output accumulator sum_j weight[j][lane] * v[j][c]
+//                              for the columns that fill whole SIMD vectors
+//   value panel [dim][width]   the same, transposed, for any columns (the tail, and sink sums)
+
+// GCC 12's AVX-512 intrinsic headers trip -Wuninitialized on their own _mm512_undefined_ps (GCC bug
+// 105593, fixed in 13); the pragma covers only the headers' text, not the project's code.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#ifndef __clang__  // a GCC-only warning: clang would warn that it does not know it
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <xsimd/xsimd.hpp>
+#pragma GCC diagnostic pop
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <new>
+#include <vector>
+
+namespace act::simd {
+
+using Floats = xsimd::batch<float>;
+using Lanes = Floats::batch_bool_type;
+inline constexpr std::size_t width = Floats::size;
+inline constexpr std::size_t alignment = 64;
+inline constexpr float infinity = std::numeric_limits<float>::infinity();
+
+// Allocates through the aligned global operator new, so allocation counters see kernel scratch.
+template <class T>
+struct AlignedAllocator {
+  using value_type = T;
+  AlignedAllocator() = default;
+  template <class U>
+  AlignedAllocator(const AlignedAllocator<U>&) noexcept {}
+  T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{alignment})); }
+  // Unsized: clang declares sized deallocation only with -fsized-deallocation.
+  void deallocate(T* p, std::size_t) noexcept { ::operator delete(p, std::align_val_t{alignment}); }
+  friend bool operator==(const AlignedAllocator&, const AlignedAllocator&) noexcept { return true; }
+};
+
+template <class T>
+using AlignedVector = std::vector<T, AlignedAllocator<T>>;
+
+inline Floats load(const float* p) noexcept { return Floats::load_aligned(p); }
+
+// Key or value rows j = 0, 1, ... of one head, consecutive in the sequence.
+struct ConsecutiveRows {
+  const float* base;
+  std::ptrdiff_t stride;
+  const float* operator[](std::size_t j) const noexcept { return base + static_cast<std::ptrdiff_t>(j) * stride; }
+  std::size_t column(std::size_t j) const noexcept { return j; }
+};
+
+// The rows of chosen columns (sorted), e.g. the sinks of a head.
+struct ChosenRows {
+  const float* base;
+  std::ptrdiff_t stride;
+  const std::uint32_t* columns;
+  const float* operator[](std::size_t j) const noexcept {
+    return base + static_cast<std::ptrdiff_t>(columns[j]) * stride;
+  }
+  std::size_t column(std::size_t j) const noexcept { return columns[j]; }
+};
+
+// Lane-wise summary of the scores written so far.
+struct ScoreSummary {
+  Floats max = Floats(-infinity);
+  Lanes bad = Lanes(false);  // a NaN or +inf score was seen (both fail `s < +inf`)
+
+  void add(Floats score) noexcept {
+    max = xsimd::max(max, score);
+    bad = bad | !(score < Floats(infinity));
+  }
+};
+
+// Scores of rows [first, first + Keys) into out[j][lane]. With Masked, a key whose column is not
+// below the lane's `visible` count scores -inf. Keys independent FMA chains hide the FMA latency.
+template <std::size_t Keys, bool Masked, class Rows>
+void score_group(const float* panel, std::size_t dim, const Rows& keys, std::size_t first, Floats visible,
+                 float* out, ScoreSummary& summary) noexcept {
+  const float* rows[Keys];
+  Floats acc[Keys];
+  for (std::size_t j = 0; j < Keys; ++j) {
+    rows[j] = keys[first + j];
+    acc[j] = Floats(0.0f);
+  }
+  for (std::size_t c = 0; c < dim; ++c) {
+    const Floats query = load(panel + c * width);
+    for (std::size_t j = 0; j < Keys; ++j) acc[j] = xsimd::fma(query, Floats(rows[j][c]), acc[j]);
+  }
+  for (std::size_t j = 0; j < Keys; ++j) {
+    Floats score = acc[j];
+    if constexpr (Masked) {
+      const Floats column(static_cast<float>(keys.column(first + j)));
+      score = xsimd::select(column < visible, score, Floats(-infinity));
+    }
+    summary.add(score);
+    score.store_aligned(out + (first + j) * width);
+  }
+}
+
+template <bool Masked, class Rows>
+void score_range(const float* panel, std::size_t dim, const Rows& keys, std::size_t begin, std::size_t end,
+                 Floats visible, float* out, ScoreSummary& summary) noexcept {
+  constexpr std::size_t group = 8;
+  std::size_t j = begin;
+  for (; j + group <= end; j += group) score_group<group, Masked>(panel, dim, keys, j, visible, out, summary);
+  for (; j < end; ++j) score_group<1, Masked>(panel, dim, keys, j, visible, out, summary);
+}
+
+// Scores of rows [0, count) into out[j][lane]; rows from `unmasked` on are masked by `visible`
+// (rows before it must be visible to every lane). Returns the lane-wise summary.
+template <class Rows>
+ScoreSummary score_keys(const float* panel, std::size_t dim, const Rows& keys, std::size_t count,
+                        std::size_t unmasked, Floats visible, float* out) noexcept {
+  ScoreSummary summary;
+  score_range<false>(panel, dim, keys, 0, unmasked, visible, out, summary);
+  score_range<true>(panel, dim, keys, unmasked, count, visible, out, summary);
+  return summary;
+}
+
+// weights[j][lane] = exp(weights[j][lane] - shift[lane]) in lanes of `keep`, 0 in the others
+// (whatever they held, NaN included). Returns the lane sums.
+inline Floats exponentiate(float* weights, std::size_t count, Floats shift, Lanes keep) noexcept {
+  Floats sum(0.0f);
+  for (std::size_t j = 0; j < count; ++j) {
+    float* row = weights + j * width;
+    const Floats weight = xsimd::select(keep, xsimd::exp(load(row) - shift), Floats(0.0f));
+    weight.store_aligned(row);
+    sum += weight;
+  }
+  return sum;
+}
+
+// Lane t of the result: sum over lanes of weights[t][lane] * lane_scale[lane], t < width.
+#if XSIMD_WITH_AVX512F
+// xsimd 8.1's AVX-512 haddp returns its sums in a permuted lane order, so this target has its own
+// transpose-reduce: halves, quarters, pairs, then single lanes are folded together. The folds
+// leave row fold_order[t] in lane t; the order is its own inverse, so loading row fold_order[s]
+// into slot s puts row t in lane t.
+inline Floats lane_sums(const float* weights, Floats lane_scale) noexcept {
+  static_assert(width == 16);
+  constexpr std::size_t fold_order[16] = {0, 2, 1, 3, 8, 10, 9, 11, 4, 6, 5, 7, 12, 14, 13, 15};
+  __m512 rows[16], halves[8], quarters[4], pairs[2];
+  for (std::size_t s = 0; s < 16; ++s) rows[s] = load(weights + fold_order[s] * width) * lane_scale;
+  for (std::size_t i = 0; i < 8; ++i)
+    halves[i] = _mm512_add_ps(_mm512_shuffle_f32x4(rows[i], rows[i + 8], 0x44),
+                              _mm512_shuffle_f32x4(rows[i], rows[i + 8], 0xEE));
+  for (std::size_t i = 0; i < 4; ++i)
+    quarters[i] = _mm512_add_ps(_mm512_shuffle_f32x4(halves[i], halves[i + 4], 0x88),
+                                _mm512_shuffle_f32x4(halves[i], halves[i + 4], 0xDD));
+  for (std::size_t i = 0; i < 2; ++i)
+    pairs[i] = _mm512_add_ps(_mm512_shuffle_ps(quarters[i], quarters[i + 2], 0x44),
+                             _mm512_shuffle_ps(quarters[i], quarters[i + 2], 0xEE));
+  return _mm512_add_ps(_mm512_shuffle_ps(pairs[0], pairs[1], 0x88), _mm512_shuffle_ps(pairs[0], pairs[1], 0xDD));
+}
+#else
+inline Floats lane_sums(const float* weights, Floats lane_scale) noexcept {
+  Floats rows[width];
+  for (std::size_t t = 0; t < width; ++t) rows[t] = load(weights + t * width) * lane_scale;
+  return xsimd::haddp(rows);
+}
+#endif
+
+// sums[j] += sum over lanes of weights[j][lane] * lane_scale[lane], for j in [0, count).
+inline void add_column_sums(const float* weights, std::size_t count, Floats lane_scale, float* sums) noexcept {
+  std::size_t j = 0;
+  for (; j + width <= count; j += width)
+    (Floats::load_unaligned(sums + j) + lane_sums(weights + j * width, lane_scale)).store_unaligned(sums + j);
+  for (; j < count; ++j) sums[j] += xsimd::hadd(load(weights + j * width) * lane_scale);
+}
+
+// panel[c][lane] += sum_j values[j][c] * weights[j][lane] for c in [first_col, first_col + Cols):
+// Cols independent accumulators, one broadcast load per FMA.
+template <std::size_t Cols, class Rows>
+void accumulate_columns(const float* weights, std::size_t count, const Rows& values, std::size_t first_col,
+                        float* panel) noexcept {
+  Floats acc[Cols];
+  for (std::size_t c = 0; c < Cols; ++c) acc[c] = load(panel + (first_col + c) * width);
+  for (std::size_t j = 0; j < count; ++j) {
+    const Floats weight = load(weights + j * width);
+    const float* row = values[j] + first_col;
+    for (std::size_t c = 0; c < Cols; ++c) acc[c] = xsimd::fma(Floats(row[c]), weight, acc[c]);
+  }
+  for (std::size_t c = 0; c < Cols; ++c) acc[c].store_aligned(panel + (first_col + c) * width);
+}
+
+// panel[c][lane] += sum_{j < count} values[j][c] * weights[j][lane] for c in [first_col, end_col).
+template <class Rows>
+void accumulate_values(const float* weights, std::size_t count, const Rows& values, std::size_t first_col,
+                       std::size_t end_col, float* panel) noexcept {
+  std::size_t c = first_col;
+  for (; c + 16 <= end_col; c += 16) accumulate_columns<16>(weights, count, values, c, panel);
+  if (end_col - c >= 8) {
+    accumulate_columns<8>(weights, count, values, c, panel);
+    c += 8;
+  }
+  if (end_col - c >= 4) {
+    accumulate_columns<4>(weights, count, values, c, panel);
+    c += 4;
+  }
+  for (; c < end_col; ++c) accumulate_columns<1>(weights, count, values, c, panel);
+}
+
+// Columns of a head that fill whole SIMD vectors (the row-layout accumulator covers these).
+inline std::size_t vector_columns(std::size_t dim) noexcept { return dim / width * width; }
+
+// rows[lane][c] += sum_j weights[j][lane] * values[j][c] for lanes [first_lane, first_lane + Lanes)
+// and columns [first_col, first_col + Vectors * width): each broadcast weight feeds Vectors FMAs.
+template <std::size_t LaneCount, std::size_t Vectors, class Rows>
+void accumulate_row_block(const float* weights, std::size_t count, const Rows& values, std::size_t first_lane,
+                          std::size_t first_col, float* rows, std::size_t row_length) noexcept {
+  Floats acc[LaneCount][Vectors];
+  for (std::size_t r = 0; r < LaneCount; ++r)
+    for (std::size_t v = 0; v < Vectors; ++v) acc[r][v] = load(rows + (first_lane + r) * row_length + first_col + v * width);
+  for (std::size_t j = 0; j < count; ++j) {
+    const float* row = values[j] + first_col;
+    Floats value[Vectors];
+    for (std::size_t v = 0; v < Vectors; ++v) value[v] = Floats::load_unaligned(row + v * width);
+    const float* weight = weights + j * width + first_lane;
+    for (std::size_t r = 0; r < LaneCount; ++r) {
+      const Floats w(weight[r]);
+      for (std::size_t v = 0; v < Vectors; ++v) acc[r][v] = xsimd::fma(w, value[v], acc[r][v]);
+    }
+  }
+  for (std::size_t r = 0; r < LaneCount; ++r)
+    for (std::size_t v = 0; v < Vectors; ++v)
+      acc[r][v].store_aligned(rows + (first_lane + r) * row_length + first_col + v * width);
+}
+
+// rows[lane][c] += sum_{j < count} weights[j][lane] * values[j][c] for every lane and
+// c < vector_columns(dim) (rows are vector_columns(dim) floats long). Blocks of 8 lanes x 2 vectors:
+// 16 accumulators and 10 loads per 16 FMAs, where the transposed layout needs a load per FMA
+// (measured 1.5x faster on AVX-512).
+template <class Rows>
+void accumulate_value_rows(const float* weights, std::size_t count, const Rows& values, std::size_t dim,
+                           float* rows) noexcept {
+  constexpr std::size_t lanes_per_block = width < 8 ? width : 8;
+  const std::size_t length = vector_columns(dim), vectors = length / width;
+  for (std::size_t lane = 0; lane < width; lane += lanes_per_block) {
+    std::size_t v = 0;
+    for (; v + 2 <= vectors; v += 2)
+      accumulate_row_block<lanes_per_block, 2>(weights, count, values, lane, v * width, rows, length);
+    if (v < vectors) accumulate_row_block<lanes_per_block, 1>(weights, count, values, lane, v * width, rows, length);
+  }
+}
+
+}  // namespace act::simd
