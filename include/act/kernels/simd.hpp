@@ -31,7 +31,15 @@
 
 namespace act::simd {
 
-using Floats = xsimd::batch<float>;
+// xsimd 8.1's AVX-512BW code hands its batches to GCC intrinsics that are casting macros when
+// optimisation is off (no __OPTIMIZE__), which does not compile; AVX-512F has every float
+// operation the kernels use, so unoptimised (Debug) builds stop there.
+#if defined(__GNUC__) && !defined(__clang__) && !defined(__OPTIMIZE__) && XSIMD_WITH_AVX512BW
+using Arch = xsimd::avx512f;
+#else
+using Arch = xsimd::default_arch;
+#endif
+using Floats = xsimd::batch<float, Arch>;
 using Lanes = Floats::batch_bool_type;
 inline constexpr std::size_t width = Floats::size;
 inline constexpr std::size_t alignment = 64;

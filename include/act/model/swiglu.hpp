@@ -8,7 +8,7 @@
 namespace act::model {
 
 inline void swiglu(float* gate, const float* up, std::size_t n) noexcept {
-  using Batch = xsimd::batch<float>;
+  using Batch = detail::FloatBatch;
   std::size_t i = 0;
   for (; i + Batch::size <= n; i += Batch::size) {
     const Batch g = Batch::load_unaligned(gate + i);
