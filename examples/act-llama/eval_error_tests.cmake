@@ -1,0 +1,48 @@
+# Error cases of the evaluation subcommands (eval, search-heads, sinks), run by error_tests.cmake
+# with its expect_error(): each must exit non-zero with one "act-llama: error: ..." line.
+get_filename_component(shared_dir ${STORIES} DIRECTORY)
+get_filename_component(shared_dir ${shared_dir} DIRECTORY)
+set(data ${shared_dir}/data)
+
+expect_error(eval_unknown_task "unknown task 'sst3' \\(known: sst2, sst5" eval --task sst3)
+expect_error(eval_unknown_protocol "unknown protocol 'greedy'" eval --task sst2 --protocol greedy)
+expect_error(eval_protocol_not_applicable "none of the requested protocols applies to task 'sst2'"
+             eval --task sst2 --protocol letter)
+expect_error(eval_negative_shots "shots" eval --task sst2 --shots -1)
+expect_error(eval_bad_work_split "work-split" eval --task sst2 --work-split everything)
+expect_error(eval_bad_control "control" eval --task sst2 --control some)
+expect_error(search_missing_out "out" search-heads --tasks sst2)
+expect_error(search_zero_prompts "prompts" search-heads --tasks sst2 --prompts 0 -o ${WORK}/h.json)
+
+file(MAKE_DIRECTORY ${WORK}/bad_data/copa)
+file(WRITE ${WORK}/bad_data/copa/dev.jsonl
+     "{\"id\": \"a\", \"question\": \"Q.\", \"choices\": [\"x\", \"y\"], \"label\": 0, \"relation\": \"cause\"}\n"
+     "{\"id\": \"b\", \"question\": \"Q.\", \"choices\": [\"x\", \"y\"], \"label\": 0, \"relation\": \n")
+file(WRITE ${WORK}/bad_data/copa/calib.jsonl
+     "{\"id\": \"a\", \"question\": \"Q.\", \"choices\": [\"x\", \"y\"], \"label\": 5, \"relation\": \"cause\"}\n")
+
+if(EXISTS ${STORIES})
+  set(model -m ${STORIES})
+  expect_error(eval_malformed_jsonl "bad_data/copa/dev.jsonl:2: invalid JSON at column"
+               eval ${model} --data ${WORK}/bad_data --task copa --protocol letter)
+  expect_error(eval_bad_row "bad_data/copa/calib.jsonl:1: field \"label\" must be an integer in \\[0, 2\\)"
+               eval ${model} --data ${WORK}/bad_data --task copa --split calib --protocol letter)
+  expect_error(eval_missing_data "evaluation data not found at .*nowhere" eval ${model} --data ${WORK}/nowhere --task copa)
+  expect_error(eval_missing_split "no test split for task copa" eval ${model} --data ${data} --task copa --split test)
+  expect_error(eval_label_clash "label words of task sst2 share their last token" eval ${model} --data ${data} --task sst2)
+  expect_error(eval_random_without_heads "--control random needs --act-heads"
+               eval ${model} --data ${data} --task copa --control random)
+  expect_error(search_bad_select "unknown selection rule 'best'"
+               search-heads ${model} --data ${data} --tasks copa --select best -o ${WORK}/h.json)
+  expect_error(search_bad_layers "--exclude-layers: 'x' is not a layer number"
+               search-heads ${model} --data ${data} --tasks copa --exclude-layers 1,x -o ${WORK}/h.json)
+  expect_error(search_label_protocol "--protocol is the multiple-choice protocol"
+               search-heads ${model} --data ${data} --tasks copa --protocol label -o ${WORK}/h.json)
+  file(WRITE ${WORK}/other.ckpt "{\"format\": \"act-head-search-checkpoint\", \"version\": 1, \"search\": {}}\n")
+  expect_error(search_foreign_checkpoint "was written for a different search"
+               search-heads ${model} --data ${data} --tasks copa --prompts 2 -q --checkpoint ${WORK}/other.ckpt -o ${WORK}/h.json)
+  expect_error(sinks_no_input "sinks needs -p PROMPT or --task NAME" sinks ${model})
+  expect_error(sinks_bad_head "--heads: '3-5' is not a layer:head pair" sinks ${model} -p hi --heads 3-5)
+  expect_error(sinks_head_outside "--heads: 9:0 is outside the model" sinks ${model} -p hi --heads 9:0)
+  expect_error(sinks_unknown_task "unknown task 'nope'" sinks ${model} --data ${data} --task nope)
+endif()

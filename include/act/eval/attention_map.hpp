@@ -1,0 +1,90 @@
+#pragma once
+// The full post-softmax attention map of every head of a short prompt, for pictures. The model's
+// kernels never materialise it, so it is recomputed here from each layer's Q and K (the layer's
+// RMSNorm, projections and RoPE, exactly as the model applies them), layer by layer along the
+// un-calibrated forward pass. O(layers * heads * n^2) memory: meant for prompts of tens of tokens.
+#include <act/model/llama_model.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <span>
+#include <vector>
+
+namespace act::eval {
+
+// Row-major [n, n]; row i holds the weights query i gives keys 0..i (the rest are 0).
+struct AttentionMap {
+  std::size_t n = 0;
+  std::vector<float> weights;
+
+  float at(std::size_t i, std::size_t j) const { return weights[i * n + j]; }
+  // The spec's column mean: what column j received over the n - j queries that see it.
+  float column_mean(std::size_t j) const {
+    double sum = 0.0;
+    for (std::size_t i = j; i < n; ++i) sum += at(i, j);
+    return static_cast<float>(sum / static_cast<double>(n - j));
+  }
+};
+
+namespace detail {
+
+// Q [n, heads*hd] and K [n, kv_heads*hd] of one layer for hidden states entering it.
+inline void project_qk(const model::LlamaModel& m, std::size_t layer, const model::Activations& hidden,
+                       std::vector<float>& q, std::vector<float>& k) {
+  const auto& c = m.config();
+  const auto& w = m.weights().layers[layer];
+  const std::size_t n = hidden.rows;
+  std::vector<float> normed(n * c.dim);
+  model::rms_norm(hidden.data.data(), w.attn_norm.data(), normed.data(), n, c.dim, c.rms_epsilon);
+  q.resize(n * c.dim);
+  k.resize(n * c.kv_dim());
+  model::matmul(w.q, normed.data(), n, q.data(), {});
+  model::matmul(w.k, normed.data(), n, k.data(), {});
+  const model::RotaryAngles angles(c.rope_dim, c.rope_base, 0, n);
+  for (std::size_t i = 0; i < n; ++i) {
+    angles.apply(q.data() + i * c.dim, c.heads, c.head_dim(), i);
+    angles.apply(k.data() + i * c.kv_dim(), c.kv_heads, c.head_dim(), i);
+  }
+}
+
+inline AttentionMap causal_softmax(const model::LlamaConfig& c, const std::vector<float>& q,
+                                   const std::vector<float>& k, std::size_t n, std::size_t head) {
+  const std::size_t hd = c.head_dim(), kv_head = head / (c.heads / c.kv_heads);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
+  AttentionMap map{n, std::vector<float>(n * n, 0.0f)};
+  std::vector<double> scores(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const float* qi = q.data() + i * c.dim + head * hd;
+    double max = -std::numeric_limits<double>::infinity(), total = 0.0;
+    for (std::size_t j = 0; j <= i; ++j) {
+      const float* kj = k.data() + j * c.kv_dim() + kv_head * hd;
+      double dot = 0.0;
+      for (std::size_t d = 0; d < hd; ++d) dot += static_cast<double>(qi[d]) * static_cast<double>(kj[d]);
+      scores[j] = dot * scale;
+      max = std::max(max, scores[j]);
+    }
+    for (std::size_t j = 0; j <= i; ++j) total += (scores[j] = std::exp(scores[j] - max));
+    for (std::size_t j = 0; j <= i; ++j) map.weights[i * n + j] = static_cast<float>(scores[j] / total);
+  }
+  return map;
+}
+
+}  // namespace detail
+
+// maps[layer][head] for the plain (un-calibrated) forward pass over `tokens`.
+inline std::vector<std::vector<AttentionMap>> attention_maps(const model::LlamaModel& m,
+                                                             std::span<const std::int32_t> tokens) {
+  const auto& c = m.config();
+  model::Activations hidden = m.embed(tokens);
+  std::vector<std::vector<AttentionMap>> maps(c.layers);
+  std::vector<float> q, k;
+  for (std::size_t layer = 0; layer < c.layers; ++layer) {
+    detail::project_qk(m, layer, hidden, q, k);
+    for (std::size_t h = 0; h < c.heads; ++h) maps[layer].push_back(detail::causal_softmax(c, q, k, tokens.size(), h));
+    m.run_layers(hidden, layer, layer + 1);
+  }
+  return maps;
+}
+
+}  // namespace act::eval

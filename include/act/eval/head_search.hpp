@@ -1,0 +1,232 @@
+#pragma once
+// Spec section 3, end to end: every candidate head is calibrated alone and the calibration
+// prompts are scored against the un-calibrated model.
+//
+// Calibrating a head of layer l leaves layers 0..l-1 untouched, so the search walks the layers in
+// order with one set of hidden states per prompt: the states entering layer l are computed once,
+// each head of layer l runs only layers l..L-1 from a copy of them, and the states then advance
+// through layer l un-calibrated. A head of layer l thus costs L - l layers instead of L, and the
+// baseline is one more pass. search_heads_naive() is the plain loop (a full pass per head and
+// prompt); both give bit-identical measurements because run_layers is deterministic and split
+// at a layer boundary computes the same thing.
+#include <act/eval/candidate_heads.hpp>
+#include <act/eval/head_effect.hpp>
+#include <act/eval/model_scoring.hpp>
+#include <act/eval/parallel_for.hpp>
+#include <act/eval/progress.hpp>
+#include <act/eval/search_checkpoint.hpp>
+#include <act/io/sha256.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <optional>
+#include <span>
+#include <vector>
+
+namespace act::eval {
+
+struct SearchOptions {
+  float beta = 0.4f;
+  float tau = 0.1f;
+  // Never candidates. Unset: the reference's choice, layers 0, 1 and the last (default_excluded_layers).
+  std::optional<std::vector<std::uint32_t>> excluded_layers;
+  // When non-empty, only these heads are searched (e.g. the survivors of a screening round).
+  std::vector<HeadId> only;
+  WorkSplit split = WorkSplit::prompts;
+  int threads = 1;
+  // Resumable progress; the checkpoint must belong to the same model, settings and prompts.
+  std::optional<std::filesystem::path> checkpoint;
+  std::string model_sha256;  // part of the checkpoint's identity
+  bool progress = true;
+};
+
+struct SearchResult {
+  Tally baseline;
+  std::vector<HeadEffect> heads;  // by (layer, head)
+  std::size_t resumed = 0;        // heads read from the checkpoint rather than computed
+  double seconds = 0.0;
+};
+
+inline std::vector<HeadId> candidate_heads(std::size_t layers, std::size_t heads, const SearchOptions& options) {
+  return candidate_heads(layers, heads, options.excluded_layers.value_or(default_excluded_layers(layers)), options.only);
+}
+
+inline model::ActSettings single_head(HeadId id, const SearchOptions& options) {
+  return {HeadSet({id}, options.beta, options.tau), options.beta, options.tau};
+}
+
+// A digest of everything the prompts feed the model and read back, so a checkpoint cannot be
+// resumed with other prompts.
+inline std::string plans_digest(std::span<const ScoringPlan> plans) {
+  io::Sha256 hash;
+  const auto put = [&](std::int64_t v) { hash.update(std::to_string(v) + ","); };
+  for (const ScoringPlan& p : plans) {
+    put(static_cast<std::int64_t>(p.label));
+    put(static_cast<std::int64_t>(p.rule));
+    for (const auto& seq : p.sequences) {
+      for (std::int32_t t : seq) put(t);
+      hash.update(";");
+    }
+    for (const auto& reads : p.choices) {
+      for (const TokenRead& r : reads) {
+        put(r.sequence);
+        put(r.row);
+        put(r.token);
+      }
+      hash.update("|");
+    }
+    for (const auto& list : p.greedy_tokens)
+      for (std::int32_t t : list) put(t);
+    hash.update("\n");
+  }
+  return hash.hex_digest();
+}
+
+inline nlohmann::json search_identity(std::span<const ScoringPlan> plans, const SearchOptions& options) {
+  return {{"model_sha256", options.model_sha256},
+          {"beta", act::detail::shortest_decimal(options.beta)},
+          {"tau", act::detail::shortest_decimal(options.tau)},
+          {"prompts", plans.size()},
+          {"prompts_sha256", plans_digest(plans)}};
+}
+
+namespace detail {
+
+// outcomes[h][p]: prompt p with only heads[h] calibrated, from the prompts' states entering
+// `first_layer` (heads[h] must lie in a layer >= first_layer), split over threads as options.split says.
+inline std::vector<std::vector<ExampleOutcome>> run_heads(const model::LlamaModel& m, std::span<const ScoringPlan> plans,
+                                                          const std::vector<std::vector<model::Activations>>& states,
+                                                          std::size_t first_layer, std::span<const HeadId> heads,
+                                                          const SearchOptions& options, Progress& progress) {
+  std::vector<std::vector<ExampleOutcome>> outcomes(heads.size(), std::vector<ExampleOutcome>(plans.size()));
+  std::vector<model::ActSettings> settings;
+  for (const HeadId& id : heads) settings.push_back(single_head(id, options));
+  const auto steps = m.config().layers - first_layer;
+  const auto job = [&](std::size_t h, std::size_t p, int threads) {
+    outcomes[h][p] = evaluate_from(m, plans[p], states[p], first_layer, settings[h], threads);
+    progress.advance(steps);
+  };
+  switch (options.split) {
+    case WorkSplit::prompts:
+      parallel_for(heads.size() * plans.size(), options.threads,
+                   [&](std::size_t i) { job(i / plans.size(), i % plans.size(), 1); });
+      break;
+    case WorkSplit::heads:
+      parallel_for(heads.size(), options.threads, [&](std::size_t h) {
+        for (std::size_t p = 0; p < plans.size(); ++p) job(h, p, 1);
+      });
+      break;
+    case WorkSplit::model:
+      for (std::size_t h = 0; h < heads.size(); ++h)
+        for (std::size_t p = 0; p < plans.size(); ++p) job(h, p, options.threads);
+      break;
+  }
+  return outcomes;
+}
+
+inline void advance_states(const model::LlamaModel& m, std::vector<std::vector<model::Activations>>& states,
+                           std::size_t from, std::size_t to, const SearchOptions& options) {
+  const ThreadShare share = share_threads(options.split, options.threads);
+  parallel_for(states.size(), share.items, [&](std::size_t p) {
+    for (auto& s : states[p]) m.run_layers(s, from, to, {}, share.per_item);
+  });
+}
+
+inline std::optional<SearchCheckpoint> open_checkpoint(std::span<const ScoringPlan> plans, const SearchOptions& options) {
+  if (!options.checkpoint) return std::nullopt;
+  return SearchCheckpoint(*options.checkpoint, search_identity(plans, options));
+}
+
+inline std::vector<ExampleOutcome> run_baseline(const model::LlamaModel& m, std::span<const ScoringPlan> plans,
+                                                const std::vector<std::vector<model::Activations>>& states,
+                                                std::size_t first_layer, const SearchOptions& options,
+                                                Progress& progress) {
+  std::vector<ExampleOutcome> base(plans.size());
+  const ThreadShare share = share_threads(options.split, options.threads);
+  parallel_for(plans.size(), share.items, [&](std::size_t p) {
+    base[p] = evaluate_from(m, plans[p], states[p], first_layer, {}, share.per_item);
+    progress.advance(m.config().layers - first_layer);
+  });
+  return base;
+}
+
+inline std::vector<std::vector<model::Activations>> embed_all(const model::LlamaModel& m,
+                                                              std::span<const ScoringPlan> plans) {
+  std::vector<std::vector<model::Activations>> states;
+  states.reserve(plans.size());
+  for (const ScoringPlan& plan : plans) states.push_back(embed_plan(m, plan));
+  return states;
+}
+
+inline void sort_by_id(std::vector<HeadEffect>& heads) {
+  std::sort(heads.begin(), heads.end(), [](const HeadEffect& a, const HeadEffect& b) { return a.id < b.id; });
+}
+
+inline double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace detail
+
+// The suffix-sharing search (see the top of this file), resumable through options.checkpoint.
+inline SearchResult search_heads(const model::LlamaModel& m, std::span<const ScoringPlan> plans,
+                                 const SearchOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  const std::size_t layers = m.config().layers;
+  std::optional<SearchCheckpoint> checkpoint = detail::open_checkpoint(plans, options);
+  SearchResult result;
+  std::map<std::uint32_t, std::vector<HeadId>> todo;  // by layer
+  for (const HeadId& id : candidate_heads(layers, m.config().heads, options)) {
+    if (checkpoint && checkpoint->done().contains(id)) {
+      result.heads.push_back(checkpoint->done().at(id));
+      ++result.resumed;
+    } else {
+      todo[id.layer].push_back(id);
+    }
+  }
+  const std::size_t first = todo.empty() ? layers : todo.begin()->first;
+  std::size_t work = plans.size() * (layers - first);  // the baseline
+  for (const auto& [layer, heads] : todo) work += heads.size() * plans.size() * (layers - layer);
+  Progress progress("head search (prompt-layer passes)", work, options.progress);
+
+  auto states = detail::embed_all(m, plans);
+  detail::advance_states(m, states, 0, first, options);
+  const std::vector<ExampleOutcome> base = detail::run_baseline(m, plans, states, first, options, progress);
+  result.baseline = tally(base);
+  for (auto it = todo.begin(); it != todo.end(); ++it) {
+    const auto& [layer, heads] = *it;
+    const auto outcomes = detail::run_heads(m, plans, states, layer, heads, options, progress);
+    std::vector<HeadEffect> effects;
+    for (std::size_t h = 0; h < heads.size(); ++h) effects.push_back(compare_outcomes(heads[h], base, outcomes[h]));
+    if (checkpoint) checkpoint->append(effects);
+    result.heads.insert(result.heads.end(), effects.begin(), effects.end());
+    const auto next = std::next(it);
+    if (next != todo.end()) detail::advance_states(m, states, layer, next->first, options);
+  }
+  progress.finish();
+  detail::sort_by_id(result.heads);
+  result.seconds = detail::seconds_since(start);
+  return result;
+}
+
+// The plain loop: a full forward pass per (head, prompt). For checking search_heads and for
+// measuring what the sharing saves; ignores options.checkpoint.
+inline SearchResult search_heads_naive(const model::LlamaModel& m, std::span<const ScoringPlan> plans,
+                                       const SearchOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  const std::vector<HeadId> heads = candidate_heads(m.config().layers, m.config().heads, options);
+  Progress progress("naive head search (prompt-layer passes)", (heads.size() + 1) * plans.size() * m.config().layers,
+                    options.progress);
+  const auto states = detail::embed_all(m, plans);
+  const std::vector<ExampleOutcome> base = detail::run_baseline(m, plans, states, 0, options, progress);
+  const auto outcomes = detail::run_heads(m, plans, states, 0, heads, options, progress);
+  SearchResult result;
+  result.baseline = tally(base);
+  for (std::size_t h = 0; h < heads.size(); ++h) result.heads.push_back(compare_outcomes(heads[h], base, outcomes[h]));
+  progress.finish();
+  result.seconds = detail::seconds_since(start);
+  return result;
+}
+
+}  // namespace act::eval

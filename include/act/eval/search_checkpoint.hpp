@@ -1,0 +1,100 @@
+#pragma once
+// A head search's progress on disk, as JSON lines: a header naming the search (model, beta, tau,
+// a digest of the prompts) and one line per finished head, in the HeadSet measurement layout:
+//
+//   {"format": "act-head-search-checkpoint", "version": 1, "search": {...}}
+//   {"layer": 3, "head": 5, "values": {"accuracy": 0.61, "accuracy_gain": 0.02, ...}}
+//
+// Heads are appended a layer at a time with one write and a flush, so an interrupted search
+// loses at most the layer in flight. A final line without its newline (a write cut short) is
+// dropped on reopening; any other malformed line is an error.
+#include <act/eval/head_effect.hpp>
+#include <act/io/jsonl.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+
+namespace act::eval {
+
+class SearchCheckpoint {
+ public:
+  // Opens `path`, creating it when absent. Throws act::FormatError when it was written for a
+  // different search or is malformed, act::Error when it cannot be read or written.
+  SearchCheckpoint(std::filesystem::path path, nlohmann::json search) : path_(std::move(path)) {
+    if (std::filesystem::exists(path_)) {
+      load(search);
+    } else {
+      write(nlohmann::json{{"format", "act-head-search-checkpoint"}, {"version", 1}, {"search", search}}.dump() + "\n");
+    }
+  }
+
+  const std::map<HeadId, HeadEffect>& done() const noexcept { return done_; }
+  const std::filesystem::path& path() const noexcept { return path_; }
+
+  void append(std::span<const HeadEffect> effects) {
+    std::string lines;
+    for (const HeadEffect& e : effects) {
+      lines += nlohmann::json{{"layer", e.id.layer}, {"head", e.id.head}, {"values", e.values()}}.dump() + "\n";
+      done_[e.id] = e;
+    }
+    write(lines);
+  }
+
+ private:
+  void load(const nlohmann::json& search) {
+    std::string text = read_all();
+    if (!text.empty() && text.back() != '\n') {
+      text.erase(text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1);
+      std::filesystem::resize_file(path_, text.size());  // later appends start on a fresh line
+    }
+    std::istringstream in(text);
+    io::JsonlReader reader(in, path_.string());
+    const auto header = reader.next();
+    if (!header || !header->has("format") || header->string("format") != "act-head-search-checkpoint")
+      throw FormatError("act: " + path_.string() + " is not a head search checkpoint");
+    if (!header->has("search") || header->value()["search"] != search)
+      throw FormatError("act: " + path_.string() + " was written for a different search (" +
+                        (header->has("search") ? header->value()["search"].dump() : std::string("none")) +
+                        "); this one is " + search.dump() + ". Use another checkpoint file.");
+    while (auto row = reader.next()) {
+      const HeadId id{static_cast<std::uint32_t>(row->index("layer", 1u << 20)),
+                      static_cast<std::uint32_t>(row->index("head", 1u << 20))};
+      if (!row->has("values") || !row->value()["values"].is_object()) row->fail("field \"values\" must be an object");
+      std::map<std::string, double> values;
+      for (const auto& [key, value] : row->value()["values"].items()) {
+        if (!value.is_number()) row->fail("values." + key + " must be a number");
+        values[key] = value.get<double>();
+      }
+      try {
+        done_[id] = HeadEffect::from_values(id, values);
+      } catch (const FormatError& e) {
+        row->fail(e.what());
+      }
+    }
+  }
+
+  std::string read_all() const {
+    std::ifstream in(path_, std::ios::binary);
+    if (!in) throw Error("act: cannot read checkpoint " + path_.string());
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+
+  void write(const std::string& text) const {
+    std::ofstream out(path_, std::ios::binary | std::ios::app);
+    out << text;
+    out.flush();
+    if (!out) throw Error("act: cannot write checkpoint " + path_.string());
+  }
+
+  std::filesystem::path path_;
+  std::map<HeadId, HeadEffect> done_;
+};
+
+}  // namespace act::eval

@@ -1,0 +1,150 @@
+#include <act/eval/harness.hpp>
+#include <act/eval/head_screening.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "stories_model.hpp"
+
+using namespace act::eval;
+
+namespace {
+
+// A few calib rows of a classification and a multiple-choice task, scored with the tiny model's tokenizer.
+std::vector<ScoringPlan> calibration_plans(const act::model::LlamaModel& m) {
+  const auto data = *act::testing::shared_dir() / "data";
+  std::vector<ScoringPlan> plans;
+  const auto add = [&](std::string_view name, Protocol protocol, std::size_t count) {
+    const Task& task = find_task(name);
+    auto rows = load_examples(task, split_path(data, task, "calib"));
+    rows.resize(count);
+    for (auto& plan : make_plans(m, task, protocol, rows, {})) plans.push_back(std::move(plan));
+  };
+  add("sst5", Protocol::label, 4);  // the tiny vocabulary cannot tell sst2's label words apart
+  add("copa", Protocol::loglik_norm, 2);
+  return plans;
+}
+
+void require_same(const SearchResult& a, const SearchResult& b) {
+  CHECK(a.baseline.correct == b.baseline.correct);
+  CHECK(a.baseline.margin_sum == b.baseline.margin_sum);
+  REQUIRE(a.heads.size() == b.heads.size());
+  for (std::size_t i = 0; i < a.heads.size(); ++i) {
+    INFO("head (" << a.heads[i].id.layer << ", " << a.heads[i].id.head << ")");
+    CHECK(a.heads[i].id == b.heads[i].id);
+    CHECK(a.heads[i].values() == b.heads[i].values());  // bit-identical, not approximately equal
+  }
+}
+
+SearchOptions quiet(WorkSplit split, int threads) {
+  SearchOptions o;
+  o.split = split;
+  o.threads = threads;
+  o.progress = false;
+  o.model_sha256 = "stories260K";
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("head search: candidates skip layers 0, 1 and the last by default", "[eval][search]") {
+  SearchOptions o;
+  const auto heads = candidate_heads(6, 2, o);
+  CHECK(heads == std::vector<act::HeadId>{{2, 0}, {2, 1}, {3, 0}, {3, 1}, {4, 0}, {4, 1}});
+  o.excluded_layers = std::vector<std::uint32_t>{};
+  CHECK(candidate_heads(6, 2, o).size() == 12);
+  o.only = {{3, 1}, {0, 0}};
+  CHECK(candidate_heads(6, 2, o) == std::vector<act::HeadId>{{0, 0}, {3, 1}});
+}
+
+TEST_CASE("head search: sharing the prefix gives exactly the naive loop's measurements", "[eval][search][shared]") {
+  const auto* m = act::testing::stories_model();
+  if (m == nullptr) return;
+  const auto plans = calibration_plans(*m);
+  const SearchResult naive = search_heads_naive(*m, plans, quiet(WorkSplit::model, 1));
+  REQUIRE(naive.heads.size() == (m->config().layers - 3) * m->config().heads);
+  const SearchResult shared = search_heads(*m, plans, quiet(WorkSplit::model, 1));
+  require_same(naive, shared);
+  require_same(naive, search_heads(*m, plans, quiet(WorkSplit::prompts, 2)));
+  require_same(naive, search_heads(*m, plans, quiet(WorkSplit::heads, 2)));
+
+  // The measurements are real: the baseline matches a plain evaluation and some head moves the margin.
+  CHECK(naive.baseline.correct == tally(evaluate_plans(*m, plans, {}, WorkSplit::model, 1, nullptr)).correct);
+  CHECK(std::any_of(naive.heads.begin(), naive.heads.end(), [](const HeadEffect& e) { return e.margin_gain != 0.0; }));
+  // A head's measurement is what evaluating with that head alone gives.
+  const HeadEffect& some = naive.heads[naive.heads.size() / 2];
+  const auto with_head = evaluate_plans(*m, plans, single_head(some.id, quiet(WorkSplit::model, 1)), WorkSplit::model, 1, nullptr);
+  CHECK(tally(with_head).margin_sum / static_cast<double>(plans.size()) == some.margin);
+}
+
+TEST_CASE("head search: an interrupted search resumes from its checkpoint", "[eval][search][checkpoint][shared]") {
+  const auto* m = act::testing::stories_model();
+  if (m == nullptr) return;
+  const auto plans = calibration_plans(*m);
+  const auto path = std::filesystem::temp_directory_path() / "act_search_resume.jsonl";
+  std::filesystem::remove(path);
+  SearchOptions options = quiet(WorkSplit::prompts, 2);
+  options.checkpoint = path;
+  const SearchResult full = search_heads(*m, plans, options);
+  CHECK(full.resumed == 0);
+
+  // Keep the header and the first layer only, as if the search had stopped there mid-write.
+  std::ifstream in(path);
+  std::string line, kept;
+  for (std::size_t i = 0; i < 1 + m->config().heads && std::getline(in, line); ++i) kept += line + "\n";
+  in.close();
+  { std::ofstream(path, std::ios::trunc) << kept << R"({"layer": 3, "he)"; }
+  const SearchResult resumed = search_heads(*m, plans, options);
+  CHECK(resumed.resumed == m->config().heads);
+  require_same(full, resumed);
+
+  const SearchResult again = search_heads(*m, plans, options);  // nothing left to do
+  CHECK(again.resumed == full.heads.size());
+  require_same(full, again);
+
+  options.beta = 0.5f;  // another search may not reuse it
+  CHECK_THROWS_WITH(search_heads(*m, plans, options), Catch::Contains("different search"));
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("head search: screening keeps the best heads and measures them exactly", "[eval][search][shared]") {
+  const auto* m = act::testing::stories_model();
+  if (m == nullptr) return;
+  const auto plans = calibration_plans(*m);
+  const SearchOptions options = quiet(WorkSplit::prompts, 2);
+  const SearchResult exact = search_heads(*m, plans, options);
+  const ScreenedSearch screened = screened_search(*m, plans, options, {3, 5});
+  CHECK(screened.screen.heads.size() == exact.heads.size());
+  CHECK(screened.screen.baseline.examples == 3);
+  REQUIRE(screened.final.heads.size() == 5);
+  // The survivors are the best five on the screening prompts...
+  const auto ranked = rank_heads(screened.screen.heads, SelectBy::margin);
+  for (std::size_t i = 0; i < 5; ++i)
+    CHECK(std::any_of(screened.final.heads.begin(), screened.final.heads.end(),
+                      [&](const HeadEffect& e) { return e.id == ranked[i].id; }));
+  // ...and their final measurements are the exact search's.
+  for (const HeadEffect& e : screened.final.heads) {
+    const auto same = std::find_if(exact.heads.begin(), exact.heads.end(), [&](const HeadEffect& x) { return x.id == e.id; });
+    REQUIRE(same != exact.heads.end());
+    CHECK(same->values() == e.values());
+  }
+  CHECK_THROWS_WITH(screened_search(*m, plans, options, {0, 5}), Catch::Contains("between 1 and"));
+  CHECK_THROWS_WITH(screened_search(*m, plans, options, {3, 0}), Catch::Contains("keep at least one head"));
+}
+
+TEST_CASE("controls: random heads are distinct, sorted and seeded", "[eval][search]") {
+  const auto candidates = candidate_heads(30, 9, default_excluded_layers(30));
+  CHECK(candidates.size() == 243);
+  const auto a = random_heads(candidates, 12, 1);
+  CHECK(a.size() == 12);
+  CHECK(std::is_sorted(a.begin(), a.end()));
+  CHECK(std::adjacent_find(a.begin(), a.end()) == a.end());
+  CHECK(a == random_heads(candidates, 12, 1));
+  CHECK(a != random_heads(candidates, 12, 2));
+  for (const auto& id : a) CHECK((id.layer >= 2 && id.layer <= 28));
+  CHECK(random_heads(candidates, 243, 5) == candidates);
+  CHECK_THROWS_WITH(random_heads(candidates, 244, 1), Catch::Contains("cannot draw 244 distinct items from 243"));
+}

@@ -1,0 +1,123 @@
+#include <act/eval/head_selection.hpp>
+#include <act/eval/search_checkpoint.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+using namespace act::eval;
+using act::HeadId;
+
+namespace {
+
+HeadEffect effect(std::uint32_t layer, std::uint32_t head, double accuracy_gain, double margin_gain) {
+  HeadEffect e;
+  e.id = {layer, head};
+  e.prompts = 100;
+  e.accuracy = 0.5 + accuracy_gain;
+  e.accuracy_gain = accuracy_gain;
+  e.margin_gain = margin_gain;
+  e.correct = static_cast<std::size_t>(e.accuracy * 100.0 + 0.5);
+  return e;
+}
+
+std::filesystem::path fresh_path(const char* name) {
+  const auto path = std::filesystem::temp_directory_path() / name;
+  std::filesystem::remove(path);
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("compare_outcomes: gains, fixed and broken against the baseline", "[eval][search]") {
+  std::vector<ExampleOutcome> base(3), with(3);
+  base[0] = {"a", 0, 0u, {}, 1.0};   // right -> right
+  base[1] = {"b", 0, 1u, {}, -1.0};  // wrong -> right
+  base[2] = {"c", 1, 1u, {}, 0.5};   // right -> wrong
+  with[0] = {"a", 0, 0u, {}, 2.0};
+  with[1] = {"b", 0, 0u, {}, 0.5};
+  with[2] = {"c", 1, 0u, {}, -0.5};
+  const HeadEffect e = compare_outcomes({4, 2}, base, with);
+  CHECK(e.prompts == 3);
+  CHECK(e.correct == 2);
+  CHECK(e.fixed == 1);
+  CHECK(e.broken == 1);
+  CHECK(e.accuracy_gain == Approx(0.0));
+  CHECK(e.margin == Approx(2.0 / 3.0));
+  CHECK(e.margin_gain == Approx(2.0 / 3.0 - 0.5 / 3.0));
+  CHECK(HeadEffect::from_values(e.id, e.values()).margin_gain == e.margin_gain);
+  CHECK_THROWS_WITH(HeadEffect::from_values(e.id, {{"prompts", 1.0}}), Catch::Contains("lacks \"correct\""));
+}
+
+TEST_CASE("selection: accuracy gain, margin gain, top-k", "[eval][selection]") {
+  const std::vector<HeadEffect> heads = {effect(2, 0, 0.02, -0.1), effect(2, 1, 0.00, 0.30), effect(3, 0, 0.05, 0.10),
+                                         effect(3, 1, 0.02, 0.20), effect(4, 0, -0.01, 0.05)};
+  SelectionRule by_accuracy{SelectBy::accuracy, 0, 0.0};
+  // Ties on accuracy gain are broken by margin gain: (3,1) before (2,0).
+  CHECK(selected_heads(heads, by_accuracy) == std::vector<HeadId>{{3, 0}, {3, 1}, {2, 0}});
+  by_accuracy.top_k = 2;
+  CHECK(selected_heads(heads, by_accuracy) == std::vector<HeadId>{{3, 0}, {3, 1}});
+  by_accuracy = {SelectBy::accuracy, 0, 0.03};
+  CHECK(selected_heads(heads, by_accuracy) == std::vector<HeadId>{{3, 0}});
+  const SelectionRule by_margin{SelectBy::margin, 0, 0.0};
+  CHECK(selected_heads(heads, by_margin) == std::vector<HeadId>{{2, 1}, {3, 1}, {3, 0}, {4, 0}});
+  CHECK(selected_heads(heads, {SelectBy::margin, 1, 0.0}) == std::vector<HeadId>{{2, 1}});
+  CHECK(selected_heads({effect(2, 0, 0.0, 0.0)}, by_accuracy).empty());  // no gain, no head
+  CHECK(parse_select_by("margin") == SelectBy::margin);
+  CHECK_THROWS_WITH(parse_select_by("best"), Catch::Contains("unknown selection rule 'best'"));
+}
+
+TEST_CASE("selection: the head set records every head's measurements", "[eval][selection]") {
+  const std::vector<HeadEffect> heads = {effect(2, 0, 0.02, 0.1), effect(2, 1, -0.02, -0.3)};
+  const act::HeadSet set = make_head_set(heads, {}, 0.4f, 0.1f, "tiny");
+  CHECK(set.heads() == std::vector<HeadId>{{2, 0}});
+  REQUIRE(set.measurements.size() == 2);
+  CHECK(set.measurements[1].id == HeadId{2, 1});
+  CHECK(set.measurements[1].values.at("accuracy_gain") == -0.02);
+  const act::HeadSet back = act::HeadSet::from_json_text(set.to_json().dump());
+  CHECK(back.measurements[0].values == set.measurements[0].values);
+  CHECK(back.model == "tiny");
+}
+
+TEST_CASE("checkpoint: heads survive reopening, other searches are refused", "[eval][checkpoint]") {
+  const auto path = fresh_path("act_checkpoint_test.jsonl");
+  const nlohmann::json search = {{"prompts", 4}, {"beta", 0.4}};
+  {
+    SearchCheckpoint cp(path, search);
+    CHECK(cp.done().empty());
+    const std::vector<HeadEffect> layer2 = {effect(2, 0, 0.01, 0.123456789012345), effect(2, 1, -0.02, 0.0)};
+    cp.append(layer2);
+  }
+  {
+    SearchCheckpoint cp(path, search);
+    REQUIRE(cp.done().size() == 2);
+    CHECK(cp.done().at({2, 0}).margin_gain == 0.123456789012345);  // bit-exact round trip
+    cp.append(std::vector<HeadEffect>{effect(3, 0, 0.0, 0.0)});
+  }
+  CHECK(SearchCheckpoint(path, search).done().size() == 3);
+  CHECK_THROWS_WITH(SearchCheckpoint(path, {{"prompts", 5}, {"beta", 0.4}}),
+                    Catch::Contains("was written for a different search"));
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("checkpoint: a torn last line is dropped, a bad middle line is an error", "[eval][checkpoint]") {
+  const auto path = fresh_path("act_checkpoint_torn.jsonl");
+  const nlohmann::json search = {{"prompts", 1}};
+  SearchCheckpoint(path, search).append(std::vector<HeadEffect>{effect(2, 0, 0.0, 0.0)});
+  { std::ofstream(path, std::ios::app) << R"({"layer": 2, "head": 1, "val)"; }
+  {
+    SearchCheckpoint cp(path, search);
+    CHECK(cp.done().size() == 1);
+    cp.append(std::vector<HeadEffect>{effect(2, 1, 0.0, 0.0)});
+  }
+  CHECK(SearchCheckpoint(path, search).done().size() == 2);
+
+  { std::ofstream(path, std::ios::app) << "{oops}\n" << R"({"layer": 3, "head": 0, "values": {}})" << "\n"; }
+  CHECK_THROWS_WITH(SearchCheckpoint(path, search), Catch::Contains("act_checkpoint_torn.jsonl:4: invalid JSON"));
+  std::filesystem::remove(path);
+
+  { std::ofstream(path) << "{\"something\": \"else\"}\n"; }
+  CHECK_THROWS_WITH(SearchCheckpoint(path, search), Catch::Contains("is not a head search checkpoint"));
+  std::filesystem::remove(path);
+}

@@ -1,0 +1,182 @@
+// act-llama on bad input: a missing, unreadable, corrupt or unsupported model, a prompt longer than
+// the context, bad flag values. Each run must exit with 1 (bad input) or 2 (bad usage), not by a
+// signal, and print exactly one line on stderr, "act-llama: error: ..." naming the problem.
+#include <act/heads/head_set.hpp>
+
+#include <catch2/catch.hpp>
+
+#include "tiny_llama.hpp"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace {
+
+namespace fs = std::filesystem;
+using act::testing::TinyLlama;
+
+struct Exit {
+  std::optional<int> code;    // set when the runner exited
+  std::optional<int> signal;  // set when a signal ended it
+  std::string stderr_text;
+};
+
+const fs::path& scratch() {
+  static const fs::path dir = [] {
+    fs::create_directories(ACT_RUNNER_SCRATCH);
+    return fs::path(ACT_RUNNER_SCRATCH);
+  }();
+  return dir;
+}
+
+// Runs act-llama with `args`, stdout discarded and stderr kept; as user `uid` when given (root
+// only: root reads files whatever their permissions).
+Exit run_act_llama(const std::vector<std::string>& args, std::optional<uid_t> uid = std::nullopt) {
+  const fs::path err_file = scratch() / "stderr.txt";
+  std::vector<char*> argv{const_cast<char*>(ACT_LLAMA)};
+  for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+  argv.push_back(nullptr);
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    const int out = open("/dev/null", O_WRONLY);
+    const int err = open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    if (out < 0 || err < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) _exit(120);
+    if (uid && (setgid(*uid) != 0 || setuid(*uid) != 0)) _exit(121);
+    execv(ACT_LLAMA, argv.data());
+    _exit(122);
+  }
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  Exit result;
+  if (WIFEXITED(status)) result.code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
+  std::ifstream in(err_file);
+  result.stderr_text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return result;
+}
+
+// The run failed cleanly with `code` and its one line of stderr names the problem.
+void expect_failure(const std::vector<std::string>& args, int code, const std::string& problem,
+                    std::optional<uid_t> uid = std::nullopt) {
+  const Exit result = run_act_llama(args, uid);
+  INFO("stderr: " << result.stderr_text);
+  REQUIRE_FALSE(result.signal.has_value());
+  REQUIRE(result.code == code);
+  CHECK(result.stderr_text.rfind("act-llama: error: ", 0) == 0);
+  CHECK(std::count(result.stderr_text.begin(), result.stderr_text.end(), '\n') == 1);
+  CHECK_THAT(result.stderr_text, Catch::Contains(problem));
+}
+
+fs::path write_model(const std::string& name, const act::testing::Bytes& bytes) {
+  const fs::path path = scratch() / name;
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  REQUIRE(out);
+  return path;
+}
+
+fs::path tiny_model() { return write_model("tiny.gguf", TinyLlama{}.build()); }
+
+std::vector<std::string> generate(const fs::path& model, std::vector<std::string> extra = {}) {
+  std::vector<std::string> args{"generate", "-m", model.string(), "-p", "Once upon a time", "-n", "2"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
+}  // namespace
+
+TEST_CASE("runner: the tiny model itself runs", "[runner]") {
+  const Exit result = run_act_llama(generate(tiny_model()));
+  INFO("stderr: " << result.stderr_text);
+  CHECK(result.code == 0);
+}
+
+TEST_CASE("runner: a missing or unreadable model", "[runner]") {
+  SECTION("missing") { expect_failure(generate(scratch() / "no" / "such.gguf"), 1, "no/such.gguf"); }
+  SECTION("a folder") { expect_failure(generate(scratch()), 1, scratch().string()); }
+  SECTION("no read permission") {
+    const fs::path model = tiny_model();
+    fs::permissions(model, fs::perms::owner_write);
+    // Root reads any file, so the run drops to user nobody for this case.
+    const std::optional<uid_t> uid = geteuid() == 0 ? std::optional<uid_t>(65534) : std::nullopt;
+    expect_failure(generate(model), 1, "Permission denied", uid);
+    fs::permissions(model, fs::perms::owner_read | fs::perms::owner_write);
+  }
+}
+
+TEST_CASE("runner: a corrupt GGUF", "[runner]") {
+  const act::testing::Bytes model = TinyLlama{}.build();
+  SECTION("empty file") { expect_failure(generate(write_model("empty.gguf", {})), 1, "not a GGUF file"); }
+  SECTION("cut inside the metadata") {
+    const act::testing::Bytes cut(model.begin(), model.begin() + 200);
+    expect_failure(generate(write_model("cut-metadata.gguf", cut)), 1, "(at byte ");
+  }
+  SECTION("cut inside the tensor data") {
+    const act::testing::Bytes cut(model.begin(), model.end() - 100);
+    expect_failure(generate(write_model("cut-data.gguf", cut)), 1, "lies outside the file");
+  }
+  SECTION("a tensor count the file cannot hold") {
+    act::testing::Bytes bad = model;
+    bad[8] = std::byte{0xFF};  // the low byte of the u64 tensor count
+    bad[15] = std::byte{0x7F};
+    expect_failure(generate(write_model("bad-count.gguf", bad)), 1, "tensor count");
+  }
+}
+
+TEST_CASE("runner: a model this library does not support", "[runner]") {
+  SECTION("architecture") {
+    TinyLlama model;
+    model.architecture = "mamba";
+    expect_failure(generate(write_model("mamba.gguf", model.build())), 1, "architecture 'mamba' is not supported");
+  }
+  SECTION("tensor type") {
+    TinyLlama model;
+    model.matrix_type = static_cast<std::uint32_t>(act::io::GgmlType::iq4_nl);
+    expect_failure(generate(write_model("iq4_nl.gguf", model.build())), 1, "IQ4_NL");
+  }
+}
+
+TEST_CASE("runner: a prompt longer than the context", "[runner]") {
+  const fs::path model = tiny_model();
+  const std::string long_prompt(3 * TinyLlama::context, 'x');  // one byte token per character
+  expect_failure({"generate", "-m", model.string(), "-p", long_prompt}, 1, "context overflow");
+  expect_failure(generate(model, {"--ctx", "4"}), 1, "context overflow");
+  expect_failure(generate(model, {"--ctx", "65"}), 1, "exceeds the model");
+}
+
+TEST_CASE("runner: bad flag values", "[runner]") {
+  const fs::path model = tiny_model();
+  const std::pair<std::vector<std::string>, std::string> cases[] = {
+      {{"-t", "0"}, "--threads"},         {{"-t", "many"}, "--threads"},
+      {{"--beta", "1.5"}, "--beta"},      {{"--tau", "-0.5"}, "--tau"},
+      {{"--ctx", "0"}, "--ctx"},          {{"--ctx", "-1"}, "--ctx"},
+      {{"-n", "ten"}, "--max-tokens"},    {{"--top-p", "1.5"}, "--top-p"},
+      {{"--temperature", "-1"}, "--temperature"},
+      {{"--seed", "x"}, "--seed"},        {{"--act-heads"}, "--act-heads"},
+      {{"--bogus"}, "--bogus"},
+  };
+  for (const auto& [flags, named] : cases) {
+    CAPTURE(flags);
+    expect_failure(generate(model, flags), 2, named);
+  }
+  // Values CLI11's range checks let through (NaN, the open end of top-p's range) are rejected by
+  // the library when it builds the sampler or the calibration: bad input, exit code 1.
+  expect_failure(generate(model, {"--top-p", "0"}), 1, "top-p");
+  const fs::path heads = scratch() / "heads.json";
+  act::HeadSet({{0, 1}}, 0.4f, 0.1f).save(heads);
+  expect_failure(generate(model, {"--act-heads", heads.string(), "--beta", "nan"}), 1, "beta");
+  expect_failure(generate(model, {"--act-heads", heads.string(), "--tau", "nan"}), 1, "tau");
+  expect_failure({}, 2, "subcommand");
+  expect_failure({"translate"}, 2, "subcommand");
+}

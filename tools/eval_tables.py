@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""Markdown tables from the result files tools/run_eval.sh writes (act-eval-results JSON).
+
+Usage: tools/eval_tables.py RESULTS_DIR
+
+Accuracy is in percent; "+f/-b" counts the dev examples a head set turned right / wrong compared
+with the baseline (needs --per-example files), which shows how much of a difference is a few rows.
+"""
+import json
+import os
+import sys
+
+
+def load(directory, name):
+    path = os.path.join(directory, name + ".json")
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        doc = json.load(f)
+    return {(r["task"], r["protocol"]): r for r in doc["results"]}
+
+
+def accuracy(result):
+    return 100.0 * result["accuracy"]
+
+
+def flips(base, other):
+    """(fixed, broken) over the first run's examples, or None without per-example data."""
+    a, b = base["runs"][0].get("examples"), other["runs"][0].get("examples")
+    if a is None or b is None:
+        return None
+    right = lambda e: e["predicted"] == e["label"]
+    fixed = sum(1 for x, y in zip(a, b) if not right(x) and right(y))
+    broken = sum(1 for x, y in zip(a, b) if right(x) and not right(y))
+    return fixed, broken
+
+
+def cell(base, other):
+    if other is None:
+        return "–"
+    text = f"{accuracy(other):.1f} ({accuracy(other) - accuracy(base):+.1f}"
+    counts = flips(base, other)
+    if counts:
+        text += f", +{counts[0]}/-{counts[1]}"
+    return text + ")"
+
+
+def main_table(d):
+    base = load(d, "baseline")
+    family = {**load(d, "act-classification"), **load(d, "act-multiple-choice")}
+    shared = load(d, "act-shared")
+    random = {**load(d, "random-classification"), **load(d, "random-multiple-choice")}
+    every = load(d, "all-heads")
+    columns = [("ACT family set", family), ("ACT shared set", shared), ("random heads", random), ("all heads", every)]
+    print("| task | protocol | rows | baseline | " + " | ".join(c for c, _ in columns) + " |")
+    print("|---|---|---|---|" + "---|" * len(columns))
+    sums = {}
+    for key, b in base.items():
+        row = [key[0], key[1], str(b["rows"]), f"{accuracy(b):.1f}"]
+        for name, results in columns:
+            row.append(cell(b, results.get(key)))
+            if key in results:
+                sums.setdefault((key[1], name), []).append(accuracy(results[key]) - accuracy(b))
+        print("| " + " | ".join(row) + " |")
+    print()
+    print("Mean change in accuracy (points) per protocol:")
+    print()
+    print("| protocol | " + " | ".join(c for c, _ in columns) + " |")
+    print("|---|" + "---|" * len(columns))
+    for protocol in ["label", "letter", "loglik", "loglik-norm"]:
+        row = [protocol]
+        for name, _ in columns:
+            deltas = sums.get((protocol, name), [])
+            row.append(f"{sum(deltas) / len(deltas):+.2f} ({len(deltas)} tasks)" if deltas else "–")
+        print("| " + " | ".join(row) + " |")
+    hurt = [f"{k[0]}/{k[1]}" for k, b in base.items() if k in family and accuracy(family[k]) <= accuracy(b)]
+    print()
+    print("Family set does not help (change <= 0): " + (", ".join(hurt) if hurt else "none"))
+
+
+def grid_table(d):
+    betas, taus = ["0.2", "0.4", "0.6"], ["0.05", "0.1", "0.2"]
+    base = load(d, "baseline").get(("sst2", "label"))
+    if base is None:
+        return
+    print()
+    print(f"sst2 dev, classification head set, accuracy (baseline {accuracy(base):.1f}):")
+    print()
+    print("| beta \\ tau | " + " | ".join(taus) + " |")
+    print("|---|" + "---|" * len(taus))
+    for beta in betas:
+        row = [beta]
+        for tau in taus:
+            r = load(d, f"grid-sst2-b{beta}-t{tau}").get(("sst2", "label"))
+            row.append(f"{accuracy(r):.1f}" if r else "–")
+        print("| " + " | ".join(row) + " |")
+
+
+def kshot_table(d):
+    base, act = load(d, "kshot-baseline"), load(d, "kshot-act")
+    if not base:
+        return
+    print()
+    print("4-shot (seeds 1, 2, 3; mean and per seed):")
+    print()
+    print("| task | baseline | ACT classification set |")
+    print("|---|---|---|")
+    for key, b in base.items():
+        seeds = lambda r: ", ".join(f"{100 * run['accuracy']:.1f}" for run in r["runs"])
+        a = act.get(key)
+        print(f"| {key[0]} | {accuracy(b):.1f} ({seeds(b)}) | " + (f"{accuracy(a):.1f} ({seeds(a)})" if a else "–") + " |")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    main_table(sys.argv[1])
+    grid_table(sys.argv[1])
+    kshot_table(sys.argv[1])
