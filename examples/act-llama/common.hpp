@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
@@ -49,6 +50,23 @@ inline CLI::Validator whole_number_from(long long minimum) {
       "INT>=" + std::to_string(minimum));
 }
 
+// Finite real numbers in [low, high], or (low, high] when the low end is open; high may be
+// infinity (then only finiteness bounds it). Unlike CLI::Range this rejects NaN, which every
+// comparison would let through.
+inline CLI::Validator real_number_in(double low, double high, bool low_open = false) {
+  const auto bound = [](double x) { return std::isinf(x) ? std::string(x > 0 ? "inf" : "-inf") : CLI::detail::to_string(x); };
+  const std::string range = (low_open || std::isinf(low) ? "(" : "[") + bound(low) + ", " + bound(high) + (std::isinf(high) ? ")" : "]");
+  return CLI::Validator(
+      [=](std::string& text) -> std::string {
+        double value = 0;
+        const bool finite = CLI::detail::lexical_cast(text, value) && std::isfinite(value);
+        if (!finite || value > high || value < low || (low_open && value == low))
+          return "must be a finite number in " + range + " (got " + text + ")";
+        return {};
+      },
+      "FLOAT in " + range);
+}
+
 inline void add_common_options(CLI::App& command, CommonOptions& options) {
   options.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   command.add_option("-m,--model", options.model, "GGUF model file (default: the fetched SmolLM2-135M-Instruct)");
@@ -56,9 +74,9 @@ inline void add_common_options(CLI::App& command, CommonOptions& options) {
   command.add_option("--act-heads", options.act_heads, "ACT head-set file (JSON); none: plain attention")
       ->check(CLI::ExistingFile);
   command.add_option("--beta", options.beta, "ACT: weight kept by sinks (default: the head file's, else 0.4)")
-      ->check(CLI::Range(0.0f, 1.0f));
+      ->check(real_number_in(0.0, 1.0));
   command.add_option("--tau", options.tau, "ACT: column-mean threshold of a sink (default: the head file's, else 0.1)")
-      ->check(CLI::Range(0.0f, 1.0f));
+      ->check(real_number_in(0.0, 1.0));
   command.add_option("--ctx", options.context, "Context length in tokens (default: the model's)")
       ->check(whole_number_from(1));
 }
@@ -67,6 +85,7 @@ inline act::model::LlamaModel load_model(const CommonOptions& options) {
   const bool fallback = options.model.empty();
   const std::filesystem::path path = fallback ? default_model_path() : std::filesystem::path(options.model);
   if (!std::filesystem::is_regular_file(path)) {
+    if (std::filesystem::exists(path)) throw act::Error("model path is not a regular file: " + path.string());
     if (fallback)
       throw act::Error("model not found at " + path.string() + ": run tools/fetch_model.sh, or pass -m FILE");
     throw act::Error("model file not found: " + path.string());

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -135,10 +136,10 @@ void register_generate(CLI::App& app) {
       ->capture_default_str();
   command->add_flag("--ignore-eos", options->ignore_eos, "Keep generating past the end-of-sequence token");
   command->add_option("--temperature", options->sampling.temperature, "Sampling temperature (0: greedy)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(real_number_in(0.0, std::numeric_limits<double>::infinity()))
       ->capture_default_str();
   command->add_option("--top-p", options->sampling.top_p, "Nucleus sampling mass, in (0, 1]")
-      ->check(CLI::Range(0.0f, 1.0f))
+      ->check(real_number_in(0.0, 1.0, true))
       ->capture_default_str();
   command->add_option("--seed", options->sampling.seed, "Sampling seed")->check(whole_number_from(0))->capture_default_str();
   command->add_option("--timing-json", options->timing_json, "Write prefill/decode timings to this JSON file");

@@ -7,6 +7,7 @@
 
 #include <exception>
 #include <iostream>
+#include <string>
 
 namespace {
 
@@ -17,6 +18,13 @@ constexpr void (*subcommands[])(CLI::App&) = {
     act_llama::register_search_heads,
     act_llama::register_sinks,
 };
+
+std::string known_subcommands(const CLI::App& app) {
+  std::string names;
+  for (const CLI::App* command : app.get_subcommands({}))
+    names += (names.empty() ? "" : ", ") + command->get_name();
+  return names;
+}
 
 }  // namespace
 
@@ -29,6 +37,12 @@ int main(int argc, char** argv) {
   } catch (const CLI::Success& done) {
     return app.exit(done);  // --help
   } catch (const CLI::ParseError& error) {
+    // CLI11 reports a misspelt subcommand as a missing one; name it instead.
+    if (argc > 1 && argv[1][0] != '-' && app.get_subcommands().empty()) {
+      std::cerr << "act-llama: error: unknown subcommand '" << argv[1] << "' (known: " << known_subcommands(app)
+                << "; see --help)\n";
+      return 2;
+    }
     std::cerr << "act-llama: error: " << error.what() << " (see --help)\n";
     return 2;  // bad usage, the usual code of command-line tools (CLI11's own are 101 and up)
   } catch (const std::exception& error) {

@@ -7,6 +7,7 @@
 #include <act/eval/head_screening.hpp>
 
 #include <cstdio>
+#include <limits>
 #include <memory>
 
 namespace act_llama {
@@ -141,7 +142,9 @@ void register_search_heads(CLI::App& app) {
   command->add_option("--top-k", o->top_k, "Keep at most K heads (0: every head that gains)")
       ->check(whole_number_from(0))
       ->capture_default_str();
-  command->add_option("--min-gain", o->min_gain, "A head must gain strictly more than this")->capture_default_str();
+  command->add_option("--min-gain", o->min_gain, "A head must gain strictly more than this")
+      ->check(real_number_in(-std::numeric_limits<double>::infinity(), std::numeric_limits<double>::infinity()))
+      ->capture_default_str();
   command->add_option("--exclude-layers", o->exclude_layers,
                       "Layers never calibrated, comma separated, or none (default: 0, 1 and the last)");
   command->add_option("-o,--out", o->out, "Head-set file to write (JSON)")->required();

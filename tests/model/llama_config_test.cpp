@@ -1,4 +1,6 @@
 #include <act/model/llama_config.hpp>
+#include <string>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -105,4 +107,16 @@ TEST_CASE("LlamaConfig::from_gguf rejects other architectures and missing or inv
   GgufBuilder bad = llama_metadata();
   bad.u32("llama.attention.head_count_kv", 3);
   CHECK_THROWS_WITH(parse(bad), Contains("test.gguf") && Contains("head_count_kv 3"));
+}
+
+TEST_CASE("LlamaConfig::from_gguf rejects a vocabulary size the tokenizer disagrees with", "[model][config]") {
+  using Catch::Matchers::Contains;
+  GgufBuilder matching = llama_metadata();
+  matching.string_array("tokenizer.ggml.tokens", std::vector<std::string>(512, "t"));
+  CHECK(parse(matching).vocab_size == 512);
+
+  GgufBuilder short_tokenizer = llama_metadata();
+  short_tokenizer.string_array("tokenizer.ggml.tokens", {"a", "b", "c"});
+  CHECK_THROWS_AS(parse(short_tokenizer), act::FormatError);
+  CHECK_THROWS_WITH(parse(short_tokenizer), Contains("vocab_size is 512") && Contains("has 3 entries"));
 }

@@ -58,9 +58,10 @@ class SearchCheckpoint {
     if (!header || !header->has("format") || header->string("format") != "act-head-search-checkpoint")
       throw FormatError("act: " + path_.string() + " is not a head search checkpoint");
     if (!header->has("search") || header->value()["search"] != search)
-      throw FormatError("act: " + path_.string() + " was written for a different search (" +
-                        (header->has("search") ? header->value()["search"].dump() : std::string("none")) +
-                        "); this one is " + search.dump() + ". Use another checkpoint file.");
+      // The file's own header is not echoed: it may be arbitrarily large; ours is small.
+      throw FormatError("act: " + path_.string() +
+                        " was written for a different search (model, prompts, beta or tau differ); this one is " +
+                        search.dump() + ". Use another checkpoint file.");
     while (auto row = reader.next()) {
       const HeadId id{static_cast<std::uint32_t>(row->index("layer", 1u << 20)),
                       static_cast<std::uint32_t>(row->index("head", 1u << 20))};

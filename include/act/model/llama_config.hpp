@@ -97,9 +97,15 @@ inline LlamaConfig LlamaConfig::from_gguf(const io::GgufFile& file) {
   c.rope_base = file.find_float("llama.rope.freq_base").value_or(10000.0f);
   const std::size_t head_dim = c.heads != 0 ? c.dim / c.heads : 0;
   c.rope_dim = static_cast<std::size_t>(optional_size("rope.dimension_count").value_or(head_dim));
+  const io::GgufMetadataEntry* tokens = file.find_entry("tokenizer.ggml.tokens");
   if (auto vocab = optional_size("vocab_size")) {
     c.vocab_size = static_cast<std::size_t>(*vocab);
-  } else if (const io::GgufMetadataEntry* tokens = file.find_entry("tokenizer.ggml.tokens")) {
+    // Token ids index the embedding and name tokenizer entries alike: both sizes must agree.
+    if (tokens && tokens->array_length != c.vocab_size)
+      detail::config_error(file.name(), "vocab_size is " + std::to_string(c.vocab_size) +
+                                            " but tokenizer.ggml.tokens has " +
+                                            std::to_string(tokens->array_length) + " entries");
+  } else if (tokens) {
     c.vocab_size = static_cast<std::size_t>(tokens->array_length);
   }
   c.validate(file.name());
