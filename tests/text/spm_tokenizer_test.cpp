@@ -54,15 +54,7 @@ TEST_CASE("text.spm: equal scores merge leftmost first, and merges chain", "[tex
 }
 
 TEST_CASE("text.spm: spaces become U+2581 and segments get a space prefix", "[text]") {
-  const auto vocab = act::testing::spm_vocab({{"\xE2\x96\x81", -5},
-                                              {"a", -1},
-                                              {"b", -1},
-                                              {"\xE2\x96\x81"
-                                               "a",
-                                               0},
-                                              {"\xE2\x96\x81"
-                                               "b",
-                                               0}});
+  const auto vocab = act::testing::spm_ab_vocab();
   CHECK(spm_encode(vocab, "a b") == pieces(vocab, {"\xE2\x96\x81"
                                                    "a",
                                                    "\xE2\x96\x81"

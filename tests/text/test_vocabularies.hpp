@@ -73,6 +73,12 @@ inline text::Vocabulary spm_vocab(const std::vector<std::pair<std::string, float
   return vocab;
 }
 
+// The smallest SPM vocabulary with a space prefix: "▁", "a", "b", "▁a", "▁b".
+inline text::Vocabulary spm_ab_vocab() {
+  const std::string space = "\xE2\x96\x81";
+  return spm_vocab({{space, -5}, {"a", -1}, {"b", -1}, {space + "a", 0}, {space + "b", 0}});
+}
+
 // Id of `piece` in a vocabulary built by spm_vocab or byte_level_vocab.
 inline std::int32_t id_of(const text::Vocabulary& vocab, std::string_view piece) {
   for (std::size_t i = 0; i < vocab.tokens.size(); ++i) {

@@ -117,15 +117,7 @@ TEST_CASE("text.tokenizer: byte-level BPE round-trips random bytes", "[text]") {
 }
 
 TEST_CASE("text.tokenizer: SPM adds a space prefix per segment and decode removes it", "[text]") {
-  const Vocabulary vocab = act::testing::spm_vocab({{"\xE2\x96\x81", -5},
-                                                    {"a", -1},
-                                                    {"b", -1},
-                                                    {"\xE2\x96\x81"
-                                                     "a",
-                                                     0},
-                                                    {"\xE2\x96\x81"
-                                                     "b",
-                                                     0}});
+  const Vocabulary vocab = act::testing::spm_ab_vocab();
   const Tokenizer tokenizer(vocab);
   const auto id = [&vocab](std::string_view piece) { return act::testing::id_of(vocab, piece); };
   CHECK(tokenizer.encode("a b", false) == Ids{id("\xE2\x96\x81"
