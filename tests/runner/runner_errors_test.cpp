@@ -162,7 +162,9 @@ TEST_CASE("runner: bad flag values", "[runner]") {
       {{"--beta", "1.5"}, "--beta"},      {{"--tau", "-0.5"}, "--tau"},
       {{"--ctx", "0"}, "--ctx"},          {{"--ctx", "-1"}, "--ctx"},
       {{"-n", "ten"}, "--max-tokens"},    {{"--top-p", "1.5"}, "--top-p"},
-      {{"--temperature", "-1"}, "--temperature"},
+      {{"--top-p", "0"}, "--top-p"},      {{"--temperature", "-1"}, "--temperature"},
+      {{"--temperature", "inf"}, "--temperature"},
+      {{"--beta", "nan"}, "--beta"},      {{"--tau", "nan"}, "--tau"},
       {{"--seed", "x"}, "--seed"},        {{"--act-heads"}, "--act-heads"},
       {{"--bogus"}, "--bogus"},
   };
@@ -170,13 +172,10 @@ TEST_CASE("runner: bad flag values", "[runner]") {
     CAPTURE(flags);
     expect_failure(generate(model, flags), 2, named);
   }
-  // Values CLI11's range checks let through (NaN, the open end of top-p's range) are rejected by
-  // the library when it builds the sampler or the calibration: bad input, exit code 1.
-  expect_failure(generate(model, {"--top-p", "0"}), 1, "top-p");
+  // A head file's own beta and tau are checked by the library when it reads the file: exit code 1.
   const fs::path heads = scratch() / "heads.json";
-  act::HeadSet({{0, 1}}, 0.4f, 0.1f).save(heads);
-  expect_failure(generate(model, {"--act-heads", heads.string(), "--beta", "nan"}), 1, "beta");
-  expect_failure(generate(model, {"--act-heads", heads.string(), "--tau", "nan"}), 1, "tau");
+  std::ofstream(heads) << R"({"format": "act-head-set", "version": 1, "beta": 1.5, "tau": 0.1, "heads": [[0, 1]]})";
+  expect_failure(generate(model, {"--act-heads", heads.string()}), 1, "beta");
   expect_failure({}, 2, "subcommand");
-  expect_failure({"translate"}, 2, "subcommand");
+  expect_failure({"translate"}, 2, "unknown subcommand 'translate'");
 }
