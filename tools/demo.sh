@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job: build the runner, fetch SmolLM2-135M-Instruct, and run it with and without ACT:
-# a chat generation, then (when the evaluation data of ../shared/data is present) the SST-2 dev
-# split scored with plain attention and with the searched head set in data/heads/.
-# Environment: ACT_THREADS (default: all cores), ACT_DEMO_ROWS (SST-2 rows, default 174 = all).
+# a chat generation; a built-in sample of 24 sentences scored with plain attention and with the
+# searched classification head set in data/heads/; then, when the evaluation data of
+# ../shared/data is present, the SST-2 and ARC-Easy dev splits the same way.
+# Environment: ACT_THREADS (default: all cores), ACT_DEMO_ROWS (dev rows per task, default all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 threads="${ACT_THREADS:-$(nproc)}"
@@ -21,12 +22,23 @@ echo
 echo "== generate, ACT with $heads"
 "$runner" generate -m "$model" -t "$threads" --chat -p "$prompt" -n 48 --act-heads "$heads"
 echo
+# eval_both LABEL HEADS EVAL-ARGS...: one evaluation with plain attention, then with HEADS.
+eval_both() {
+  local label=$1 head_file=$2
+  shift 2
+  echo "== $label, plain attention"
+  "$runner" eval -m "$model" -t "$threads" "$@"
+  echo "== $label, ACT with $head_file"
+  "$runner" eval -m "$model" -t "$threads" "$@" --act-heads "$head_file"
+}
+
+eval_both "built-in sample (examples/data: 24 sentences written for this demo, too few to measure accuracy)" \
+  "$heads" --data examples/data --task sst2 --split dev --protocol label
 data="${ACT_DATA_DIR:-../shared/data}"
 if [ ! -d "$data/sst2" ]; then
-  echo "== accuracy: skipped (no evaluation data at $data; set ACT_DATA_DIR)"
+  echo "== dev-split accuracy: skipped (no evaluation data at $data; set ACT_DATA_DIR)"
   exit 0
 fi
-echo "== SST-2 dev accuracy, plain attention"
-"$runner" eval -m "$model" -t "$threads" --data "$data" --task sst2 --split dev --protocol label --limit "$rows"
-echo "== SST-2 dev accuracy, ACT with $heads"
-"$runner" eval -m "$model" -t "$threads" --data "$data" --task sst2 --split dev --protocol label --limit "$rows" --act-heads "$heads"
+eval_both "SST-2 dev accuracy" "$heads" --data "$data" --task sst2 --split dev --protocol label --limit "$rows"
+eval_both "ARC-Easy dev accuracy" data/heads/smollm2-135m-multiple-choice.json \
+  --data "$data" --task arc_easy --split dev --protocol loglik-norm --limit "$rows"
