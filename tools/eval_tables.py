@@ -4,11 +4,27 @@
 Usage: tools/eval_tables.py RESULTS_DIR
 
 Accuracy is in percent; "+f/-b" counts the dev examples a head set turned right / wrong compared
-with the baseline (needs --per-example files), which shows how much of a difference is a few rows.
+with the baseline (needs --per-example files), which shows how much of a difference is a few rows,
+and "p" is the two-sided exact McNemar test on those counts (the chance of a split at least this
+uneven if fixing and breaking were equally likely); "*" marks p < 0.05.
+"letter-argmax" is derived from the letter protocol's per-example scores: the best of the letter
+tokens instead of the greedy token (no extra model run).
 """
 import json
+import math
 import os
 import sys
+
+
+def letter_argmax(result):
+    """The letter result re-scored by the best letter token (needs per-example scores)."""
+    runs = []
+    for run in result["runs"]:
+        examples = [dict(e, predicted=max(range(len(e["scores"])), key=lambda c: e["scores"][c])) for e in run["examples"]]
+        right = sum(1 for e in examples if e["predicted"] == e["label"])
+        runs.append(dict(run, examples=examples, accuracy=right / len(examples)))
+    mean = sum(r["accuracy"] for r in runs) / len(runs)
+    return dict(result, protocol="letter-argmax", runs=runs, accuracy=mean)
 
 
 def load(directory, name):
@@ -17,7 +33,12 @@ def load(directory, name):
         return {}
     with open(path) as f:
         doc = json.load(f)
-    return {(r["task"], r["protocol"]): r for r in doc["results"]}
+    results = {}
+    for r in doc["results"]:
+        results[(r["task"], r["protocol"])] = r
+        if r["protocol"] == "letter" and "examples" in r["runs"][0]:
+            results[(r["task"], "letter-argmax")] = letter_argmax(r)
+    return results
 
 
 def accuracy(result):
@@ -35,13 +56,23 @@ def flips(base, other):
     return fixed, broken
 
 
+def mcnemar_p(fixed, broken):
+    """Two-sided exact McNemar p-value: binomial(fixed + broken, 1/2) tails."""
+    n = fixed + broken
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, i) for i in range(min(fixed, broken) + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
 def cell(base, other):
     if other is None:
         return "–"
     text = f"{accuracy(other):.1f} ({accuracy(other) - accuracy(base):+.1f}"
     counts = flips(base, other)
     if counts:
-        text += f", +{counts[0]}/-{counts[1]}"
+        p = mcnemar_p(*counts)
+        text += f", +{counts[0]}/-{counts[1]}, p {p:.2g}{'*' if p < 0.05 else ''}"
     return text + ")"
 
 
@@ -67,7 +98,7 @@ def main_table(d):
     print()
     print("| protocol | " + " | ".join(c for c, _ in columns) + " |")
     print("|---|" + "---|" * len(columns))
-    for protocol in ["label", "letter", "loglik", "loglik-norm"]:
+    for protocol in ["label", "letter", "letter-argmax", "loglik", "loglik-norm"]:
         row = [protocol]
         for name, _ in columns:
             deltas = sums.get((protocol, name), [])
