@@ -8,10 +8,12 @@
 #include <act/model/llama_model.hpp>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <thread>
@@ -91,6 +93,13 @@ inline act::model::LlamaModel load_model(const CommonOptions& options) {
     throw act::Error("model file not found: " + path.string());
   }
   return act::model::LlamaModel::load(path, act::model::blas_gemm());
+}
+
+// Every JSON file the runner writes: indented, one trailing newline; a failed write is an error.
+inline void write_json_file(const std::string& path, const nlohmann::json& doc) {
+  std::ofstream file(path);
+  file << doc.dump(2) << '\n';
+  if (!file) throw act::Error("cannot write " + path);
 }
 
 inline act::model::ActSettings act_settings(const CommonOptions& options) {

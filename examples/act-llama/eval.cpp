@@ -6,7 +6,6 @@
 #include <act/eval/result_file.hpp>
 
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <memory>
 
@@ -75,9 +74,7 @@ void run_eval(const EvalCommandOptions& o) {
   nlohmann::json doc = act::eval::results_json(info, results, o.per_example);
   doc["act"]["head_list"] = act.heads().to_json()["heads"];
   if (!o.control.empty()) doc["act"]["control"] = {{"kind", o.control}, {"seed", o.control_seed}};
-  std::ofstream file(o.out);
-  file << doc.dump(2) << '\n';
-  if (!file) throw act::Error("cannot write " + o.out);
+  write_json_file(o.out, doc);
 }
 
 }  // namespace

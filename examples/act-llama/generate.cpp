@@ -8,7 +8,6 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
-#include <fstream>
 #include <iostream>
 #include <limits>
 #include <memory>
@@ -116,11 +115,7 @@ void run_generate(const GenerateOptions& options) {
   if (session.act().enabled())
     std::cerr << "act: " << session.act().heads().size() << " heads, beta " << session.act().beta() << ", tau "
               << session.act().tau() << "; rows calibrated " << session.report().rows_calibrated << '\n';
-  if (!options.timing_json.empty()) {
-    std::ofstream out(options.timing_json);
-    out << timing.to_json(session.threads()).dump(2) << '\n';
-    if (!out) throw act::Error("cannot write " + options.timing_json);
-  }
+  if (!options.timing_json.empty()) write_json_file(options.timing_json, timing.to_json(session.threads()));
 }
 
 }  // namespace

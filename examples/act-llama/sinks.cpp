@@ -11,7 +11,6 @@
 #include <act/eval/sink_stats.hpp>
 
 #include <cstdio>
-#include <fstream>
 #include <memory>
 
 namespace act_llama {
@@ -107,7 +106,7 @@ void run_prompt(const SinksOptions& o, const act::model::LlamaModel& m, float ta
     list.push_back(head_json(r));
   }
   write_pictures(o, m, tokens, heads, tau);
-  if (!o.out.empty()) std::ofstream(o.out) << nlohmann::json{{"tau", tau}, {"tokens", tokens}, {"heads", list}}.dump(2) << '\n';
+  if (!o.out.empty()) write_json_file(o.out, {{"tau", tau}, {"tokens", tokens}, {"heads", list}});
 }
 
 void run_task(const SinksOptions& o, const act::model::LlamaModel& m, float tau) {
@@ -139,7 +138,7 @@ void run_task(const SinksOptions& o, const act::model::LlamaModel& m, float tau)
   }
   std::printf("\n");
   if (!prompts.empty()) write_pictures(o, m, prompts[0], heads, tau);
-  if (!o.out.empty()) std::ofstream(o.out) << summary.to_json(o.top).dump(2) << '\n';
+  if (!o.out.empty()) write_json_file(o.out, summary.to_json(o.top));
 }
 
 }  // namespace
