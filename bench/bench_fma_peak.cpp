@@ -1,7 +1,7 @@
 // The machine's float32 FMA peak: every thread runs independent FMA chains on the widest SIMD batch
 // xsimd enables, enough chains to cover FMA latency x FMA ports on current cores. The attention
 // benchmarks' GFLOP/s are read against this number (tools/run_kernel_bench.sh).
-#include <act/kernels/simd.hpp>
+#include <act/kernels/lane_ops.hpp>
 
 #include <benchmark/benchmark.h>
 #include <omp.h>

@@ -1,5 +1,6 @@
-# The kernels are templates compiled in the consumer's translation units, so the instruction
-# set is a property of the interface target. xsimd picks the widest architecture enabled.
+# Instruction-set flags for act::native. The kernels are templates compiled in the consumer's
+# translation units, so the instruction set is the consumer's choice: link act::native, pass your
+# own flags, or neither (xsimd then uses the baseline of the target, SSE2 on x86-64).
 function(act_apply_simd_arch target arch)
   if(arch STREQUAL "native")
     target_compile_options(${target} INTERFACE -march=native)

@@ -1,8 +1,8 @@
 // JSON Lines bytes -> JsonlReader, every accessor on every field of every record, and every
 // evaluation task's parse_example on every record. A malformed line or row must end in
 // act::FormatError naming the source and line, after which reading goes on with the next line.
-#include <act/eval/example.hpp>
-#include <act/eval/task.hpp>
+#include <act/eval/tasks/example.hpp>
+#include <act/eval/tasks/task.hpp>
 #include <act/io/jsonl.hpp>
 
 #include "fuzz_check.hpp"

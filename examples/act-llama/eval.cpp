@@ -2,8 +2,8 @@
 #include "eval_common.hpp"
 #include "subcommands.hpp"
 
-#include <act/eval/candidate_heads.hpp>
-#include <act/eval/result_file.hpp>
+#include <act/eval/search/candidate_heads.hpp>
+#include <act/eval/harness/result_file.hpp>
 
 #include <cstdio>
 #include <iostream>
@@ -55,7 +55,7 @@ void run_eval(const EvalCommandOptions& o) {
   options.seeds = o.seeds;
   options.split = act::eval::parse_work_split(o.data.work_split);
   options.threads = o.common.threads;
-  options.progress = !o.data.quiet;
+  options.progress = progress_for(o.data);
   std::vector<act::eval::TaskResult> results;
   for (const auto* task : tasks) {
     const auto rows = load_split(o.data, *task, o.split, o.limit);

@@ -2,9 +2,12 @@
 // What the evaluation subcommands (eval, search-heads, sinks) share: where the data lives, the
 // work-split flag, the model's identity for result files, and loading task rows.
 #include "common.hpp"
+#include "progress.hpp"
 
-#include <act/eval/example.hpp>
-#include <act/eval/parallel_for.hpp>
+#include <act/core/parallel.hpp>
+#include <act/eval/harness/progress.hpp>
+#include <act/eval/harness/work_split.hpp>
+#include <act/eval/tasks/example.hpp>
 #include <act/io/sha256.hpp>
 
 #include <CLI/CLI.hpp>
@@ -30,6 +33,13 @@ inline void add_data_options(CLI::App& command, DataOptions& options) {
       ->check(CLI::IsMember({"prompts", "heads", "model"}))
       ->capture_default_str();
   command.add_flag("-q,--quiet", options.quiet, "No progress line on stderr");
+}
+
+// The progress line on stderr, or nothing with --quiet.
+inline act::eval::ProgressReporter& progress_for(const DataOptions& options) {
+  static TerminalProgress terminal;
+  if (options.quiet) return act::eval::silent_progress();
+  return terminal;
 }
 
 inline std::filesystem::path data_dir(const DataOptions& options) {

@@ -1,6 +1,6 @@
 #pragma once
 // Writes an RGB image as PNG (stb_image_write; its implementation lives in png_writer.cpp only).
-#include <act/eval/heatmap.hpp>
+#include <act/eval/inspect/heatmap.hpp>
 
 #include <filesystem>
 

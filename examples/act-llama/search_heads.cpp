@@ -3,8 +3,8 @@
 #include "eval_common.hpp"
 #include "subcommands.hpp"
 
-#include <act/eval/harness.hpp>
-#include <act/eval/head_screening.hpp>
+#include <act/eval/harness/harness.hpp>
+#include <act/eval/search/head_screening.hpp>
 
 #include <cstdio>
 #include <limits>
@@ -88,7 +88,7 @@ void run_search(const SearchCommandOptions& o) {
   if (!o.exclude_layers.empty()) options.excluded_layers = parse_layers(o.exclude_layers);
   options.split = act::eval::parse_work_split(o.data.work_split);
   options.threads = o.common.threads;
-  options.progress = !o.data.quiet;
+  options.progress = progress_for(o.data);
   options.model_sha256 = act::io::model_sha256(model_path(o.common));
   if (!o.checkpoint.empty()) options.checkpoint = o.checkpoint;
   const act::eval::SelectionRule rule{act::eval::parse_select_by(o.select), o.top_k, o.min_gain};

@@ -5,10 +5,9 @@
 #include "png_writer.hpp"
 #include "subcommands.hpp"
 
-#include <act/eval/attention_map.hpp>
-#include <act/eval/progress.hpp>
-#include <act/eval/prompt.hpp>
-#include <act/eval/sink_stats.hpp>
+#include <act/eval/inspect/attention_map.hpp>
+#include <act/eval/tasks/prompt.hpp>
+#include <act/eval/inspect/sink_stats.hpp>
 
 #include <cstdio>
 #include <memory>
@@ -116,12 +115,13 @@ void run_task(const SinksOptions& o, const act::model::LlamaModel& m, float tau)
   std::vector<std::vector<std::int32_t>> prompts;
   for (const auto& ex : rows) prompts.push_back(m.tokenizer().encode(task_prompt(task, ex), true));
   std::vector<std::vector<act::eval::HeadSinkReport>> reports(prompts.size());
-  act::eval::Progress progress("sinks " + o.task, prompts.size(), !o.data.quiet);
-  act::eval::parallel_for(prompts.size(), o.common.threads, [&](std::size_t i) {
-    reports[i] = act::eval::describe_sinks(m.observe_sinks(prompts[i], tau, 1), prompts[i], m.tokenizer(), tau);
-    progress.advance();
-  });
-  progress.finish();
+  {
+    act::eval::ProgressStretch progress(progress_for(o.data), "sinks " + o.task, prompts.size());
+    act::parallel::parallel_for(prompts.size(), o.common.threads, [&](std::size_t i) {
+      reports[i] = act::eval::describe_sinks(m.observe_sinks(prompts[i], tau, 1), prompts[i], m.tokenizer(), tau);
+      progress.advance();
+    });
+  }
   act::eval::SinkSummary summary(m.config().layers, m.config().heads, tau);
   for (std::size_t i = 0; i < prompts.size(); ++i) summary.add(reports[i], prompts[i].size());
   std::printf("%s/%s, %zu prompts, tau %.3g\n", o.task.c_str(), o.split.c_str(), summary.prompts(), static_cast<double>(tau));

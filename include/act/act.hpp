@@ -1,5 +1,7 @@
 #pragma once
-// Everything public: views and options, calibration policies, and the kernels.
+// What an engine includes: views and options, calibration policies, and the kernels (core,
+// simd, policies, kernels; xsimd and optionally OpenMP). Head-set files are act/heads/head_set.hpp
+// (target act::heads), the reference Llama model and the evaluation are act::llama and act::eval.
 #include <act/core/attention_options.hpp>
 #include <act/core/calibration_report.hpp>
 #include <act/core/column_stats.hpp>

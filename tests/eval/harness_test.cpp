@@ -1,5 +1,5 @@
-#include <act/eval/harness.hpp>
-#include <act/eval/result_file.hpp>
+#include <act/eval/harness/harness.hpp>
+#include <act/eval/harness/result_file.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -17,7 +17,6 @@ std::vector<Example> rows_of(const Task& task, const char* split, std::size_t co
 
 EvalOptions quiet_options() {
   EvalOptions o;
-  o.progress = false;
   o.threads = 2;
   return o;
 }
@@ -78,9 +77,9 @@ TEST_CASE("harness: ACT heads change the scores, the work split does not", "[eva
   const Task& sst5 = find_task("sst5");
   const auto plans = make_plans(*m, sst5, Protocol::label, rows_of(sst5, "dev", 4), {});
   const act::model::ActSettings act(act::HeadSet({{2, 0}, {2, 3}, {3, 1}}, 0.4f, 0.1f), 0.4f, 0.1f);
-  const auto plain = evaluate_plans(*m, plans, {}, WorkSplit::prompts, 2, nullptr);
-  const auto calibrated = evaluate_plans(*m, plans, act, WorkSplit::prompts, 2, nullptr);
-  const auto one_thread = evaluate_plans(*m, plans, act, WorkSplit::prompts, 1, nullptr);
+  const auto plain = evaluate_plans(*m, plans, {}, WorkSplit::prompts, 2);
+  const auto calibrated = evaluate_plans(*m, plans, act, WorkSplit::prompts, 2);
+  const auto one_thread = evaluate_plans(*m, plans, act, WorkSplit::prompts, 1);
   bool changed = false;
   for (std::size_t i = 0; i < plans.size(); ++i) {
     changed = changed || plain[i].scores != calibrated[i].scores;

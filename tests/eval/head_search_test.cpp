@@ -1,5 +1,5 @@
-#include <act/eval/harness.hpp>
-#include <act/eval/head_screening.hpp>
+#include <act/eval/harness/harness.hpp>
+#include <act/eval/search/head_screening.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -43,7 +43,6 @@ SearchOptions quiet(WorkSplit split, int threads) {
   SearchOptions o;
   o.split = split;
   o.threads = threads;
-  o.progress = false;
   o.model_sha256 = "stories260K";
   return o;
 }
@@ -72,11 +71,11 @@ TEST_CASE("head search: sharing the prefix gives exactly the naive loop's measur
   require_same(naive, search_heads(*m, plans, quiet(WorkSplit::heads, 2)));
 
   // The measurements are real: the baseline matches a plain evaluation and some head moves the margin.
-  CHECK(naive.baseline.correct == tally(evaluate_plans(*m, plans, {}, WorkSplit::model, 1, nullptr)).correct);
+  CHECK(naive.baseline.correct == tally(evaluate_plans(*m, plans, {}, WorkSplit::model, 1)).correct);
   CHECK(std::any_of(naive.heads.begin(), naive.heads.end(), [](const HeadEffect& e) { return e.margin_gain != 0.0; }));
   // A head's measurement is what evaluating with that head alone gives.
   const HeadEffect& some = naive.heads[naive.heads.size() / 2];
-  const auto with_head = evaluate_plans(*m, plans, single_head(some.id, quiet(WorkSplit::model, 1)), WorkSplit::model, 1, nullptr);
+  const auto with_head = evaluate_plans(*m, plans, single_head(some.id, quiet(WorkSplit::model, 1)), WorkSplit::model, 1);
   CHECK(tally(with_head).margin_sum / static_cast<double>(plans.size()) == some.margin);
 }
 

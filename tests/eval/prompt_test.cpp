@@ -1,7 +1,7 @@
-#include <act/eval/demonstrations.hpp>
-#include <act/eval/example.hpp>
-#include <act/eval/prompt.hpp>
-#include <act/eval/protocol.hpp>
+#include <act/eval/tasks/demonstrations.hpp>
+#include <act/eval/tasks/example.hpp>
+#include <act/eval/tasks/prompt.hpp>
+#include <act/eval/tasks/protocol.hpp>
 
 #include <catch2/catch.hpp>
 

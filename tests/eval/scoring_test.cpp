@@ -1,5 +1,5 @@
-#include <act/eval/scoring.hpp>
-#include <act/eval/tally.hpp>
+#include <act/eval/harness/scoring.hpp>
+#include <act/eval/harness/tally.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -1,5 +1,5 @@
-#include <act/eval/head_selection.hpp>
-#include <act/eval/search_checkpoint.hpp>
+#include <act/eval/search/head_selection.hpp>
+#include <act/eval/search/search_checkpoint.hpp>
 
 #include <catch2/catch.hpp>
 

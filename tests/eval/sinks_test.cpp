@@ -1,5 +1,5 @@
-#include <act/eval/heatmap.hpp>
-#include <act/eval/sink_stats.hpp>
+#include <act/eval/inspect/heatmap.hpp>
+#include <act/eval/inspect/sink_stats.hpp>
 
 #include <catch2/catch.hpp>
 

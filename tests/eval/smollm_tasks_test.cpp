@@ -1,4 +1,4 @@
-#include <act/eval/scoring_plan.hpp>
+#include <act/eval/harness/scoring_plan.hpp>
 #include <act/model/llama_model.hpp>
 
 #include <catch2/catch.hpp>

@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <stdexcept>
 #include <vector>
 
 using namespace act::model;
@@ -143,6 +144,16 @@ TEST_CASE("matmul: fused, tiled portable and tiled custom GEMM all compute x W^T
       CHECK((custom_calls > 0) == (n >= 8));  // the GEMM serves prefill-sized batches only
     }
   }
+}
+
+TEST_CASE("matmul: a GEMM that throws inside the parallel region reaches the caller", "[model][matmul]") {
+  // An exception may not leave an OpenMP region (the program would terminate): it is carried out.
+  const TestMatrix m(GgmlType::q8_0, 300, 96, 4);
+  const auto x = random_floats(16 * 96, 8);
+  std::vector<float> y(16 * 300);
+  const Gemm failing = [](const GemmArgs&) { throw std::runtime_error("user GEMM failed"); };
+  for (const int threads : {1, 2})
+    CHECK_THROWS_WITH(matmul(m.weights, x.data(), 16, y.data(), {&failing, threads}), "user GEMM failed");
 }
 
 TEST_CASE("WeightMatrix checks the tensor's shape", "[model][matmul]") {

@@ -1,5 +1,6 @@
 #pragma once
 // Masking, scale and threading shared by every attention kernel, and the shape checks they run.
+#include <act/core/error.hpp>
 #include <act/core/heads_view.hpp>
 
 #include <cmath>

@@ -22,4 +22,10 @@ struct UnsupportedError : Error {
   using Error::Error;
 };
 
+namespace detail {
+// Shapes, strides or sizes of a call that do not fit together: std::invalid_argument, as the
+// standard library reports bad arguments.
+[[noreturn]] inline void shape_error(const std::string& what) { throw std::invalid_argument("act: " + what); }
+}  // namespace detail
+
 }  // namespace act

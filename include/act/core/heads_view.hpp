@@ -3,8 +3,6 @@
 // Both head-major ([heads, rows, cols]) and token-major ([rows, heads, cols]) buffers fit, so an engine
 // can hand its own Q/K/V layout to the kernels without a transpose.
 #include <cstddef>
-#include <stdexcept>
-#include <string>
 
 namespace act {
 
@@ -34,9 +32,5 @@ template <class T>
 HeadsView<T> token_major(T* data, std::size_t heads, std::size_t rows, std::size_t cols) noexcept {
   return {data, heads, rows, cols, static_cast<std::ptrdiff_t>(cols), static_cast<std::ptrdiff_t>(heads * cols)};
 }
-
-namespace detail {
-[[noreturn]] inline void shape_error(const std::string& what) { throw std::invalid_argument("act: " + what); }
-}  // namespace detail
 
 }  // namespace act

@@ -7,6 +7,8 @@
 // Every decoded value is one rounding of an exact product: scales are f16 (11 significant bits)
 // times small integers, so products fit in float's 24 bits. Results are therefore the same with or
 // without fused multiply-add contraction, and equal to the ggml reference formulas bit for bit.
+#include <act/core/half.hpp>
+
 #include <array>
 #include <bit>
 #include <concepts>
@@ -19,25 +21,8 @@ namespace act::io {
 static_assert(std::endian::native == std::endian::little,
               "quantised blocks are decoded in place from little-endian file bytes");
 
-// IEEE half precision to float, exact for every input including subnormals, infinities and NaNs
-// (the NaN payload is kept).
-constexpr float f16_to_f32(std::uint16_t half) noexcept {
-  const std::uint32_t sign = static_cast<std::uint32_t>(half & 0x8000u) << 16;
-  const std::uint32_t exponent = (half >> 10) & 0x1Fu;
-  const std::uint32_t mantissa = half & 0x3FFu;
-  if (exponent == 0x1F) return std::bit_cast<float>(sign | 0x7F800000u | (mantissa << 13));
-  if (exponent != 0) {
-    return std::bit_cast<float>(sign | ((exponent + (127 - 15)) << 23) | (mantissa << 13));
-  }
-  // Zero or subnormal: mantissa * 2^-24, a normal float (or zero) computed exactly.
-  const float magnitude = static_cast<float>(mantissa) * 0x1p-24f;
-  return sign != 0 ? -magnitude : magnitude;
-}
-
-// bfloat16 is the upper half of a float.
-constexpr float bf16_to_f32(std::uint16_t bits) noexcept {
-  return std::bit_cast<float>(static_cast<std::uint32_t>(bits) << 16);
-}
+using act::bf16_to_f32;
+using act::f16_to_f32;
 
 // 32 elements: value = d * (q - 8), q the 4-bit quants.
 struct BlockQ4_0 {

@@ -1,6 +1,7 @@
 #pragma once
 // Optional inputs and outputs shared by the calibrating kernels.
 #include <act/core/column_stats.hpp>
+#include <act/core/error.hpp>
 #include <act/core/heads_view.hpp>
 #include <act/policies/concepts.hpp>
 

@@ -20,11 +20,10 @@
 #include <act/core/attention_options.hpp>
 #include <act/core/calibration_report.hpp>
 #include <act/core/column_stats.hpp>
+#include <act/core/parallel.hpp>
 #include <act/kernels/attention_extras.hpp>
-#include <act/kernels/simd.hpp>
+#include <act/kernels/lane_ops.hpp>
 #include <act/policies/calibration.hpp>
-
-#include <omp.h>
 
 #include <algorithm>
 #include <atomic>
@@ -38,13 +37,6 @@
 #include <vector>
 
 namespace act {
-
-// A detector and a rescaler, as in Calibration<D, R>.
-template <class C>
-concept CalibrationPolicy = requires(const C& c) {
-  requires SinkDetector<std::remove_cvref_t<decltype(c.detector)>>;
-  requires Rescaler<std::remove_cvref_t<decltype(c.rescaler)>>;
-};
 
 namespace detail {
 
@@ -369,32 +361,16 @@ class WaveRunner {
     // Scratch for every thread the region may get, ready before it starts (no barrier needed).
     scratch_.resize(static_cast<std::size_t>(requested_threads));
     for (ThreadScratch& thread : scratch_) thread.prepare(g_, calibrates_any() ? wave_ : 0);
-#pragma omp parallel num_threads(requested_threads)
-    {
-      ThreadScratch& mine = scratch_[static_cast<std::size_t>(omp_get_thread_num())];
-      for (std::size_t first = 0; first < g_.q_heads; first += wave_) run_wave(first, mine);
-    }
-    if (failure_) std::rethrow_exception(failure_);
+    parallel::run_team(requested_threads, [&](std::size_t thread) {
+      for (std::size_t first = 0; first < g_.q_heads; first += wave_) run_wave(first, scratch_[thread]);
+    });
+    failure_.rethrow();
     CalibrationReport report;
     for (const ThreadScratch& thread : scratch_) report += thread.report;
     return report;
   }
 
  private:
-  // An exception must not leave an OpenMP region: the first one is kept and rethrown after it, and
-  // the remaining work is skipped while every thread still reaches every barrier.
-  template <class Work>
-  void guarded(Work&& work) noexcept {
-    if (failed_.load(std::memory_order_relaxed)) return;
-    try {
-      work();
-    } catch (...) {
-#pragma omp critical(act_wave_runner_failure)
-      if (!failure_) failure_ = std::current_exception();
-      failed_.store(true, std::memory_order_relaxed);
-    }
-  }
-
   bool calibrated(std::size_t head) const noexcept {
     return needs_statistics<Cal> && head_is_calibrated(extras_, head);
   }
@@ -454,11 +430,11 @@ class WaveRunner {
   void for_each_item(std::size_t first_head, std::size_t heads, Include include, Work work) {
     const std::size_t blocks = block_count(g_);
     const std::size_t items = blocks * heads;
-#pragma omp for schedule(dynamic, 1) nowait
+    ACT_OMP(for schedule(dynamic, 1) nowait)
     for (std::size_t index = 0; index < items; ++index) {
       const Item item = item_at(index, first_head, heads, blocks);
       if (!include(first_head + item.slot, item.slot)) continue;
-      guarded([&] { work(first_head + item.slot, item.slot, QueryBlock(g_, item.block)); });
+      failure_.guard([&] { work(first_head + item.slot, item.slot, QueryBlock(g_, item.block)); });
     }
   }
 
@@ -475,10 +451,10 @@ class WaveRunner {
     bool any_calibrated = false;
     for (std::size_t slot = 0; slot < heads; ++slot) any_calibrated |= calibrated(first_head + slot);
     if (!any_calibrated) return;
-#pragma omp barrier
-#pragma omp for schedule(dynamic, 1)
+    ACT_OMP(barrier)
+    ACT_OMP(for schedule(dynamic, 1))
     for (std::size_t slot = 0; slot < heads; ++slot) {
-      if (calibrated(first_head + slot)) guarded([&] { choose_sinks(first_head + slot, slot, mine); });
+      if (calibrated(first_head + slot)) failure_.guard([&] { choose_sinks(first_head + slot, slot, mine); });
     }
     if constexpr (needs_correction<Cal>) {
       for_each_item(
@@ -489,7 +465,7 @@ class WaveRunner {
                           mine);
           });
       if (first_head + heads < g_.q_heads) {
-#pragma omp barrier
+        ACT_OMP(barrier)
       }
     }
   }
@@ -522,13 +498,10 @@ class WaveRunner {
   std::vector<float> own_shift_;   // [wave slot][q_len], the attention sweep's row max
   std::vector<float> own_scale_;   // [wave slot][q_len], the attention sweep's row 1/sum
   std::vector<SinkSet> sinks_;     // [wave slot]
-  std::atomic<bool> failed_{false};
-  std::exception_ptr failure_;
+  parallel::FirstException failure_;  // kept from any thread; the rest of the work is skipped
 };
 
-inline int thread_count(const AttentionOptions& options) {
-  return options.threads > 0 ? options.threads : omp_get_max_threads();
-}
+inline int thread_count(const AttentionOptions& options) { return parallel::resolve_threads(options.threads); }
 
 // Shape checks shared by the public kernels; float scores index keys as floats, so kv_len < 2^24.
 inline AttentionGeometry resolve_fused(const Operands& in, const HeadsView<float>& out, const AttentionOptions& options,

@@ -3,10 +3,9 @@
 // Few rows (decode): each weight row is decoded in registers and dotted with every activation row,
 // so the weights are read once in their compact form. Many rows (prefill): tiles of weight rows
 // are decoded to float and handed to the GEMM, whose cost then dwarfs the decoding.
+#include <act/core/parallel.hpp>
 #include <act/model/gemm.hpp>
 #include <act/model/weight_matrix.hpp>
-
-#include <omp.h>
 
 #include <algorithm>
 #include <cstddef>
@@ -38,7 +37,7 @@ inline constexpr std::size_t gemm_tile_rows = 128;
 inline void matmul_fused(std::span<const MatmulOutput> outputs, const float* x, std::size_t n, int threads) {
   std::size_t total = 0;
   for (const MatmulOutput& o : outputs) total += o.weights->rows();
-#pragma omp parallel for num_threads(threads) schedule(static)
+  ACT_OMP(parallel for num_threads(threads) schedule(static))
   for (std::ptrdiff_t index = 0; index < static_cast<std::ptrdiff_t>(total); ++index) {
     auto r = static_cast<std::size_t>(index);
     const MatmulOutput* o = outputs.data();
@@ -54,32 +53,35 @@ inline void matmul_tiled(const WeightMatrix& w, const float* x, std::size_t n, f
   // A multiple of the thread count, so every thread gets the same number of tiles.
   const std::size_t tiles = workers * ((w.rows() + workers * gemm_tile_rows - 1) / (workers * gemm_tile_rows));
   const std::size_t tile_rows = (w.rows() + tiles - 1) / tiles;
-#pragma omp parallel num_threads(threads)
+  // A user-supplied GEMM may throw: the first exception is carried out of the region.
+  parallel::FirstException failure;
+  ACT_OMP(parallel num_threads(threads))
   {
     std::vector<float> decoded;
-#pragma omp for schedule(static)
+    ACT_OMP(for schedule(static))
     for (std::ptrdiff_t t = 0; t < static_cast<std::ptrdiff_t>(tiles); ++t) {
       const std::size_t first = static_cast<std::size_t>(t) * tile_rows;
       if (first >= w.rows()) continue;
-      const std::size_t count = std::min(tile_rows, w.rows() - first);
-      const float* tile = w.f32_rows() != nullptr ? w.f32_rows() + first * w.cols() : nullptr;
-      if (tile == nullptr) {
-        decoded.resize(count * w.cols());
-        for (std::size_t r = 0; r < count; ++r) w.decode_row(first + r, decoded.data() + r * w.cols());
-        tile = decoded.data();
-      }
-      gemm({n, count, w.cols(), x, w.cols(), tile, w.cols(), y + first, w.rows()});
+      failure.guard([&] {
+        const std::size_t count = std::min(tile_rows, w.rows() - first);
+        const float* tile = w.f32_rows() != nullptr ? w.f32_rows() + first * w.cols() : nullptr;
+        if (tile == nullptr) {
+          decoded.resize(count * w.cols());
+          for (std::size_t r = 0; r < count; ++r) w.decode_row(first + r, decoded.data() + r * w.cols());
+          tile = decoded.data();
+        }
+        gemm({n, count, w.cols(), x, w.cols(), tile, w.cols(), y + first, w.rows()});
+      });
     }
   }
+  failure.rethrow();
 }
 
 }  // namespace detail
 
-inline int resolve_threads(int threads) noexcept { return threads > 0 ? threads : omp_get_max_threads(); }
-
 // For each output: y [n, rows] = x [n, cols] * W^T, all row-major and contiguous, W [rows, cols].
 inline void matmul(std::span<const MatmulOutput> outputs, const float* x, std::size_t n, const MatmulOptions& options) {
-  const int threads = resolve_threads(options.threads);
+  const int threads = parallel::resolve_threads(options.threads);
   if (n < detail::gemm_min_rows) {
     detail::matmul_fused(outputs, x, n, threads);
     return;

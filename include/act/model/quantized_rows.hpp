@@ -9,6 +9,7 @@
 #include <act/io/ggml_types.hpp>
 #include <act/io/quant_blocks.hpp>
 #include <act/model/vector_ops.hpp>
+#include <act/simd/widen.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -17,12 +18,6 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
-#endif
-// xsimd's float batch is as wide as the widest instruction set enabled; widen() matches it.
-#if defined(__AVX512F__)
-#define ACT_MODEL_AVX512 1
-#elif defined(__AVX2__)
-#define ACT_MODEL_AVX2 1
 #endif
 
 namespace act::model {
@@ -45,14 +40,6 @@ inline std::uint16_t read_half(const std::byte* bytes) noexcept {
   return half;
 }
 
-inline float half_to_float(std::uint16_t half) noexcept {
-#ifdef __F16C__
-  return _cvtsh_ss(half);
-#else
-  return io::f16_to_f32(half);
-#endif
-}
-
 struct ScaleAndMin {
   float scale, min;
 };
@@ -66,38 +53,21 @@ inline ScaleAndMin read_scale_and_min(const std::byte* block) noexcept {
   const __m128 both = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(halves)));
   return {_mm_cvtss_f32(both), _mm_cvtss_f32(_mm_movehdup_ps(both))};
 #else
-  return {io::f16_to_f32(read_half(block)), io::f16_to_f32(read_half(block + 2))};
+  return {f16_to_f32(read_half(block)), f16_to_f32(read_half(block + 2))};
 #endif
 }
 
 // Blocks are decoded in `lanes`-wide float batches; only widening bytes to floats is written per
 // instruction set.
-using Floats = simd::Floats;
+using simd::Floats;
+using simd::half_to_float;
+using simd::widen;
 inline constexpr std::size_t lanes = Floats::size;
 inline constexpr std::size_t groups = block_elements / lanes;
 
-// `lanes` consecutive 8-bit integers as floats.
-template <class Int8>
-Floats widen(const Int8* q) noexcept {
-  static_assert(sizeof(Int8) == 1);
-#if defined(ACT_MODEL_AVX512)
-  static_assert(lanes == 16);
-  const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i_u*>(q));
-  if constexpr (std::is_signed_v<Int8>) return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(bytes));
-  else return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(bytes));
-#elif defined(ACT_MODEL_AVX2)
-  static_assert(lanes == 8);
-  const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i_u*>(q));
-  if constexpr (std::is_signed_v<Int8>) return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes));
-  else return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes));
-#else
-  alignas(64) float values[lanes];
-  for (std::size_t i = 0; i < lanes; ++i) values[i] = static_cast<float>(q[i]);
-  return Floats::load_aligned(values);
-#endif
-}
-
 // The 32 quants of a Q4_1 block, one per byte: low nibbles are elements 0..15, high ones 16..31.
+// SSE2 by hand: a block's 16 packed bytes are narrower than xsimd 8's byte batch on AVX2/AVX-512,
+// which has no half- or quarter-width load.
 inline void unpack_nibbles(const std::byte* packed, std::uint8_t* quants) noexcept {
 #ifdef __SSE2__
   const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i_u*>(packed));

@@ -1,7 +1,7 @@
 #pragma once
 // Small float32 vector routines the model's layers share, vectorised with xsimd (whole batches,
 // then a scalar tail, so any length works).
-#include <act/kernels/simd.hpp>  // xsimd, included the way the kernels do
+#include <act/kernels/lane_ops.hpp>  // xsimd, included the way the kernels do
 
 #include <cstddef>
 

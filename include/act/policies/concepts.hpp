@@ -7,6 +7,7 @@
 #include <concepts>
 #include <cstdint>
 #include <optional>
+#include <type_traits>
 #include <vector>
 
 namespace act {
@@ -39,5 +40,12 @@ concept IdentityRescaler = Rescaler<P> && P::is_identity;
 // A detector that never selects anything lets kernels skip the statistics pass entirely.
 template <class P>
 concept NeverDetects = SinkDetector<P> && P::never_detects;
+
+// What kernels are parameterised by: a detector and a rescaler, as in Calibration<D, R>.
+template <class C>
+concept CalibrationPolicy = requires(const C& c) {
+  requires SinkDetector<std::remove_cvref_t<decltype(c.detector)>>;
+  requires Rescaler<std::remove_cvref_t<decltype(c.rescaler)>>;
+};
 
 }  // namespace act

@@ -1,16 +1,19 @@
 #pragma once
-// A progress line on stderr with elapsed time and ETA, redrawn in place at most five times a
-// second on a terminal; into a log file (stderr not a terminal), one line every 30 seconds.
+// The runner's progress line on stderr with elapsed time and ETA, redrawn in place at most five
+// times a second on a terminal; into a log file (stderr not a terminal), one line every 30 seconds.
 // advance() may be called from several threads at once.
+#include <act/eval/harness/progress.hpp>
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include <unistd.h>
 
-namespace act::eval {
+namespace act_llama {
 
 // "1h02m", "3m07s" or "12s".
 inline std::string format_duration(double seconds) {
@@ -26,23 +29,21 @@ inline std::string format_duration(double seconds) {
   return text;
 }
 
-class Progress {
+class TerminalProgress final : public act::eval::ProgressReporter {
  public:
   using Clock = std::chrono::steady_clock;
 
-  Progress(std::string label, std::size_t total, bool enabled = true)
-      : label_(std::move(label)),
-        total_(total),
-        enabled_(enabled),
-        terminal_(isatty(STDERR_FILENO) != 0),
-        start_(Clock::now()) {}
-  Progress(const Progress&) = delete;
-  Progress& operator=(const Progress&) = delete;
-  ~Progress() { finish(); }
+  void begin(std::string_view label, std::size_t total) override {
+    std::lock_guard lock(mutex_);
+    label_ = label;
+    total_ = total;
+    done_ = 0;
+    start_ = Clock::now();
+    last_draw_ = {};
+  }
 
-  void advance(std::size_t steps = 1) {
+  void advance(std::size_t steps) override {
     const std::size_t done = done_.fetch_add(steps) + steps;
-    if (!enabled_) return;
     std::lock_guard lock(mutex_);
     const auto now = Clock::now();
     const auto interval = terminal_ ? std::chrono::milliseconds(200) : std::chrono::milliseconds(30000);
@@ -51,9 +52,8 @@ class Progress {
     draw(done, seconds_since_start(now));
   }
 
-  // Ends the line (once).
-  void finish() {
-    if (!enabled_ || finished_.exchange(true)) return;
+  // Ends the line.
+  void end() override {
     std::lock_guard lock(mutex_);
     draw(done_.load(), seconds_since_start(Clock::now()));
     if (terminal_) std::fputc('\n', stderr);
@@ -74,14 +74,12 @@ class Progress {
   }
 
   std::string label_;
-  std::size_t total_;
-  bool enabled_;
-  bool terminal_;
-  Clock::time_point start_;
+  std::size_t total_ = 0;
+  bool terminal_ = isatty(STDERR_FILENO) != 0;
+  Clock::time_point start_ = Clock::now();
   Clock::time_point last_draw_{};
   std::atomic<std::size_t> done_{0};
-  std::atomic<bool> finished_{false};
   std::mutex mutex_;
 };
 
-}  // namespace act::eval
+}  // namespace act_llama

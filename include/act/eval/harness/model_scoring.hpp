@@ -2,7 +2,7 @@
 // Runs a scoring plan through a LlamaModel: every sequence as a whole prompt (no KV cache), the
 // logits of the rows the plan reads, then score_example. Both calls start from hidden states that
 // may already have gone through the first layers, which is what lets the head search share them.
-#include <act/eval/scoring.hpp>
+#include <act/eval/harness/scoring.hpp>
 #include <act/model/llama_model.hpp>
 
 #include <vector>

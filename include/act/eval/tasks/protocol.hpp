@@ -6,7 +6,7 @@
 //   loglik       multiple choice: summed log-probability of each choice's continuation
 //   loglik-norm  the same divided by the continuation's token count
 #include <act/core/error.hpp>
-#include <act/eval/task.hpp>
+#include <act/eval/tasks/task.hpp>
 
 #include <algorithm>
 #include <string>

@@ -8,7 +8,7 @@
 // Heads are appended a layer at a time with one write and a flush, so an interrupted search
 // loses at most the layer in flight. A final line without its newline (a write cut short) is
 // dropped on reopening; any other malformed line is an error.
-#include <act/eval/head_effect.hpp>
+#include <act/eval/search/head_effect.hpp>
 #include <act/io/jsonl.hpp>
 
 #include <nlohmann/json.hpp>

@@ -3,7 +3,7 @@
 // the chosen measure by more than `min_gain` (accuracy, or the margin of the right answer, which
 // also moves when no prediction flips); the best `top_k` of them are kept (0: all). The head set
 // records every searched head's measurements, selected or not.
-#include <act/eval/head_effect.hpp>
+#include <act/eval/search/head_effect.hpp>
 
 #include <algorithm>
 #include <string>

@@ -2,7 +2,7 @@
 // What calibrating one head alone did on the calibration prompts, compared with the
 // un-calibrated model: accuracy and mean margin of the right answer, their gains, and how many
 // prompts it turned right (fixed) or wrong (broken). Stored as a HeadSet measurement.
-#include <act/eval/tally.hpp>
+#include <act/eval/harness/tally.hpp>
 #include <act/heads/head_set.hpp>
 
 #include <map>

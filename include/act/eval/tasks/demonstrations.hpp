@@ -2,8 +2,8 @@
 // k-shot demonstrations: one fixed, seeded draw from a pool (the calib split) shared by every
 // query, so a seed names one prompt prefix. The draw holds k + 1 rows; a query that is itself
 // among them gets the other k, so a row never demonstrates its own answer.
-#include <act/eval/example.hpp>
-#include <act/eval/seeded_draw.hpp>
+#include <act/eval/tasks/example.hpp>
+#include <act/eval/tasks/seeded_draw.hpp>
 
 #include <cstdint>
 #include <string>

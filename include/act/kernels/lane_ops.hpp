@@ -1,6 +1,5 @@
 #pragma once
-// Lane-parallel building blocks of the fused kernels (xsimd's widest float batch enabled at compile
-// time: AVX-512, AVX2+FMA, SSE2, ...). A block of `width` query rows is processed with one query per
+// Lane-parallel building blocks of the fused kernels, on the base layer's float batch. A block of `width` query rows is processed with one query per
 // SIMD lane, so every per-row quantity of the softmax (max, sum, lse, validity) is a lane-wise
 // operation, and both products are broadcast x vector FMA chains on the operands as the engine
 // stores them (no packed copy of K or V). The only horizontal step is the column sums of the
@@ -13,55 +12,13 @@
 //                              for the columns that fill whole SIMD vectors
 //   value panel [dim][width]   the same, transposed, for any columns (the tail, and sink sums)
 
-// GCC 12's AVX-512 intrinsic headers trip -Wuninitialized on their own _mm512_undefined_ps (GCC bug
-// 105593, fixed in 13); the pragma covers only the headers' text, not the project's code.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#ifndef __clang__  // a GCC-only warning: clang would warn that it does not know it
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <xsimd/xsimd.hpp>
-#pragma GCC diagnostic pop
+#include <act/simd/aligned_vector.hpp>
+#include <act/simd/batch.hpp>
 
 #include <cstddef>
 #include <cstdint>
-#include <limits>
-#include <new>
-#include <vector>
 
 namespace act::simd {
-
-// xsimd 8.1's AVX-512BW code hands its batches to GCC intrinsics that are casting macros when
-// optimisation is off (no __OPTIMIZE__), which does not compile; AVX-512F has every float
-// operation the kernels use, so unoptimised (Debug) builds stop there.
-#if defined(__GNUC__) && !defined(__clang__) && !defined(__OPTIMIZE__) && XSIMD_WITH_AVX512BW
-using Arch = xsimd::avx512f;
-#else
-using Arch = xsimd::default_arch;
-#endif
-using Floats = xsimd::batch<float, Arch>;
-using Lanes = Floats::batch_bool_type;
-inline constexpr std::size_t width = Floats::size;
-inline constexpr std::size_t alignment = 64;
-inline constexpr float infinity = std::numeric_limits<float>::infinity();
-
-// Allocates through the aligned global operator new, so allocation counters see kernel scratch.
-template <class T>
-struct AlignedAllocator {
-  using value_type = T;
-  AlignedAllocator() = default;
-  template <class U>
-  AlignedAllocator(const AlignedAllocator<U>&) noexcept {}
-  T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{alignment})); }
-  // Unsized: clang declares sized deallocation only with -fsized-deallocation.
-  void deallocate(T* p, std::size_t) noexcept { ::operator delete(p, std::align_val_t{alignment}); }
-  friend bool operator==(const AlignedAllocator&, const AlignedAllocator&) noexcept { return true; }
-};
-
-template <class T>
-using AlignedVector = std::vector<T, AlignedAllocator<T>>;
-
-inline Floats load(const float* p) noexcept { return Floats::load_aligned(p); }
 
 // Key or value rows j = 0, 1, ... of one head, consecutive in the sequence.
 struct ConsecutiveRows {

@@ -2,9 +2,9 @@
 // What to run and what to read for one example: the token sequences (one for label and letter,
 // one per choice for the log-likelihood protocols) and, per choice, which next-token
 // log-probabilities make up its score. Built once per example; the model part only runs it.
-#include <act/eval/demonstrations.hpp>
-#include <act/eval/prompt.hpp>
-#include <act/eval/protocol.hpp>
+#include <act/eval/tasks/demonstrations.hpp>
+#include <act/eval/tasks/prompt.hpp>
+#include <act/eval/tasks/protocol.hpp>
 
 #include <algorithm>
 #include <concepts>

@@ -1,7 +1,7 @@
 #pragma once
 // Which heads may be calibrated at all, and the control head sets of the evaluation: every
 // candidate, or a seeded random draw of as many candidates as a searched set has.
-#include <act/eval/seeded_draw.hpp>
+#include <act/eval/tasks/seeded_draw.hpp>
 #include <act/heads/head_set.hpp>
 
 #include <algorithm>

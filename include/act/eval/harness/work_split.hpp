@@ -5,8 +5,6 @@
 // faster; `model` keeps the work items in order and gives the threads to the model instead.
 #include <act/core/error.hpp>
 
-#include <exception>
-#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -42,24 +40,6 @@ struct ThreadShare {
 // `heads` means side by side too; the search decides what its items are.
 inline ThreadShare share_threads(WorkSplit split, int threads) {
   return split == WorkSplit::model ? ThreadShare{1, threads} : ThreadShare{threads, 1};
-}
-
-// fn(i) for i in [0, count) on `threads` OpenMP threads (dynamic schedule: items differ in
-// length). The first exception thrown by any item is rethrown here; the other items still run.
-template <class Fn>
-void parallel_for(std::size_t count, int threads, Fn&& fn) {
-  std::exception_ptr failure;
-  std::mutex mutex;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-  for (std::ptrdiff_t i = 0; i < static_cast<std::ptrdiff_t>(count); ++i) {
-    try {
-      fn(static_cast<std::size_t>(i));
-    } catch (...) {
-      std::lock_guard lock(mutex);
-      if (!failure) failure = std::current_exception();
-    }
-  }
-  if (failure) std::rethrow_exception(failure);
 }
 
 }  // namespace act::eval

@@ -1,5 +1,5 @@
 // The lane-parallel building blocks against plain scalar loops, on the SIMD width this build uses.
-#include <act/kernels/simd.hpp>
+#include <act/kernels/lane_ops.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -7,7 +7,7 @@
 //                                                                      demo = context + right choice + "\n\n"
 // A classification demo's answer is its label word without the leading space when the template
 // already ends in one, so "Sentiment: " + " positive" reads "Sentiment: positive".
-#include <act/eval/example.hpp>
+#include <act/eval/tasks/example.hpp>
 
 #include <span>
 #include <string>

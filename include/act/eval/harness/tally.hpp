@@ -1,7 +1,7 @@
 #pragma once
 // Accuracy bookkeeping over a run: how many examples, how many right, how many the letter
 // protocol could not map to a choice, and the mean margin of the right answer.
-#include <act/eval/scoring.hpp>
+#include <act/eval/harness/scoring.hpp>
 
 #include <span>
 

@@ -4,7 +4,7 @@
 //   columns (orange: the kept first candidate, red: the sinks ACT rescales);
 // - overview(): every head of the model as a thumbnail, layers top to bottom, heads left to
 //   right, each with its own sink strip.
-#include <act/eval/attention_map.hpp>
+#include <act/eval/inspect/attention_map.hpp>
 #include <act/policies/column_mean_threshold.hpp>
 
 #include <algorithm>

@@ -5,8 +5,8 @@
 // survivors, so their measurements equal the full search's; what screening can lose is a good
 // head ranked low on the small sample. Cost: screen_prompts/prompts of the full search plus
 // keep/candidates of it.
-#include <act/eval/head_search.hpp>
-#include <act/eval/head_selection.hpp>
+#include <act/eval/search/head_search.hpp>
+#include <act/eval/search/head_selection.hpp>
 
 namespace act::eval {
 

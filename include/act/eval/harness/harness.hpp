@@ -1,10 +1,11 @@
 #pragma once
 // Evaluates one task under one protocol over a list of examples, with or without ACT: zero-shot
 // once, k-shot once per seed (demonstrations drawn from a pool, normally the calib split).
-#include <act/eval/model_scoring.hpp>
-#include <act/eval/parallel_for.hpp>
-#include <act/eval/progress.hpp>
-#include <act/eval/tally.hpp>
+#include <act/core/parallel.hpp>
+#include <act/eval/harness/model_scoring.hpp>
+#include <act/eval/harness/progress.hpp>
+#include <act/eval/harness/tally.hpp>
+#include <act/eval/harness/work_split.hpp>
 
 #include <algorithm>
 #include <cstdint>
@@ -19,7 +20,7 @@ struct EvalOptions {
   std::vector<std::uint64_t> seeds = {1};  // k-shot only; zero-shot runs once
   WorkSplit split = WorkSplit::prompts;
   int threads = 1;
-  bool progress = true;
+  ProgressRef progress = silent_progress();
 };
 
 struct SeedRun {
@@ -61,11 +62,11 @@ namespace detail {
 // fn(i, logits of plan i), plans side by side or one at a time as `split` says.
 template <class Fn>
 void for_each_plan_logits(const model::LlamaModel& m, std::span<const ScoringPlan> plans, const model::ActSettings& act,
-                          WorkSplit split, int threads, Progress* progress, Fn&& fn) {
+                          WorkSplit split, int threads, ProgressReporter& progress, Fn&& fn) {
   const ThreadShare share = share_threads(split, threads);
-  parallel_for(plans.size(), share.items, [&](std::size_t i) {
+  parallel::parallel_for(plans.size(), share.items, [&](std::size_t i) {
     fn(i, plan_logits_from(m, plans[i], embed_plan(m, plans[i]), 0, act, share.per_item));
-    if (progress != nullptr) progress->advance();
+    progress.advance(1);
   });
 }
 
@@ -74,7 +75,7 @@ void for_each_plan_logits(const model::LlamaModel& m, std::span<const ScoringPla
 // Outcomes in plan order, each plan scored by its own rule.
 inline std::vector<ExampleOutcome> evaluate_plans(const model::LlamaModel& m, std::span<const ScoringPlan> plans,
                                                   const model::ActSettings& act, WorkSplit split, int threads,
-                                                  Progress* progress) {
+                                                  ProgressReporter& progress = silent_progress()) {
   std::vector<ExampleOutcome> outcomes(plans.size());
   detail::for_each_plan_logits(m, plans, act, split, threads, progress, [&](std::size_t i, const auto& logits) {
     outcomes[i] = score_example(plans[i], logits, m.config().vocab_size);
@@ -88,7 +89,8 @@ inline std::vector<std::vector<ExampleOutcome>> evaluate_plans(const model::Llam
                                                                std::span<const ScoringPlan> plans,
                                                                std::span<const ScoreRule> rules,
                                                                const model::ActSettings& act, WorkSplit split,
-                                                               int threads, Progress* progress) {
+                                                               int threads,
+                                                               ProgressReporter& progress = silent_progress()) {
   std::vector<std::vector<ExampleOutcome>> outcomes(rules.size(), std::vector<ExampleOutcome>(plans.size()));
   detail::for_each_plan_logits(m, plans, act, split, threads, progress, [&](std::size_t i, const auto& logits) {
     for (std::size_t r = 0; r < rules.size(); ++r)
@@ -135,9 +137,10 @@ inline std::vector<TaskResult> evaluate_task(const model::LlamaModel& m, const T
         label += (rules.size() == 1 ? " " : "+") + std::string(protocol_name(p));
       }
       if (options.shots > 0) label += " seed " + std::to_string(seed);
-      Progress progress(label, plans.size(), options.progress);
-      auto outcomes = evaluate_plans(m, plans, rules, act, options.split, options.threads, &progress);
-      progress.finish();
+      auto outcomes = [&] {
+        const ProgressStretch stretch(options.progress, label, plans.size());
+        return evaluate_plans(m, plans, rules, act, options.split, options.threads, options.progress);
+      }();
       for (std::size_t r = 0; r < group.size(); ++r) {
         SeedRun run{seed, tally(outcomes[r]), std::move(outcomes[r])};
         const auto at = std::find(protocols.begin(), protocols.end(), group[r]) - protocols.begin();

@@ -9,12 +9,13 @@
 // baseline is one more pass. search_heads_naive() is the plain loop (a full pass per head and
 // prompt); both give bit-identical measurements because run_layers is deterministic and split
 // at a layer boundary computes the same thing.
-#include <act/eval/candidate_heads.hpp>
-#include <act/eval/head_effect.hpp>
-#include <act/eval/model_scoring.hpp>
-#include <act/eval/parallel_for.hpp>
-#include <act/eval/progress.hpp>
-#include <act/eval/search_checkpoint.hpp>
+#include <act/eval/search/candidate_heads.hpp>
+#include <act/eval/search/head_effect.hpp>
+#include <act/eval/harness/model_scoring.hpp>
+#include <act/core/parallel.hpp>
+#include <act/eval/harness/work_split.hpp>
+#include <act/eval/harness/progress.hpp>
+#include <act/eval/search/search_checkpoint.hpp>
 #include <act/io/sha256.hpp>
 
 #include <algorithm>
@@ -38,7 +39,7 @@ struct SearchOptions {
   // Resumable progress; the checkpoint must belong to the same model, settings and prompts.
   std::optional<std::filesystem::path> checkpoint;
   std::string model_sha256;  // part of the checkpoint's identity
-  bool progress = true;
+  ProgressRef progress = silent_progress();
 };
 
 struct SearchResult {
@@ -98,7 +99,7 @@ namespace detail {
 inline std::vector<std::vector<ExampleOutcome>> run_heads(const model::LlamaModel& m, std::span<const ScoringPlan> plans,
                                                           const std::vector<std::vector<model::Activations>>& states,
                                                           std::size_t first_layer, std::span<const HeadId> heads,
-                                                          const SearchOptions& options, Progress& progress) {
+                                                          const SearchOptions& options, ProgressStretch& progress) {
   std::vector<std::vector<ExampleOutcome>> outcomes(heads.size(), std::vector<ExampleOutcome>(plans.size()));
   std::vector<model::ActSettings> settings;
   for (const HeadId& id : heads) settings.push_back(single_head(id, options));
@@ -109,11 +110,11 @@ inline std::vector<std::vector<ExampleOutcome>> run_heads(const model::LlamaMode
   };
   switch (options.split) {
     case WorkSplit::prompts:
-      parallel_for(heads.size() * plans.size(), options.threads,
+      parallel::parallel_for(heads.size() * plans.size(), options.threads,
                    [&](std::size_t i) { job(i / plans.size(), i % plans.size(), 1); });
       break;
     case WorkSplit::heads:
-      parallel_for(heads.size(), options.threads, [&](std::size_t h) {
+      parallel::parallel_for(heads.size(), options.threads, [&](std::size_t h) {
         for (std::size_t p = 0; p < plans.size(); ++p) job(h, p, 1);
       });
       break;
@@ -128,7 +129,7 @@ inline std::vector<std::vector<ExampleOutcome>> run_heads(const model::LlamaMode
 inline void advance_states(const model::LlamaModel& m, std::vector<std::vector<model::Activations>>& states,
                            std::size_t from, std::size_t to, const SearchOptions& options) {
   const ThreadShare share = share_threads(options.split, options.threads);
-  parallel_for(states.size(), share.items, [&](std::size_t p) {
+  parallel::parallel_for(states.size(), share.items, [&](std::size_t p) {
     for (auto& s : states[p]) m.run_layers(s, from, to, {}, share.per_item);
   });
 }
@@ -141,10 +142,10 @@ inline std::optional<SearchCheckpoint> open_checkpoint(std::span<const ScoringPl
 inline std::vector<ExampleOutcome> run_baseline(const model::LlamaModel& m, std::span<const ScoringPlan> plans,
                                                 const std::vector<std::vector<model::Activations>>& states,
                                                 std::size_t first_layer, const SearchOptions& options,
-                                                Progress& progress) {
+                                                ProgressStretch& progress) {
   std::vector<ExampleOutcome> base(plans.size());
   const ThreadShare share = share_threads(options.split, options.threads);
-  parallel_for(plans.size(), share.items, [&](std::size_t p) {
+  parallel::parallel_for(plans.size(), share.items, [&](std::size_t p) {
     base[p] = evaluate_from(m, plans[p], states[p], first_layer, {}, share.per_item);
     progress.advance(m.config().layers - first_layer);
   });
@@ -188,7 +189,7 @@ inline SearchResult search_heads(const model::LlamaModel& m, std::span<const Sco
   const std::size_t first = todo.empty() ? layers : todo.begin()->first;
   std::size_t work = plans.size() * (layers - first);  // the baseline
   for (const auto& [layer, heads] : todo) work += heads.size() * plans.size() * (layers - layer);
-  Progress progress("head search (prompt-layer passes)", work, options.progress);
+  ProgressStretch progress(options.progress, "head search (prompt-layer passes)", work);
 
   auto states = detail::embed_all(m, plans);
   detail::advance_states(m, states, 0, first, options);
@@ -204,7 +205,6 @@ inline SearchResult search_heads(const model::LlamaModel& m, std::span<const Sco
     const auto next = std::next(it);
     if (next != todo.end()) detail::advance_states(m, states, layer, next->first, options);
   }
-  progress.finish();
   detail::sort_by_id(result.heads);
   result.seconds = detail::seconds_since(start);
   return result;
@@ -216,15 +216,14 @@ inline SearchResult search_heads_naive(const model::LlamaModel& m, std::span<con
                                        const SearchOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   const std::vector<HeadId> heads = candidate_heads(m.config().layers, m.config().heads, options);
-  Progress progress("naive head search (prompt-layer passes)", (heads.size() + 1) * plans.size() * m.config().layers,
-                    options.progress);
+  ProgressStretch progress(options.progress, "naive head search (prompt-layer passes)",
+                           (heads.size() + 1) * plans.size() * m.config().layers);
   const auto states = detail::embed_all(m, plans);
   const std::vector<ExampleOutcome> base = detail::run_baseline(m, plans, states, 0, options, progress);
   const auto outcomes = detail::run_heads(m, plans, states, 0, heads, options, progress);
   SearchResult result;
   result.baseline = tally(base);
   for (std::size_t h = 0; h < heads.size(); ++h) result.heads.push_back(compare_outcomes(heads[h], base, outcomes[h]));
-  progress.finish();
   result.seconds = detail::seconds_since(start);
   return result;
 }

@@ -3,7 +3,7 @@
 // carry the text fields their task's template names and a 0-based label; multiple-choice rows a
 // question, choices and the index of the right one. COPA's premise becomes "premise because" or
 // "premise so", the question the choices complete.
-#include <act/eval/task.hpp>
+#include <act/eval/tasks/task.hpp>
 #include <act/io/jsonl.hpp>
 
 #include <filesystem>

@@ -2,7 +2,7 @@
 // The JSON an evaluation writes: what was run (model and its sha256, head file, beta, tau, split,
 // shots, seeds) and, per task and protocol, the accuracy (mean over seeds), each seed's counts
 // and, on request, every example's scores.
-#include <act/eval/harness.hpp>
+#include <act/eval/harness/harness.hpp>
 #include <act/heads/head_set.hpp>
 
 #include <nlohmann/json.hpp>

@@ -2,7 +2,7 @@
 // Turns the logits a plan asked for into choice scores, a prediction and the margin of the right
 // answer (its score minus the best other score: > 0 exactly when it wins, and a graded signal for
 // the head search where accuracy moves in steps).
-#include <act/eval/scoring_plan.hpp>
+#include <act/eval/harness/scoring_plan.hpp>
 
 #include <algorithm>
 #include <cmath>

@@ -1,0 +1,55 @@
+#pragma once
+// Narrow numbers widened to floats: 16-bit halves (scalar) and a batch of 8-bit integers. xsimd 8
+// has no conversion from 8-bit integers to a float batch of the same lane count (its batch_cast
+// converts between batches of equal width only) nor an F16C half conversion, so these two are
+// written per instruction set, with a portable fallback; everything else in the library is xsimd.
+#include <act/core/half.hpp>
+#include <act/simd/batch.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+// The float batch is as wide as the widest instruction set enabled; widen() matches it.
+#if defined(__AVX512F__)
+#define ACT_SIMD_WIDEN_AVX512 1
+#elif defined(__AVX2__)
+#define ACT_SIMD_WIDEN_AVX2 1
+#endif
+
+namespace act::simd {
+
+// One F16C instruction where the build has it (xsimd 8 has no half type).
+inline float half_to_float(std::uint16_t half) noexcept {
+#ifdef __F16C__
+  return _cvtsh_ss(half);
+#else
+  return f16_to_f32(half);
+#endif
+}
+
+// `width` consecutive 8-bit integers as floats.
+template <class Int8>
+Floats widen(const Int8* q) noexcept {
+  static_assert(sizeof(Int8) == 1);
+#if defined(ACT_SIMD_WIDEN_AVX512)
+  static_assert(width == 16);
+  const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i_u*>(q));
+  if constexpr (std::is_signed_v<Int8>) return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(bytes));
+  else return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(bytes));
+#elif defined(ACT_SIMD_WIDEN_AVX2)
+  static_assert(width == 8);
+  const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i_u*>(q));
+  if constexpr (std::is_signed_v<Int8>) return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes));
+  else return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes));
+#else
+  alignas(64) float values[width];
+  for (std::size_t i = 0; i < width; ++i) values[i] = static_cast<float>(q[i]);
+  return Floats::load_aligned(values);
+#endif
+}
+
+}  // namespace act::simd
