@@ -7,7 +7,7 @@
 # fetch the model (tools/fetch_model.sh).
 set -euo pipefail
 packages=(cmake ninja-build g++ pkg-config libxsimd-dev xtl-dev catch2 libbenchmark-dev nlohmann-json3-dev
-          libcli11-dev libstb-dev libopenblas-dev clang libclang-rt-14-dev libomp-14-dev python3 python3-pip)
+          libcli11-dev libstb-dev libopenblas-dev clang clang-format libclang-rt-14-dev libomp-14-dev python3 python3-pip)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
