@@ -66,10 +66,13 @@ struct CharClassRange {{
 
 using enum CharClass;
 
-// Sorted, disjoint ranges; code points in none of them are CharClass::other.
+// Sorted, disjoint ranges; code points in none of them are CharClass::other. Generated, so kept
+// as the generator lays it out.
+// clang-format off
 inline constexpr std::array<CharClassRange, {count}> char_class_ranges{{{{
 {rows}
 }}}};
+// clang-format on
 
 constexpr CharClass search_char_class(char32_t cp) noexcept {{
   std::size_t lo = 0;

@@ -21,7 +21,9 @@ struct CharClassRange {
 
 using enum CharClass;
 
-// Sorted, disjoint ranges; code points in none of them are CharClass::other.
+// Sorted, disjoint ranges; code points in none of them are CharClass::other. Generated, so kept
+// as the generator lays it out.
+// clang-format off
 inline constexpr std::array<CharClassRange, 792> char_class_ranges{{
     {0x9, 0xD, whitespace}, {0x20, 0x20, whitespace}, {0x30, 0x39, number}, {0x41, 0x5A, letter},
     {0x61, 0x7A, letter}, {0x85, 0x85, whitespace}, {0xA0, 0xA0, whitespace}, {0xAA, 0xAA, letter},
@@ -273,6 +275,7 @@ inline constexpr std::array<CharClassRange, 792> char_class_ranges{{
     {0x2B740, 0x2B81D, letter}, {0x2B820, 0x2CEA1, letter}, {0x2CEB0, 0x2EBE0, letter},
     {0x2F800, 0x2FA1D, letter}, {0x30000, 0x3134A, letter},
 }};
+// clang-format on
 
 constexpr CharClass search_char_class(char32_t cp) noexcept {
   std::size_t lo = 0;

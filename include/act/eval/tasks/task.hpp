@@ -32,6 +32,8 @@ namespace detail {
 
 inline const std::vector<Task>& task_table() {
   using K = TaskKind;
+  // One task per entry, laid out by hand: clang-format would put every field on its own line.
+  // clang-format off
   static const std::vector<Task> tasks = {
       {"sst2", K::classification,
        "Classify the sentiment of the user's message into one of the following categories:'positive' or "
@@ -83,6 +85,7 @@ inline const std::vector<Task>& task_table() {
       {"copa", K::multiple_choice, "Choose the more plausible cause or effect to complete the following sentence.",
        "{question}", {}, false, true},
   };
+  // clang-format on
   return tasks;
 }
 
