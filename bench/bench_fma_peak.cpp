@@ -1,10 +1,10 @@
 // The machine's float32 FMA peak: every thread runs independent FMA chains on the widest SIMD batch
 // xsimd enables, enough chains to cover FMA latency x FMA ports on current cores. The attention
 // benchmarks' GFLOP/s are read against this number (tools/run_kernel_bench.sh).
-#include <act/kernels/lane_ops.hpp>
+#include <act/core/parallel.hpp>
+#include <act/simd/batch.hpp>
 
 #include <benchmark/benchmark.h>
-#include <omp.h>
 
 #include <cstddef>
 #include <utility>
@@ -30,10 +30,9 @@ float run_chains(float seed, std::index_sequence<Chain...>) {
 void fma_peak(benchmark::State& state) {
   const int threads = static_cast<int>(state.range(0));
   for (auto _ : state) {
-#pragma omp parallel num_threads(threads)
-    {
-      benchmark::DoNotOptimize(run_chains(static_cast<float>(omp_get_thread_num()), std::make_index_sequence<chains>{}));
-    }
+    act::parallel::run_team(threads, [](std::size_t thread) {
+      benchmark::DoNotOptimize(run_chains(static_cast<float>(thread), std::make_index_sequence<chains>{}));
+    });
   }
   const double flops_per_iteration = 2.0 * static_cast<double>(Floats::size * chains * steps) * threads;
   state.counters["GFLOP/s"] = benchmark::Counter(flops_per_iteration / 1e9, benchmark::Counter::kIsIterationInvariantRate);

@@ -44,7 +44,8 @@ struct ScaleAndMin {
   float scale, min;
 };
 
-// d and m of a Q4_1 block: adjacent halves, so F16C converts both at once.
+// d and m of a Q4_1 block: adjacent halves, so F16C converts both at once (by hand: xsimd 8 has
+// no half-precision type).
 inline ScaleAndMin read_scale_and_min(const std::byte* block) noexcept {
   static_assert(offsetof(io::BlockQ4_1, d) == 0 && offsetof(io::BlockQ4_1, m) == 2);
 #ifdef __F16C__
