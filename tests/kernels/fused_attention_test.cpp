@@ -381,3 +381,77 @@ TEST_CASE("bad shapes are rejected", "[kernels][fused][errors]") {
   CHECK_THROWS_AS(attention(p.queries(), head_major(p.k.data(), 2, 4, 4), head_major(p.v.data(), 2, 4, 4), output, causal),
                   std::invalid_argument);
 }
+
+TEST_CASE("decode (one query row) matches the reference: keys in lanes, cache split in chunks", "[kernels][decode]") {
+  // The decode path cuts the visible keys into chunks of at least 128 (at most 16 per head) and
+  // merges them by log-sum-exp: lengths below, at and across chunk boundaries, dims with and
+  // without a tail past the SIMD width, every GQA shape, and keys hidden by padding.
+  const std::size_t dim = GENERATE(1, 8, 33, 64, 128);
+  const std::size_t kv_len = GENERATE(1, 15, 128, 300, 2100);
+  const std::size_t group = GENERATE(1, 3, 8);
+  const Masking masking = GENERATE(Masking::causal, Masking::none);
+  CAPTURE(dim, kv_len, group, masking == Masking::causal);
+  AttentionOptions options;
+  options.masking = masking;
+  if (kv_len > 1) options.valid_keys = kv_len - kv_len / 5;
+  const std::size_t kv_heads = group == 8 ? 1 : 2;
+  Problem p = random_problem({kv_heads * group, kv_heads, 1, kv_len, dim}, options,
+                             static_cast<std::uint32_t>(dim * 1000 + kv_len + group));
+  // Sinks that a single row can see with a mean above tau: a single row's weight is its mean.
+  plant_sinks(p, {0, kv_len / 3}, 4.0f * std::sqrt(static_cast<float>(dim)));
+  check_against_reference(p, paper_calibration(0.4f, 0.1f));
+  check_against_reference(p, NoCalibration{});
+  check_against_reference(p, Calibration{TopKColumns{3}, ScaleOnly{0.5f}});
+}
+
+TEST_CASE("decode: thread counts agree bitwise and hidden keys are never read", "[kernels][decode][threads]") {
+  Problem p = random_problem({9, 3, 1, 3000, 64}, {}, 41);
+  plant_sinks(p, {0, 7, 1500}, 30.0f);
+  p.options.valid_keys = 2500;
+  // Keys past valid_keys hold inf and NaN: a kernel that multiplied them by a zero weight would
+  // produce NaN; none may reach the output.
+  for (std::size_t h = 0; h < 3; ++h)
+    for (std::size_t j = 2500; j < 3000; ++j) {
+      p.v_at(h, j, 0) = std::numeric_limits<float>::infinity();
+      p.k_at(h, j, 1) = std::numeric_limits<float>::quiet_NaN();
+    }
+  const auto calibration = paper_calibration();
+  Result results[3];
+  for (int threads : {1, 2, 3}) {
+    p.options.threads = threads;
+    results[threads - 1] = run_fused(p, calibration);
+  }
+  for (float x : results[0].out) REQUIRE(std::isfinite(x));
+  CHECK(results[0].report.rows_calibrated > 0);
+  for (int t : {1, 2}) {
+    CHECK(results[t].out == results[0].out);
+    CHECK(results[t].lse == results[0].lse);
+    CHECK(results[t].sinks == results[0].sinks);
+    CHECK(results[t].report == results[0].report);
+  }
+  check_against_reference(p, calibration);
+}
+
+TEST_CASE("decode: invalid and empty rows", "[kernels][decode][edge]") {
+  const auto calibration = paper_calibration();
+  SECTION("a NaN query makes its head's row invalid, the others stay valid") {
+    Problem p = random_problem({4, 2, 1, 200, 16}, {}, 43);
+    plant_sinks(p, {0, 50}, 12.0f);
+    p.q_at(1, 0, 3) = std::numeric_limits<float>::quiet_NaN();
+    const Result r = run_fused(p, calibration);
+    CHECK(r.report.invalid_rows == 1);
+    CHECK(std::isnan(r.lse[1]));
+    for (std::size_t c = 0; c < 16; ++c) CHECK(std::isnan(r.out[16 + c]));
+    check_against_reference(p, calibration);
+  }
+  SECTION("no visible key: output 0, lse -inf") {
+    AttentionOptions options;
+    options.valid_keys = 0;
+    Problem p = random_problem({2, 1, 1, 40, 8}, options, 44);
+    const Result r = run_fused(p, calibration);
+    CHECK(r.report.empty_rows == 2);
+    for (float x : r.out) CHECK(x == 0.0f);
+    for (float x : r.lse) CHECK(x == -std::numeric_limits<float>::infinity());
+    check_against_reference(p, calibration);
+  }
+}

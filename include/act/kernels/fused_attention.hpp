@@ -22,7 +22,9 @@
 #include <act/core/column_stats.hpp>
 #include <act/core/parallel.hpp>
 #include <act/kernels/attention_extras.hpp>
+#include <act/kernels/decode_attention.hpp>
 #include <act/kernels/lane_ops.hpp>
+#include <act/kernels/operands.hpp>
 #include <act/policies/calibration.hpp>
 
 #include <algorithm>
@@ -43,12 +45,6 @@ namespace detail {
 using simd::Floats;
 using simd::Lanes;
 using simd::width;
-
-enum class RowStatus : std::uint8_t { valid, empty, invalid };
-
-struct Operands {
-  HeadsView<const float> q, k, v;
-};
 
 // Up to `width` consecutive query rows of one head, one per lane.
 struct QueryBlock {
@@ -513,20 +509,31 @@ inline AttentionGeometry resolve_fused(const Operands& in, const HeadsView<float
   return g;
 }
 
+// The block kernel for any number of query rows (act::attention uses it unless it decodes).
+template <CalibrationPolicy Cal>
+CalibrationReport block_attention(const Operands& in, const HeadsView<float>& out, const AttentionGeometry& g,
+                                  const AttentionExtras& extras, const Cal& calibration, int threads) {
+  const auto sweep = [&](std::size_t head, const QueryBlock& block, ThreadScratch& scratch, const HeadRows& rows) {
+    attend_block(in, out, g, head, block, scratch, rows);
+  };
+  WaveRunner runner(in, out, g, extras, calibration, {}, true, sweep);
+  return runner.run(threads);
+}
+
 }  // namespace detail
 
 // Attention with optional ACT calibration in float32, O(kv_len) extra memory per thread. Same
-// shapes, options, extras and semantics as act::reference::attention (without its quirks).
+// shapes, options, extras and semantics as act::reference::attention (without its quirks). One
+// query row per head (decode) takes the split-K path of decode_attention.hpp.
 template <CalibrationPolicy Cal = NoCalibration>
 CalibrationReport attention(HeadsView<const float> q, HeadsView<const float> k, HeadsView<const float> v,
                             HeadsView<float> out, const AttentionOptions& options = {}, const Cal& calibration = {},
                             const AttentionExtras& extras = {}) {
   const detail::Operands in{q, k, v};
   const AttentionGeometry g = detail::resolve_fused(in, out, options, extras);
-  const auto sweep = [&](std::size_t head, const detail::QueryBlock& block, detail::ThreadScratch& scratch,
-                         const detail::HeadRows& rows) { detail::attend_block(in, out, g, head, block, scratch, rows); };
-  detail::WaveRunner runner(in, out, g, extras, calibration, {}, true, sweep);
-  return runner.run(detail::thread_count(options));
+  const int threads = detail::thread_count(options);
+  if (detail::takes_decode_path(g)) return detail::decode_attention(in, out, g, extras, calibration, threads);
+  return detail::block_attention(in, out, g, extras, calibration, threads);
 }
 
 }  // namespace act

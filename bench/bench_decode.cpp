@@ -1,0 +1,113 @@
+// Decode attention: one query row per head against a KV cache (9 query heads over 3 KV heads, the
+// SmolLM2 shape), plain and with ACT, on inputs with real sinks. Every row is timed against the
+// block kernel on the same call (the path decode took before the split-K kernel), in the same run;
+// tools/run_kernel_bench.sh turns the pairs into ratios. Counters: rows calibrated and sinks per
+// head per call (an ACT figure on inputs without sinks would measure nothing), and the mean
+// attention mass the sinks receive.
+#include <act/act.hpp>
+
+#include <benchmark/benchmark.h>
+
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace {
+
+constexpr std::size_t query_heads = 9, kv_heads = 3;
+
+// K/V caches of `length` tokens and one query row per head. Keys 0, 13 and length / 2 are sinks:
+// every query leans towards them (about half of each row's mass goes there, as in SmolLM2's sink heads).
+struct DecodeProblem {
+  std::size_t length, dim;
+  std::vector<float> q, k, v, out;
+
+  DecodeProblem(std::size_t kv_length, std::size_t head_dim)
+      : length(kv_length), dim(head_dim), q(query_heads * dim), k(kv_heads * length * dim), v(k.size()),
+        out(q.size()) {
+    std::mt19937 rng(7);
+    std::normal_distribution<float> normal;
+    for (auto* tensor : {&q, &k, &v})
+      for (float& x : *tensor) x = normal(rng);
+    const float strength = std::log(static_cast<float>(length)) * std::sqrt(static_cast<float>(dim)) / 1.5f;
+    for (std::size_t h = 0; h < query_heads; ++h) q[h * dim] = std::abs(q[h * dim]) + 1.0f;
+    for (std::size_t h = 0; h < kv_heads; ++h)
+      for (std::size_t j : {std::size_t{0}, std::size_t{13}, length / 2}) k[(h * length + j) * dim] = strength;
+  }
+  act::HeadsView<const float> queries() const { return act::head_major(q.data(), query_heads, 1, dim); }
+  act::HeadsView<const float> cache(const std::vector<float>& t) const {
+    return act::head_major(t.data(), kv_heads, length, dim);
+  }
+  act::HeadsView<float> output() { return act::head_major(out.data(), query_heads, 1, dim); }
+};
+
+enum class Path { decode, block };
+enum class Mode { plain, act };
+
+// One decode step through the path under test; ACT keeps running statistics, as a model does.
+template <class Cal>
+act::CalibrationReport step(DecodeProblem& p, Path path, const Cal& calibration, act::SinkState& state,
+                            std::vector<act::SinkSet>& sinks, int threads) {
+  act::AttentionOptions options;
+  options.threads = threads;
+  act::AttentionExtras extras;
+  extras.running_stats = state.span();
+  extras.sinks = &sinks;
+  if (path == Path::decode)
+    return act::attention(p.queries(), p.cache(p.k), p.cache(p.v), p.output(), options, calibration, extras);
+  const act::detail::Operands in{p.queries(), p.cache(p.k), p.cache(p.v)};
+  const act::AttentionGeometry g = act::detail::resolve_fused(in, p.output(), options, extras);
+  return act::detail::block_attention(in, p.output(), g, extras, calibration, threads);
+}
+
+template <class Cal>
+void run(benchmark::State& state, DecodeProblem& p, Path path, const Cal& calibration, int threads) {
+  act::SinkState sink_state(query_heads);
+  std::vector<act::SinkSet> sinks;
+  act::CalibrationReport last;
+  for (auto _ : state) {
+    last = step(p, path, calibration, sink_state, sinks, threads);
+    benchmark::ClobberMemory();
+  }
+  std::size_t sink_count = 0;
+  for (const act::SinkSet& head : sinks) sink_count += head.size();
+  state.counters["rows_calibrated"] = static_cast<double>(last.rows_calibrated);
+  state.counters["sinks_per_head"] = static_cast<double>(sink_count) / query_heads;
+  const double bytes = 2.0 * static_cast<double>(kv_heads * p.length * p.dim * sizeof(float));
+  state.counters["cache_GB/s"] = benchmark::Counter(bytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void decode(benchmark::State& state, Path path, Mode mode, std::size_t length, int threads) {
+  DecodeProblem p(length, 64);
+  if (mode == Mode::plain) {
+    run(state, p, path, act::NoCalibration{}, threads);
+  } else {
+    run(state, p, path, act::paper_calibration(), threads);
+  }
+}
+
+void register_all() {
+  for (const Mode mode : {Mode::plain, Mode::act})
+    for (const Path path : {Path::decode, Path::block})
+      for (const std::size_t length : {256, 2048, 8192})
+        for (const int threads : {1, 2}) {
+          const std::string name = std::string(path == Path::decode ? "decode" : "block") +
+                                   (mode == Mode::plain ? "_plain" : "_act") + "/kv:" + std::to_string(length) +
+                                   "/d:64/heads:9_3/threads:" + std::to_string(threads);
+          benchmark::RegisterBenchmark(name.c_str(), decode, path, mode, length, threads)
+              ->Unit(benchmark::kMicrosecond)
+              ->UseRealTime();
+        }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  register_all();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,340 @@
+#pragma once
+// Decode: one query row per head against a KV cache, the call generation spends its time in. The
+// block kernel (fused_attention.hpp) puts one query per SIMD lane, which in decode leaves all lanes
+// but one idle and gives the threads only one item per query head. Here the keys are in the lanes
+// and the cache is split into chunks over the threads (split-K):
+//  1. each (KV head, chunk) item scores the chunk against every query head of the group (a key row
+//     is loaded once for the group), keeps the unnormalised weights e_j = exp(s_j - m) with the
+//     chunk's max m and sum l, and accumulates the chunk's partial output sum_j e_j v_j;
+//  2. each query head merges its chunks with the log-sum-exp rule into its output row and lse. A
+//     calibrated head then adds its normalised weights e_j * exp(m - M) / L to the column
+//     statistics (the running ones in decode), chooses its sinks from them and corrects the row with
+//     the two gains of the spec, exactly as the block kernel does for every row.
+// Outcomes equal the block kernel's: a NaN or +inf score makes the row invalid (output NaN), a row
+// that sees no key or only -inf scores is empty (output 0). Keys the row cannot see are never read.
+#include <act/core/attention_options.hpp>
+#include <act/core/calibration_report.hpp>
+#include <act/core/column_stats.hpp>
+#include <act/core/parallel.hpp>
+#include <act/kernels/attention_extras.hpp>
+#include <act/kernels/lane_ops.hpp>
+#include <act/kernels/operands.hpp>
+#include <act/policies/calibration.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <span>
+#include <vector>
+
+namespace act::detail {
+
+using simd::Floats;
+
+// Chunks have at least this many keys (below it a chunk's fixed costs show), and a head has at most
+// this many chunks. The cut depends on the cache length only, never on the thread count, so any
+// number of threads gives bitwise the same result.
+inline constexpr std::size_t decode_min_chunk = 128;
+inline constexpr std::size_t decode_max_chunks = 16;
+
+// One (query head, chunk)'s share of the softmax.
+struct ChunkPartial {
+  float max = -simd::infinity;  // largest score of the chunk
+  float sum = 0.0f;             // sum of exp(s - max)
+  bool bad = false;             // a NaN or +inf score
+};
+
+// How the visible keys are cut into chunks, and where each head's numbers live.
+struct DecodeLayout {
+  std::size_t visible = 0;   // keys the row sees: [0, visible)
+  std::size_t chunk = 0;     // keys per chunk (a multiple of the SIMD width)
+  std::size_t chunks = 0;    // chunks per head
+  std::size_t stride = 0;    // floats per head in the weight buffer: visible rounded up to the width
+  std::size_t padded_dim = 0;
+
+  explicit DecodeLayout(const AttentionGeometry& g) : visible(g.visible_keys(0)) {
+    const std::size_t wanted = std::clamp<std::size_t>(visible / decode_min_chunk, 1, decode_max_chunks);
+    chunk = round_up((visible + wanted - 1) / wanted);
+    chunks = visible == 0 ? 0 : (visible + chunk - 1) / chunk;
+    stride = round_up(visible);
+    padded_dim = round_up(g.head_dim);
+  }
+  static std::size_t round_up(std::size_t n) noexcept { return (n + simd::width - 1) / simd::width * simd::width; }
+};
+
+// The buffers of one decode call; the calling thread keeps them between calls (decode runs once per
+// token, and reallocating them each time would cost more than the attention of a short cache).
+struct DecodeBuffers {
+  simd::AlignedVector<float> queries;   // [q_heads][padded_dim], scaled
+  simd::AlignedVector<float> weights;   // [q_heads][stride]: scores, then exp(s - chunk max)
+  simd::AlignedVector<float> outputs;   // [q_heads][chunks][padded_dim]: sum_j e_j v_j per chunk
+  std::vector<ChunkPartial> partials;   // [q_heads][chunks]
+  std::vector<float> factors;           // [q_heads][chunks]: exp(m_c - M) / L turns e_j into a weight
+  std::vector<CalibrationReport> reports;  // [q_heads]
+  std::vector<ColumnStats> call_stats;     // [q_heads], without running statistics
+
+  void prepare(const AttentionGeometry& g, const DecodeLayout& layout) {
+    queries.assign(g.q_heads * layout.padded_dim, 0.0f);
+    weights.resize(g.q_heads * layout.stride);
+    outputs.assign(g.q_heads * layout.chunks * layout.padded_dim, 0.0f);
+    partials.assign(g.q_heads * layout.chunks, ChunkPartial{});
+    factors.assign(g.q_heads * layout.chunks, 0.0f);
+    reports.assign(g.q_heads, CalibrationReport{});
+    call_stats.resize(g.q_heads);
+  }
+};
+
+inline DecodeBuffers& decode_buffers() {
+  thread_local DecodeBuffers buffers;
+  return buffers;
+}
+
+// Scores of keys [first, first + count) (count <= width) for the query heads [head, head + heads),
+// keys in lanes: each key's products are summed across lanes by one transpose-reduce per head.
+// Lanes past `count` score -inf.
+inline void score_keys_in_lanes(const Operands& in, const AttentionGeometry& g, const DecodeLayout& layout,
+                                std::size_t head, std::size_t heads, std::size_t first, std::size_t count,
+                                DecodeBuffers& buffers, float* tile) {
+  const std::size_t kv_head = g.kv_head_of(head), vectors = g.head_dim / simd::width;
+  for (std::size_t h = 0; h < heads; ++h) {
+    const float* query = buffers.queries.data() + (head + h) * layout.padded_dim;
+    float* head_tile = tile + h * simd::width * simd::width;
+    for (std::size_t t = 0; t < simd::width; ++t) {
+      Floats acc(0.0f);
+      float tail = 0.0f;
+      if (t < count) {
+        const float* key = in.k.row(kv_head, first + t);
+        for (std::size_t v = 0; v < vectors; ++v)
+          acc = xsimd::fma(simd::load(query + v * simd::width), Floats::load_unaligned(key + v * simd::width), acc);
+        for (std::size_t c = vectors * simd::width; c < g.head_dim; ++c) tail += query[c] * key[c];
+      }
+      acc.store_aligned(head_tile + t * simd::width);
+      if (vectors * simd::width < g.head_dim) head_tile[t * simd::width] += tail;  // lanes are summed next
+    }
+  }
+  alignas(simd::alignment) float lane_index[simd::width];
+  for (std::size_t t = 0; t < simd::width; ++t) lane_index[t] = static_cast<float>(t);
+  const auto present = simd::load(lane_index) < Floats(static_cast<float>(count));
+  for (std::size_t h = 0; h < heads; ++h) {
+    const Floats scores = simd::lane_sums(tile + h * simd::width * simd::width, Floats(1.0f));
+    xsimd::select(present, scores, Floats(-simd::infinity))
+        .store_aligned(buffers.weights.data() + (head + h) * layout.stride + first);
+  }
+}
+
+inline float lane_max(Floats values) noexcept {
+  alignas(simd::alignment) float lanes[simd::width];
+  values.store_aligned(lanes);
+  return *std::max_element(lanes, lanes + simd::width);
+}
+
+// exp(s - max) in place over one head's chunk, with the chunk's max, sum and bad flag.
+inline ChunkPartial exponentiate_chunk(float* weights, std::size_t count) {
+  Floats max(-simd::infinity);
+  simd::Lanes bad(false);
+  for (std::size_t j = 0; j < count; j += simd::width) {
+    const Floats s = simd::load(weights + j);
+    max = xsimd::max(max, s);
+    bad = bad | !(s < Floats(simd::infinity));
+  }
+  ChunkPartial partial{lane_max(max), 0.0f, xsimd::any(bad)};
+  if (partial.bad || partial.max == -simd::infinity) {  // nothing to weigh: the row is invalid or sees only -inf
+    std::fill_n(weights, count, 0.0f);
+    return partial;
+  }
+  Floats sum(0.0f);
+  for (std::size_t j = 0; j < count; j += simd::width) {
+    const Floats e = xsimd::exp(simd::load(weights + j) - Floats(partial.max));
+    e.store_aligned(weights + j);
+    sum += e;
+  }
+  partial.sum = xsimd::hadd(sum);
+  return partial;
+}
+
+// out[c] += sum_j weights[j] * v_j[c] for the chunk's keys, four vectors of columns at a time.
+inline void accumulate_chunk_values(const float* weights, const Operands& in, const AttentionGeometry& g,
+                                    std::size_t kv_head, std::size_t first, std::size_t count, float* out) {
+  const std::size_t vectors = g.head_dim / simd::width;
+  for (std::size_t v0 = 0; v0 < vectors; v0 += 4) {
+    const std::size_t block = std::min<std::size_t>(4, vectors - v0);
+    Floats acc[4] = {Floats(0.0f), Floats(0.0f), Floats(0.0f), Floats(0.0f)};
+    for (std::size_t j = 0; j < count; ++j) {
+      const Floats w(weights[j]);
+      const float* row = in.v.row(kv_head, first + j) + v0 * simd::width;
+      for (std::size_t u = 0; u < block; ++u) acc[u] = xsimd::fma(w, Floats::load_unaligned(row + u * simd::width), acc[u]);
+    }
+    for (std::size_t u = 0; u < block; ++u) acc[u].store_aligned(out + (v0 + u) * simd::width);
+  }
+  for (std::size_t c = vectors * simd::width; c < g.head_dim; ++c) {
+    float sum = 0.0f;
+    for (std::size_t j = 0; j < count; ++j) sum += weights[j] * in.v.row(kv_head, first + j)[c];
+    out[c] = sum;
+  }
+}
+
+// Step 1 for one (KV head, chunk) item: every query head of the group.
+inline void decode_chunk(const Operands& in, const AttentionGeometry& g, const DecodeLayout& layout,
+                         std::size_t kv_head, std::size_t chunk, DecodeBuffers& buffers) {
+  thread_local simd::AlignedVector<float> tile;
+  tile.resize(g.group * simd::width * simd::width);
+  const std::size_t first = chunk * layout.chunk, count = std::min(layout.chunk, layout.visible - first);
+  const std::size_t head = kv_head * g.group;
+  for (std::size_t j = 0; j < count; j += simd::width)
+    score_keys_in_lanes(in, g, layout, head, g.group, first + j, std::min(simd::width, count - j), buffers,
+                        tile.data());
+  const std::size_t padded = DecodeLayout::round_up(count);
+  for (std::size_t h = head; h < head + g.group; ++h) {
+    float* weights = buffers.weights.data() + h * layout.stride + first;
+    ChunkPartial& partial = buffers.partials[h * layout.chunks + chunk];
+    partial = exponentiate_chunk(weights, padded);
+    if (partial.sum > 0.0f)
+      accumulate_chunk_values(weights, in, g, kv_head, first, count,
+                              buffers.outputs.data() + (h * layout.chunks + chunk) * layout.padded_dim);
+  }
+}
+
+// The merged softmax of one head: max M over the chunks, L = sum_c exp(m_c - M) l_c.
+struct MergedRow {
+  RowStatus status = RowStatus::empty;
+  float max = -simd::infinity;
+  float sum = 0.0f;
+};
+
+inline MergedRow merge_partials(std::span<const ChunkPartial> partials) {
+  MergedRow row;
+  for (const ChunkPartial& p : partials) {
+    if (p.bad) row.status = RowStatus::invalid;
+    row.max = std::max(row.max, p.max);
+  }
+  if (row.status == RowStatus::invalid || row.max == -simd::infinity) return row;
+  for (const ChunkPartial& p : partials) row.sum += p.sum * std::exp(p.max - row.max);
+  row.status = RowStatus::valid;
+  return row;
+}
+
+// Step 2a: one head's output row and lse from its chunks, and each chunk's factor exp(m_c - M) / L
+// that turns its e_j into normalised weights.
+inline MergedRow finish_row(const AttentionGeometry& g, const DecodeLayout& layout, std::size_t head,
+                            const HeadsView<float>& out, std::span<float> lse, DecodeBuffers& buffers) {
+  const std::span<const ChunkPartial> partials(buffers.partials.data() + head * layout.chunks, layout.chunks);
+  const MergedRow row = merge_partials(partials);
+  float* out_row = out.row(head, 0);
+  if (!lse.empty())
+    lse[head] = row.status == RowStatus::valid     ? row.max + std::log(row.sum)
+                : row.status == RowStatus::invalid ? std::numeric_limits<float>::quiet_NaN()
+                                                   : -simd::infinity;
+  if (row.status != RowStatus::valid) {
+    std::fill_n(out_row, g.head_dim, row.status == RowStatus::invalid ? std::numeric_limits<float>::quiet_NaN() : 0.0f);
+    return row;
+  }
+  std::fill_n(out_row, g.head_dim, 0.0f);
+  float* factors = buffers.factors.data() + head * layout.chunks;
+  for (std::size_t c = 0; c < layout.chunks; ++c) {
+    factors[c] = std::exp(partials[c].max - row.max) / row.sum;
+    const float* partial_out = buffers.outputs.data() + (head * layout.chunks + c) * layout.padded_dim;
+    for (std::size_t d = 0; d < g.head_dim; ++d) out_row[d] += factors[c] * partial_out[d];
+  }
+  return row;
+}
+
+// The normalised weight of key j of a head (valid rows only).
+inline float decoded_weight(const DecodeLayout& layout, const DecodeBuffers& buffers, std::size_t head,
+                            std::size_t j) noexcept {
+  return buffers.weights[head * layout.stride + j] * buffers.factors[head * layout.chunks + j / layout.chunk];
+}
+
+// Step 2b: adds a valid row's weights to the head's statistics (this call's, or the running ones)
+// and returns them for the detector.
+inline ColumnStatsView add_row_statistics(const AttentionGeometry& g, const DecodeLayout& layout, std::size_t head,
+                                          const MergedRow& row, const AttentionExtras& extras,
+                                          DecodeBuffers& buffers) {
+  ColumnStats& stats = extras.running_stats.empty() ? buffers.call_stats[head] : extras.running_stats[head];
+  if (extras.running_stats.empty()) stats.clear();
+  stats.extend_to(g.kv_len);
+  if (row.status != RowStatus::valid) return stats.view();
+  for (std::size_t c = 0; c < layout.chunks; ++c) {
+    const std::size_t first = c * layout.chunk, end = std::min(first + layout.chunk, layout.visible);
+    const float factor = buffers.factors[head * layout.chunks + c];
+    const float* weights = buffers.weights.data() + head * layout.stride;
+    for (std::size_t j = first; j < end; ++j) stats.received[j] += weights[j] * factor;
+  }
+  for (std::size_t j = 0; j < layout.visible; ++j) ++stats.seen_by[j];
+  return stats.view();
+}
+
+// Step 2c: the two-gain correction of a valid row, from its sink weights and sink values.
+template <Rescaler Rule>
+void correct_decoded_row(const Operands& in, const AttentionGeometry& g, const DecodeLayout& layout,
+                         std::size_t head, const SinkSet& sinks, const HeadsView<float>& out, const Rule& rule,
+                         const DecodeBuffers& buffers, CalibrationReport& report) {
+  thread_local std::vector<float> sink_output;
+  sink_output.assign(g.head_dim, 0.0f);
+  float sink_mass = 0.0f;
+  for (const std::uint32_t s : sinks) {
+    if (s >= layout.visible) break;
+    const float weight = decoded_weight(layout, buffers, head, s);
+    sink_mass += weight;
+    const float* value = in.v.row(g.kv_head_of(head), s);
+    for (std::size_t c = 0; c < g.head_dim; ++c) sink_output[c] += weight * value[c];
+  }
+  const auto gains = rule.gains(sink_mass, std::max(0.0f, 1.0f - sink_mass));
+  if (!gains) {
+    ++report.degenerate_rows;
+    return;
+  }
+  ++report.rows_calibrated;
+  float* row = out.row(head, 0);
+  for (std::size_t c = 0; c < g.head_dim; ++c)
+    row[c] = gains->rest * row[c] + (gains->sink - gains->rest) * sink_output[c];
+}
+
+template <CalibrationPolicy Cal>
+void finish_head(const Operands& in, const HeadsView<float>& out, const AttentionGeometry& g,
+                 const DecodeLayout& layout, std::size_t head, const AttentionExtras& extras, const Cal& calibration,
+                 DecodeBuffers& buffers) {
+  const bool calibrated = needs_statistics<Cal> && head_is_calibrated(extras, head);
+  const MergedRow row = finish_row(g, layout, head, out, extras.lse, buffers);
+  CalibrationReport& report = buffers.reports[head];
+  report.invalid_rows += row.status == RowStatus::invalid;
+  report.empty_rows += row.status == RowStatus::empty;
+  if (!calibrated) return;
+  thread_local SinkSet sinks;
+  calibration.detector.select(add_row_statistics(g, layout, head, row, extras, buffers), sinks);
+  report.sinks_selected += sinks.size();
+  if (extras.sinks != nullptr) (*extras.sinks)[head] = sinks;
+  if (row.status != RowStatus::valid || sinks.empty()) return;
+  if constexpr (needs_correction<Cal>) {
+    correct_decoded_row(in, g, layout, head, sinks, out, calibration.rescaler, buffers, report);
+  } else {
+    ++report.rows_calibrated;  // as in the reference, a valid row of a head with sinks counts
+  }
+}
+
+// Whether act::attention takes the decode path: one query row per head.
+inline bool takes_decode_path(const AttentionGeometry& g) noexcept { return g.q_len == 1; }
+
+template <CalibrationPolicy Cal>
+CalibrationReport decode_attention(const Operands& in, const HeadsView<float>& out, const AttentionGeometry& g,
+                                   const AttentionExtras& extras, const Cal& calibration, int threads) {
+  const DecodeLayout layout(g);
+  DecodeBuffers& buffers = decode_buffers();
+  buffers.prepare(g, layout);
+  for (std::size_t h = 0; h < g.q_heads; ++h) {
+    const float* q = in.q.row(h, 0);
+    float* scaled = buffers.queries.data() + h * layout.padded_dim;
+    for (std::size_t c = 0; c < g.head_dim; ++c) scaled[c] = q[c] * g.scale;
+  }
+  if (extras.sinks != nullptr) extras.sinks->assign(g.q_heads, SinkSet{});
+  parallel::parallel_for(g.kv_heads * layout.chunks, threads, [&](std::size_t item) {
+    decode_chunk(in, g, layout, item / layout.chunks, item % layout.chunks, buffers);
+  });
+  parallel::parallel_for(g.q_heads, threads,
+                         [&](std::size_t head) { finish_head(in, out, g, layout, head, extras, calibration, buffers); });
+  CalibrationReport report;
+  for (const CalibrationReport& head : buffers.reports) report += head;
+  return report;
+}
+
+}  // namespace act::detail
