@@ -1,10 +1,14 @@
 // Decode attention: one query row per head against a KV cache (9 query heads over 3 KV heads, the
-// SmolLM2 shape), plain and with ACT, on inputs with real sinks. Every row is timed against the
-// block kernel on the same call (the path decode took before the split-K kernel), in the same run;
-// tools/run_kernel_bench.sh turns the pairs into ratios. Counters: rows calibrated and sinks per
-// head per call (an ACT figure on inputs without sinks would measure nothing), and the mean
-// attention mass the sinks receive.
+// SmolLM2 shape), plain and with ACT, on inputs with real sinks. In the same run: the block kernel
+// on the same call (the path decode took before the split-K kernel) and, when ggml is found, ggml's
+// CPU flash attention with f32 and f16 caches; ratios are read between rows of one run. Counters:
+// rows calibrated and sinks per head per call (an ACT figure on inputs without sinks would measure
+// nothing), cache bytes per second, and for ggml the largest difference from act's output.
 #include <act/act.hpp>
+
+#ifdef ACT_BENCH_WITH_GGML
+#include "ggml_flash_decode.hpp"
+#endif
 
 #include <benchmark/benchmark.h>
 
@@ -87,18 +91,50 @@ void decode(benchmark::State& state, Path path, Mode mode, std::size_t length, i
   }
 }
 
+std::string problem_name(std::size_t length, int threads) {
+  return "/kv:" + std::to_string(length) + "/d:64/heads:9_3/threads:" + std::to_string(threads);
+}
+
+#ifdef ACT_BENCH_WITH_GGML
+void ggml_decode(benchmark::State& state, ggml_type cache_type, std::size_t length, int threads) {
+  DecodeProblem p(length, 64);
+  act::AttentionOptions options;
+  options.threads = threads;
+  act::attention(p.queries(), p.cache(p.k), p.cache(p.v), p.output(), options);
+  act_bench::GgmlFlashDecode ggml(p.q, p.k, p.v, query_heads, kv_heads, length, 64, cache_type, threads);
+  for (auto _ : state) {
+    ggml.run();
+    benchmark::ClobberMemory();
+  }
+  double difference = 0.0;
+  for (std::size_t i = 0; i < p.out.size(); ++i)
+    difference = std::max(difference, static_cast<double>(std::abs(ggml.output()[i] - p.out[i])));
+  state.counters["max_abs_diff_vs_act"] = difference;
+  const double bytes = 2.0 * static_cast<double>(kv_heads * length * 64 * ggml_type_size(cache_type));
+  state.counters["cache_GB/s"] = benchmark::Counter(bytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+#endif
+
 void register_all() {
-  for (const Mode mode : {Mode::plain, Mode::act})
-    for (const Path path : {Path::decode, Path::block})
-      for (const std::size_t length : {256, 2048, 8192})
-        for (const int threads : {1, 2}) {
+  for (const std::size_t length : {256, 2048, 8192})
+    for (const int threads : {1, 2}) {
+      for (const Mode mode : {Mode::plain, Mode::act})
+        for (const Path path : {Path::decode, Path::block}) {
           const std::string name = std::string(path == Path::decode ? "decode" : "block") +
-                                   (mode == Mode::plain ? "_plain" : "_act") + "/kv:" + std::to_string(length) +
-                                   "/d:64/heads:9_3/threads:" + std::to_string(threads);
+                                   (mode == Mode::plain ? "_plain" : "_act") + problem_name(length, threads);
           benchmark::RegisterBenchmark(name.c_str(), decode, path, mode, length, threads)
               ->Unit(benchmark::kMicrosecond)
               ->UseRealTime();
         }
+#ifdef ACT_BENCH_WITH_GGML
+      for (const ggml_type type : {GGML_TYPE_F32, GGML_TYPE_F16}) {
+        const std::string name = std::string("ggml_flash_") + ggml_type_name(type) + problem_name(length, threads);
+        benchmark::RegisterBenchmark(name.c_str(), ggml_decode, type, length, threads)
+            ->Unit(benchmark::kMicrosecond)
+            ->UseRealTime();
+      }
+#endif
+    }
 }
 
 }  // namespace
