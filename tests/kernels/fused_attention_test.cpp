@@ -28,7 +28,7 @@ struct Expectations {
 // outputs and lse within the float32 bounds, and the calibration counts. Returns the reference's report.
 template <class Cal>
 CalibrationReport check_against_reference(const Problem& p, const Cal& calibration, const RunOptions& run = {},
-                             const Expectations& expect = {}) {
+                                          const Expectations& expect = {}) {
   const Result fused = run_fused(p, calibration, run);
   const Result ref = run_reference(p, calibration, run);
   CHECK(fused.report.invalid_rows == ref.report.invalid_rows);
@@ -71,13 +71,15 @@ struct Layout {
   const char* name;
   Masking masking;
   std::size_t q_len, kv_len, valid_keys;
+  std::optional<std::size_t> query_position = {};
 };
 
 const Layout layouts[] = {
     {"causal prefill", Masking::causal, 37, 37, std::numeric_limits<std::size_t>::max()},
     {"causal, kv_len > q_len", Masking::causal, 21, 50, std::numeric_limits<std::size_t>::max()},
     {"non-causal", Masking::none, 29, 40, std::numeric_limits<std::size_t>::max()},
-    {"causal with padding", Masking::causal, 33, 40, 26},
+    {"causal with padding, queries end the valid keys", Masking::causal, 21, 40, 26, 5},
+    {"causal with padding, queries start at 0", Masking::causal, 33, 40, 26, 0},
     {"non-causal with padding", Masking::none, 19, 40, 23},
 };
 
@@ -93,6 +95,7 @@ TEST_CASE("fused attention with ACT matches the reference on random problems", "
   AttentionOptions options;
   options.masking = layout.masking;
   options.valid_keys = layout.valid_keys;
+  options.query_position = layout.query_position;
   const std::size_t kv_heads = group == 8 ? 1 : 2;
   Problem p = random_problem({kv_heads * group, kv_heads, layout.q_len, layout.kv_len, dim}, options,
                              static_cast<std::uint32_t>(dim * 100 + group * 10 + layout_index));
@@ -113,14 +116,15 @@ TEST_CASE("every policy behaves the same in both kernels", "[kernels][fused]") {
     CHECK(report.sinks_selected > 0);
     CHECK(report.rows_calibrated > 0);
   };
-  SECTION("paper calibration, chat threshold") { calibrates(check_against_reference(p, paper_calibration(0.4f, 0.15f))); }
+  SECTION("paper calibration, chat threshold") {
+    calibrates(check_against_reference(p, paper_calibration(0.4f, 0.15f)));
+  }
   SECTION("keep token zero") {
-    calibrates(check_against_reference(
-        p, Calibration{ColumnMeanThreshold(0.1f, KeepSink::token_zero), Redistribute(0.4f)}));
+    calibrates(
+        check_against_reference(p, Calibration{ColumnMeanThreshold(0.1f, KeepSink::token_zero), Redistribute(0.4f)}));
   }
   SECTION("keep none") {
-    calibrates(
-        check_against_reference(p, Calibration{ColumnMeanThreshold(0.1f, KeepSink::none), Redistribute(0.4f)}));
+    calibrates(check_against_reference(p, Calibration{ColumnMeanThreshold(0.1f, KeepSink::none), Redistribute(0.4f)}));
   }
   SECTION("top-k columns") {
     const CalibrationReport report = check_against_reference(p, Calibration{TopKColumns(3), Redistribute(0.2f)});
@@ -336,8 +340,7 @@ TEST_CASE("token-major views give the same result as head-major ones", "[kernels
   const auto to_token_major = [](const std::vector<float>& head_major_data, std::size_t h_count) {
     std::vector<float> t(head_major_data.size());
     for (std::size_t h = 0; h < h_count; ++h)
-      for (std::size_t i = 0; i < n; ++i)
-        std::copy_n(&head_major_data[(h * n + i) * d], d, &t[(i * h_count + h) * d]);
+      for (std::size_t i = 0; i < n; ++i) std::copy_n(&head_major_data[(h * n + i) * d], d, &t[(i * h_count + h) * d]);
     return t;
   };
   const std::vector<float> q = to_token_major(p.q, heads), k = to_token_major(p.k, kv_heads),
@@ -378,6 +381,35 @@ TEST_CASE("bad shapes are rejected", "[kernels][fused][errors]") {
   CHECK_THROWS_AS(attention(p.queries(), p.keys(), p.values(), output, {}, NoCalibration{}, extras),
                   std::invalid_argument);
   AttentionOptions causal;
-  CHECK_THROWS_AS(attention(p.queries(), head_major(p.k.data(), 2, 4, 4), head_major(p.v.data(), 2, 4, 4), output, causal),
+  CHECK_THROWS_AS(
+      attention(p.queries(), head_major(p.k.data(), 2, 4, 4), head_major(p.v.data(), 2, 4, 4), output, causal),
+      std::invalid_argument);
+  AttentionOptions positioned = causal;
+  positioned.query_position = 0;
+  CHECK_NOTHROW(
+      attention(p.queries(), head_major(p.k.data(), 2, 4, 4), head_major(p.v.data(), 2, 4, 4), output, positioned));
+  AttentionOptions unpositioned;
+  unpositioned.masking = Masking::none;
+  unpositioned.query_position = 3;
+  CHECK_THROWS_AS(attention(p.queries(), p.keys(), p.values(), output, unpositioned), std::invalid_argument);
+}
+
+// Issue 15: a 12-cell cache with 8 cells used and causal queries was answered for queries at the
+// end of the 12 cells; it is now rejected, and with an explicit position it matches the oracle.
+TEST_CASE("causal attention over a padded cache needs the query position", "[kernels][fused][errors]") {
+  AttentionOptions options;
+  options.valid_keys = 8;
+  Problem p = random_problem({2, 1, 3, 12, 4}, options, 41);
+  std::vector<float> out(p.q.size());
+  const auto output = head_major(out.data(), 2, 3, 4);
+  CHECK_THROWS_WITH(attention(p.queries(), p.keys(), p.values(), output, p.options), Catch::Contains("query_position"));
+  CHECK_THROWS_AS(reference::attention<float>(p.queries(), p.keys(), p.values(), output, p.options),
                   std::invalid_argument);
+  p.options.query_position = 5;  // the 3 queries are the last valid keys, 5..7
+  check_against_reference(p, paper_calibration());
+  const Result r = run_reference(p, NoCalibration{});
+  // Row 0 sits at position 5: it sees keys 0..5 only (padding cells 8..11 are never seen).
+  CHECK(p.geometry().visible_keys(0) == 6);
+  CHECK(p.geometry().visible_keys(2) == 8);
+  CHECK(std::isfinite(r.out[0]));
 }

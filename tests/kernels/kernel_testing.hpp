@@ -13,9 +13,11 @@
 //    plus u |O| for the reference's own rounding to float.
 //  * Calibrated rows: out' = rest * (o - o_s) + sink * o_s with o_s = sum_S a_s v_s, m = sum_S a_s,
 //    r = 1 - m. The fused m~ = (sum_S p~) / (sum p~): score and exp errors (each p within a factor
-//    exp(+-(D_i + 2u))) move this ratio M / (M + R) by at most 2 (D_i + 2u) m r, and the sums and
-//    the division round it by a relative gamma(|S| + n_i + 2), so
-//        |dm| <= 2 (D_i + 2u) m r + gamma(|S| + n_i + 2) m,     |dr| <= |dm| + u   (r~ = 1 - m~).
+//    exp(+-(D_i + 2u + e))) move this ratio M / (M + R) by at most 2 (D_i + 2u + e) m r, and the
+//    sums and the division round it by a relative gamma(|S| + n_i + 2), so
+//        |dm| <= 2 (D_i + 2u + e) m r + gamma(|S| + n_i + 2) m,     |dr| <= |dm| + u   (r~ = 1 - m~),
+//    where e is any further relative weight error the caller declares (BoundOptions), e.g. a
+//    given O's rounding; it moves the sink mass as much as the weights, not just the output.
 //    The gains' error is taken from the rule itself, evaluated at the corners
 //    (m +- dm, r +- dr) (both rules are monotone in m and r), and
 //        |d out'| <= V (|d rest| r + |d sink| m + rest eps_i + |sink - rest| (eps_i + gamma(|S|)) m
@@ -112,9 +114,9 @@ template <class Cal>
 Result run_fused(const Problem& p, const Cal& calibration, const RunOptions& run = {}) {
   Result r{std::vector<float>(p.q.size()), std::vector<float>(p.shape.q_heads * p.shape.q_len), {}, {}, {}};
   const AttentionExtras extras = extras_for(r, run, p.shape.q_heads);
-  r.report = attention(p.queries(), p.keys(), p.values(),
-                       head_major(r.out.data(), p.shape.q_heads, p.shape.q_len, p.shape.dim), p.options,
-                       calibration, extras);
+  r.report =
+      attention(p.queries(), p.keys(), p.values(),
+                head_major(r.out.data(), p.shape.q_heads, p.shape.q_len, p.shape.dim), p.options, calibration, extras);
   return r;
 }
 
@@ -145,13 +147,14 @@ inline double score_error(const Problem& p, std::size_t head, std::size_t i, std
       magnitude += std::abs(static_cast<double>(p.queries().row(head, i)[c]) * p.keys().row(kv, j)[c]);
     if (std::isfinite(magnitude)) worst = std::max(worst, magnitude);  // an infinite score is exact
   }
-  return error_gamma(static_cast<double>(g.head_dim) + 1.0) * g.scale * worst;
+  return error_gamma(static_cast<double>(g.head_dim) + 1.0) * std::abs(g.scale) * worst;  // a bound: never negative
 }
 
 inline double max_abs_value(const Problem& p, std::size_t kv_head, std::size_t visible) {
   double v = 0.0;
   for (std::size_t j = 0; j < visible; ++j)
-    for (std::size_t c = 0; c < p.shape.dim; ++c) v = std::max(v, std::abs(static_cast<double>(p.values().row(kv_head, j)[c])));
+    for (std::size_t c = 0; c < p.shape.dim; ++c)
+      v = std::max(v, std::abs(static_cast<double>(p.values().row(kv_head, j)[c])));
   return v;
 }
 
@@ -162,7 +165,7 @@ struct OutputBounds {
 };
 
 struct BoundOptions {
-  bool exact_scores = false;    // scores are exact in float (small integers): D_i = 0
+  bool exact_scores = false;        // scores are exact in float (small integers): D_i = 0
   double extra_weight_error = 0.0;  // added to eps_i (e.g. a given lse rounded to float)
 };
 
@@ -170,6 +173,7 @@ struct BoundOptions {
 struct RowErrors {
   double score = 0.0;    // D_i
   double weight = 0.0;   // eps_i
+  double extra = 0.0;    // the caller's extra relative weight error, included in eps_i
   std::size_t keys = 0;  // n_i
   double value_max = 0.0;
 };
@@ -178,14 +182,15 @@ template <class Rule>
 double calibrated_row_bound(const Rule& rule, double m, double r, const RowErrors& row, std::size_t sinks,
                             bool& ambiguous) {
   const auto centre = rule.gains(static_cast<float>(m), static_cast<float>(r));
-  const double dm = 2.0 * (row.score + 2.0 * unit_roundoff) * m * r +
+  const double dm = 2.0 * (row.score + 2.0 * unit_roundoff + row.extra) * m * r +
                     error_gamma(static_cast<double>(sinks + row.keys) + 2.0) * m;
   const double dr = dm + unit_roundoff;
   const double eps = row.weight, value_max = row.value_max;
   double d_rest = 0.0, d_sink = 0.0;
   for (double sm : {-1.0, 1.0}) {
     for (double sr : {-1.0, 1.0}) {
-      const auto corner = rule.gains(static_cast<float>(std::max(0.0, m + sm * dm)), static_cast<float>(std::max(0.0, r + sr * dr)));
+      const auto corner =
+          rule.gains(static_cast<float>(std::max(0.0, m + sm * dm)), static_cast<float>(std::max(0.0, r + sr * dr)));
       if (corner.has_value() != centre.has_value()) {
         ambiguous = true;
         continue;
@@ -197,8 +202,9 @@ double calibrated_row_bound(const Rule& rule, double m, double r, const RowError
   }
   if (!centre) return eps * value_max;  // row left unchanged
   const double rest = centre->rest, spread = std::abs(static_cast<double>(centre->sink) - centre->rest);
-  return value_max * (d_rest * r + d_sink * m + rest * eps + spread * (eps + error_gamma(static_cast<double>(sinks))) * m +
-                      3.0 * unit_roundoff * (rest + spread));
+  return value_max *
+         (d_rest * r + d_sink * m + rest * eps + spread * (eps + error_gamma(static_cast<double>(sinks))) * m +
+          3.0 * unit_roundoff * (rest + spread));
 }
 
 // `sinks[h]` is the sink set head h was calibrated with (empty: plain rows).
@@ -216,7 +222,8 @@ OutputBounds output_bounds(const Problem& p, const Rule& rule, const std::vector
       RowErrors row;
       row.keys = map.visible[i];
       row.score = options.exact_scores ? 0.0 : score_error(p, h, i, row.keys);
-      row.weight = 2.0 * row.score + error_gamma(2.0 * static_cast<double>(row.keys) + 8.0) + options.extra_weight_error;
+      row.extra = options.extra_weight_error;
+      row.weight = 2.0 * row.score + error_gamma(2.0 * static_cast<double>(row.keys) + 8.0) + row.extra;
       row.value_max = max_abs_value(p, g.kv_head_of(h), row.keys);
       double& bound = bounds.row[h * g.q_len + i];
       if (head_sinks.empty()) {
@@ -250,7 +257,7 @@ inline std::size_t compare_outputs(const std::vector<float>& actual, const std::
   for (std::size_t e = 0; e < expected.size(); ++e) {
     const double bound = row_bound[e / dim] + unit_roundoff * std::abs(static_cast<double>(expected[e]));
     const bool ok = std::isnan(expected[e]) ? std::isnan(actual[e])
-                                             : std::abs(static_cast<double>(actual[e]) - expected[e]) <= bound;
+                                            : std::abs(static_cast<double>(actual[e]) - expected[e]) <= bound;
     if (!ok && violations++ < 5) {
       INFO("element " << e << " (row " << e / dim << "): fused " << actual[e] << " reference " << expected[e]
                       << " bound " << bound);
@@ -275,7 +282,8 @@ inline double max_weight_error(const Problem& p, std::size_t head) {
   double worst = 0.0;
   for (std::size_t i = 0; i < map.rows; ++i) {
     if (!map.takes_part(i)) continue;
-    worst = std::max(worst, 2.0 * score_error(p, head, i, map.visible[i]) + error_gamma(2.0 * static_cast<double>(map.visible[i]) + 8.0));
+    worst = std::max(worst, 2.0 * score_error(p, head, i, map.visible[i]) +
+                                error_gamma(2.0 * static_cast<double>(map.visible[i]) + 8.0));
   }
   return worst;
 }

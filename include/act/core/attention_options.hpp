@@ -13,7 +13,7 @@
 namespace act {
 
 enum class Masking {
-  causal,  // query i sits at position kv_len - q_len + i and sees keys up to that position
+  causal,  // query i sits at position query_position + i and sees keys up to that position
   none,    // every query sees every valid key
 };
 
@@ -22,12 +22,17 @@ struct AttentionOptions {
   std::optional<float> scale;  // default 1/sqrt(head_dim)
   // Keys at index >= valid_keys are padding and masked for every query (per-sequence lengths in a batch).
   std::size_t valid_keys = std::numeric_limits<std::size_t>::max();
+  // Causal masking only: the absolute position of query row 0 (row i is at query_position + i and
+  // sees keys [0, query_position + i]). Unset: the queries end the cache (kv_len - q_len), which is
+  // only unambiguous without padding, so valid_keys < kv_len then needs an explicit position.
+  std::optional<std::size_t> query_position;
   int threads = 0;  // 0: OpenMP's default
 };
 
 // The resolved geometry of one attention call, after validation.
 struct AttentionGeometry {
   std::size_t q_heads, kv_heads, group, q_len, kv_len, head_dim, valid_keys;
+  std::size_t first_position;  // causal: absolute position of query row 0
   Masking masking;
   float scale;
 
@@ -36,7 +41,7 @@ struct AttentionGeometry {
   std::size_t visible_keys(std::size_t query) const noexcept {
     std::size_t limit = valid_keys;
     if (masking == Masking::causal) {
-      const std::size_t position = kv_len - q_len + query;
+      const std::size_t position = first_position + query;
       limit = position + 1 < limit ? position + 1 : limit;
     }
     return limit;
@@ -52,6 +57,31 @@ inline std::string dims(std::size_t h, std::size_t r, std::size_t c) {
   return text.append("]");
 }
 
+// Where causal query row 0 sits. Without an explicit position the queries end the cache; with
+// padding (valid_keys < kv_len) that guess is as likely wrong as right (an engine's queries usually
+// follow the valid keys), so the call is rejected instead of answered silently for the wrong rows.
+inline std::size_t first_query_position(const AttentionOptions& options, std::size_t q_len, std::size_t kv_len,
+                                        std::size_t valid) {
+  if (options.masking != Masking::causal) {
+    if (options.query_position) shape_error("query_position is only used with causal masking");
+    return 0;
+  }
+  if (options.query_position) {
+    if (*options.query_position > std::numeric_limits<std::size_t>::max() - q_len)
+      shape_error("query_position " + std::to_string(*options.query_position) + " overflows with " +
+                  std::to_string(q_len) + " queries");
+    return *options.query_position;
+  }
+  if (valid < kv_len)
+    shape_error("causal attention with valid_keys (" + std::to_string(valid) + ") below the cache length (" +
+                std::to_string(kv_len) + ") is ambiguous: set AttentionOptions::query_position (" +
+                "valid_keys - queries when the queries are the last valid keys)");
+  if (q_len > kv_len)
+    shape_error("causal attention needs at least as many keys (" + std::to_string(kv_len) + ") as queries (" +
+                std::to_string(q_len) + ") unless query_position is set");
+  return kv_len - q_len;
+}
+
 template <class Q, class K, class V>
 AttentionGeometry resolve_geometry(const HeadsView<Q>& q, const HeadsView<K>& k, const HeadsView<V>& v,
                                    const AttentionOptions& options) {
@@ -65,13 +95,11 @@ AttentionGeometry resolve_geometry(const HeadsView<Q>& q, const HeadsView<K>& k,
   if (q.cols != k.cols || q.cols == 0)
     shape_error("head dimension of Q (" + std::to_string(q.cols) + ") and K (" + std::to_string(k.cols) +
                 ") must match and be non-zero");
-  if (options.masking == Masking::causal && q.rows > k.rows)
-    shape_error("causal attention needs at least as many keys (" + std::to_string(k.rows) + ") as queries (" +
-                std::to_string(q.rows) + ")");
   const float scale = options.scale.value_or(1.0f / std::sqrt(static_cast<float>(q.cols)));
   if (!std::isfinite(scale)) shape_error("attention scale must be finite");
   const std::size_t valid = options.valid_keys < k.rows ? options.valid_keys : k.rows;
-  return {q.heads, k.heads, q.heads / k.heads, q.rows, k.rows, q.cols, valid, options.masking, scale};
+  const std::size_t position = first_query_position(options, q.rows, k.rows, valid);
+  return {q.heads, k.heads, q.heads / k.heads, q.rows, k.rows, q.cols, valid, position, options.masking, scale};
 }
 
 template <class T>
@@ -84,8 +112,8 @@ void check_output(const HeadsView<T>& o, const AttentionGeometry& g, const char*
 
 inline void check_lse(std::span<const float> lse, const AttentionGeometry& g) {
   if (lse.size() != g.q_heads * g.q_len)
-    shape_error("lse has " + std::to_string(lse.size()) + " entries, expected heads*queries = " +
-                std::to_string(g.q_heads * g.q_len));
+    shape_error("lse has " + std::to_string(lse.size()) +
+                " entries, expected heads*queries = " + std::to_string(g.q_heads * g.q_len));
 }
 
 }  // namespace detail

@@ -100,15 +100,16 @@ struct ThreadScratch {
 
 // Where a sweep records one head's rows; null members are not wanted. A row's weight for key j is
 // exp(s_j - shift) * scale: the attention sweep records shift = max and scale = 1/sum (so the
-// correction recomputes bitwise the weights that formed O), act::correct reads shift = lse, scale = 1.
+// correction recomputes bitwise the weights that formed O), act::correct reads shift = lse and
+// records scale = 1 / sum_j exp(s_j - lse) (1 up to the lse's rounding).
 struct HeadRows {
-  float* lse_out = nullptr;        // attention sweep
-  float* shift_out = nullptr;      // attention sweep, calibrated heads
-  float* scale_out = nullptr;      // attention sweep, calibrated heads
-  const float* shift = nullptr;    // statistics sweep and correction
-  const float* scale = nullptr;    // correction; null: 1
-  RowStatus* status = nullptr;     // calibrated heads
-  float* column_sums = nullptr;    // this thread's sums for the head, calibrated heads
+  float* lse_out = nullptr;      // attention sweep
+  float* shift_out = nullptr;    // attention sweep, calibrated heads
+  float* scale_out = nullptr;    // both sweeps, calibrated heads
+  const float* shift = nullptr;  // statistics sweep and correction
+  const float* scale = nullptr;  // correction
+  RowStatus* status = nullptr;   // calibrated heads
+  float* column_sums = nullptr;  // this thread's sums for the head, calibrated heads
 };
 
 // The block's queries, scaled and transposed into the query panel.
@@ -153,18 +154,50 @@ inline void record_status(const QueryBlock& block, const LaneStatus& lanes, RowS
   }
 }
 
-// Output rows of the block: the accumulated P V times 1/sum for valid rows, 0 for empty rows
-// (their weights are 0), NaN for invalid ones.
+// Output rows of the block: the accumulated P V times 1/sum for valid rows, 0 for empty rows, NaN
+// for invalid ones.
 inline void write_rows(const HeadsView<float>& out, std::size_t head, const QueryBlock& block,
                        const ThreadScratch& scratch, Floats inverse_sum, const LaneStatus& lanes) {
   alignas(simd::alignment) float scale[width];
+  bool empty[width];
   xsimd::select(lanes.invalid, Floats(std::numeric_limits<float>::quiet_NaN()), inverse_sum).store_aligned(scale);
+  (lanes.empty & !lanes.invalid).store_unaligned(empty);
   const std::size_t length = simd::vector_columns(out.cols);
   for (std::size_t lane = 0; lane < block.rows; ++lane) {
     float* row = out.row(head, block.first + lane);
+    if (empty[lane]) {  // explicitly: its zero weights times a non-finite value would give NaN
+      std::fill_n(row, out.cols, 0.0f);
+      continue;
+    }
     const float* accumulated = scratch.value_rows.data() + lane * length;
     for (std::size_t c = 0; c < length; ++c) row[c] = accumulated[c] * scale[lane];
     for (std::size_t c = length; c < out.cols; ++c) row[c] = scratch.value_panel[c * width + lane] * scale[lane];
+  }
+}
+
+// The lanes' visible key counts, for the scalar repairs below.
+inline void visible_counts(const QueryBlock& block, std::size_t (&counts)[width]) {
+  alignas(simd::alignment) float lanes[width];
+  block.visible.store_aligned(lanes);
+  for (std::size_t lane = 0; lane < width; ++lane) counts[lane] = static_cast<std::size_t>(lanes[lane]);
+}
+
+// The vector P V multiplies every row up to the furthest key any lane sees, with weight 0 where a
+// lane does not see the key; 0 * inf = NaN would carry a non-finite value into rows that cannot see
+// it. Such lanes (rare: only when some value is not finite) are summed again over their own keys.
+// Columns [0, length) of the sums live in `rows` ([width][length]), the others in `panel`.
+template <class Rows>
+void repair_lane(const float* weights, std::size_t lane, std::size_t count, std::size_t visible, const Rows& values,
+                 std::size_t dim, std::size_t length, float* rows, float* panel) {
+  bool finite = true;
+  for (std::size_t c = 0; c < length; ++c) finite &= std::isfinite(rows[lane * length + c]);
+  for (std::size_t c = length; c < dim; ++c) finite &= std::isfinite(panel[c * width + lane]);
+  if (finite) return;
+  for (std::size_t c = 0; c < dim; ++c) {
+    float sum = 0.0f;
+    for (std::size_t j = 0; j < count; ++j)
+      if (values.column(j) < visible) sum += weights[j * width + lane] * values[j][c];
+    (c < length ? rows[lane * length + c] : panel[c * width + lane]) = sum;
   }
 }
 
@@ -184,10 +217,25 @@ inline Floats row_lse(Floats max, Floats sum, const LaneStatus& lanes) {
 // L1 across the passes of accumulate_value_rows.
 inline constexpr std::size_t value_tile = 64;
 
+// repair_lane for every valid lane of an attention block whose accumulated P V is not finite.
+inline void repair_block(const Operands& in, const AttentionGeometry& g, std::size_t head, const QueryBlock& block,
+                         ThreadScratch& scratch, Lanes valid) {
+  bool keep[width];
+  valid.store_unaligned(keep);
+  std::size_t visible[width];
+  visible_counts(block, visible);
+  const simd::ConsecutiveRows values{in.v.row(g.kv_head_of(head), 0), in.v.row_stride};
+  for (std::size_t lane = 0; lane < block.rows; ++lane) {
+    if (keep[lane])
+      repair_lane(scratch.weights.data(), lane, block.keys_any_sees, visible[lane], values, g.head_dim,
+                  simd::vector_columns(g.head_dim), scratch.value_rows.data(), scratch.value_panel.data());
+  }
+}
+
 // One block of attention: scores, softmax, P V, output rows and lse; for calibrated heads also
 // the rows' status and their normalised weights added to the thread's column sums.
-inline void attend_block(const Operands& in, const HeadsView<float>& out, const AttentionGeometry& g,
-                         std::size_t head, const QueryBlock& block, ThreadScratch& scratch, const HeadRows& rows) {
+inline void attend_block(const Operands& in, const HeadsView<float>& out, const AttentionGeometry& g, std::size_t head,
+                         const QueryBlock& block, ThreadScratch& scratch, const HeadRows& rows) {
   const simd::ScoreSummary scores = score_block(in, g, head, block, scratch);
   const LaneStatus lanes{scores.bad, (scores.max == Floats(-simd::infinity)) | block.outside};
   const Lanes valid = lanes.valid();
@@ -205,9 +253,9 @@ inline void attend_block(const Operands& in, const HeadsView<float>& out, const 
     simd::accumulate_values(tile, count, values, simd::vector_columns(g.head_dim), g.head_dim,
                             scratch.value_panel.data());
   }
+  repair_block(in, g, head, block, scratch, valid);
   const Floats inverse_sum = xsimd::select(valid, Floats(1.0f) / sum, Floats(0.0f));
-  if (rows.column_sums != nullptr)
-    simd::add_column_sums(weights, block.keys_any_sees, inverse_sum, rows.column_sums);
+  if (rows.column_sums != nullptr) simd::add_column_sums(weights, block.keys_any_sees, inverse_sum, rows.column_sums);
   write_rows(out, head, block, scratch, inverse_sum, lanes);
   if (rows.lse_out != nullptr) store_rows(rows.lse_out, block, row_lse(scores.max, sum, lanes));
   if (rows.shift_out != nullptr) {
@@ -225,18 +273,25 @@ inline Floats load_rows(const float* source, const QueryBlock& block, float padd
   return simd::load(values);
 }
 
-// One block of the statistics sweep over Q K^T given each row's lse (no output is written):
-// weights exp(s - lse) of valid rows are added to the thread's column sums. A row is invalid when
-// a visible score or its lse is NaN or +inf, empty when its lse or every visible score is -inf.
-inline void statistics_block(const Operands& in, const AttentionGeometry& g, std::size_t head,
-                             const QueryBlock& block, ThreadScratch& scratch, const HeadRows& rows) {
+// One block of the statistics sweep over Q K^T given each row's lse (no output is written). The
+// weights exp(s - lse) are renormalised by their own row sum, which is recorded as the row's weight
+// scale: a float lse carries an absolute error of about u |lse| (3e-5 at |lse| = 300), which would
+// otherwise move every weight, the sink mass m and the rest r = 1 - m by that much and be amplified
+// by the 1/r gains; the common factor exp(lse_true - lse) cancels in the ratio. A row is invalid when
+// a visible score or its lse is NaN or +inf, or when its lse is so far from the scores' that the
+// weights underflow to 0 or overflow; empty when its lse or every visible score is -inf.
+inline void statistics_block(const Operands& in, const AttentionGeometry& g, std::size_t head, const QueryBlock& block,
+                             ThreadScratch& scratch, const HeadRows& rows) {
   const simd::ScoreSummary scores = score_block(in, g, head, block, scratch);
   const Floats lse = load_rows(rows.shift, block, -simd::infinity);
   const Floats minus_infinity(-simd::infinity);
-  const LaneStatus lanes{scores.bad | !(lse < Floats(simd::infinity)),
-                         (scores.max == minus_infinity) | (lse == minus_infinity) | block.outside};
-  simd::exponentiate(scratch.weights.data(), block.keys_any_sees, lse, lanes.valid());
-  simd::add_column_sums(scratch.weights.data(), block.keys_any_sees, Floats(1.0f), rows.column_sums);
+  LaneStatus lanes{scores.bad | !(lse < Floats(simd::infinity)),
+                   (scores.max == minus_infinity) | (lse == minus_infinity) | block.outside};
+  const Floats sum = simd::exponentiate(scratch.weights.data(), block.keys_any_sees, lse, lanes.valid());
+  lanes.invalid = lanes.invalid | (lanes.valid() & !((sum > Floats(0.0f)) & (sum < Floats(simd::infinity))));
+  const Floats inverse_sum = xsimd::select(lanes.valid(), Floats(1.0f) / sum, Floats(0.0f));
+  simd::add_column_sums(scratch.weights.data(), block.keys_any_sees, inverse_sum, rows.column_sums);
+  store_rows(rows.scale_out, block, inverse_sum);
   record_status(block, lanes, rows.status, scratch.report);
 }
 
@@ -279,18 +334,22 @@ void correct_block(const Operands& in, const HeadsView<float>& out, const Attent
   simd::score_keys(panel, g.head_dim, simd::ChosenRows{in.k.row(kv_head, 0), in.k.row_stride, sinks.data()}, seen,
                    sinks_below(block.keys_all_see), block.visible, weights);
   const Lanes valid = valid_lanes(block, rows.status);
-  const Floats weight_scale = rows.scale == nullptr ? Floats(1.0f) : load_rows(rows.scale, block, 0.0f);
+  const Floats weight_scale = load_rows(rows.scale, block, 0.0f);
   alignas(simd::alignment) float sink_mass[width], scales[width];
-  (simd::exponentiate(weights, seen, load_rows(rows.shift, block, 0.0f), valid) * weight_scale).store_aligned(sink_mass);
+  (simd::exponentiate(weights, seen, load_rows(rows.shift, block, 0.0f), valid) * weight_scale)
+      .store_aligned(sink_mass);
   weight_scale.store_aligned(scales);
   float* sink_panel = scratch.value_panel.data();
   std::fill(scratch.value_panel.begin(), scratch.value_panel.end(), 0.0f);
-  simd::accumulate_values(weights, seen, simd::ChosenRows{in.v.row(kv_head, 0), in.v.row_stride, sinks.data()}, 0,
-                          g.head_dim, sink_panel);
+  const simd::ChosenRows sink_values{in.v.row(kv_head, 0), in.v.row_stride, sinks.data()};
+  simd::accumulate_values(weights, seen, sink_values, 0, g.head_dim, sink_panel);
+  std::size_t visible[width];
+  visible_counts(block, visible);
   for (std::size_t lane = 0; lane < block.rows; ++lane) {
     if (rows.status[block.first + lane] != RowStatus::valid) continue;
-    rescale_row(out.row(head, block.first + lane), g.head_dim, sink_panel, lane, scales[lane], sink_mass[lane],
-                rule, scratch.report);
+    repair_lane(weights, lane, seen, visible[lane], sink_values, g.head_dim, 0, nullptr, sink_panel);
+    rescale_row(out.row(head, block.first + lane), g.head_dim, sink_panel, lane, scales[lane], sink_mass[lane], rule,
+                scratch.report);
   }
 }
 
@@ -341,21 +400,24 @@ class WaveRunner {
 
   // `given_lse`: the rows' lse is an input (correct); empty: the sweep produces it.
   // `sweep_plain_heads`: uncalibrated heads are swept too (attention) or skipped (correct).
-  WaveRunner(const Operands& in, const HeadsView<float>& out, const AttentionGeometry& g,
-             const AttentionExtras& extras, const Cal& calibration, std::span<const float> given_lse,
-             bool sweep_plain_heads, const Sweep& sweep)
-      : in_(in), out_(out), g_(g), extras_(extras), calibration_(calibration), given_lse_(given_lse),
-        sweep_plain_heads_(sweep_plain_heads), sweep_(sweep) {}
+  WaveRunner(const Operands& in, const HeadsView<float>& out, const AttentionGeometry& g, const AttentionExtras& extras,
+             const Cal& calibration, std::span<const float> given_lse, bool sweep_plain_heads, const Sweep& sweep)
+      : in_(in),
+        out_(out),
+        g_(g),
+        extras_(extras),
+        calibration_(calibration),
+        given_lse_(given_lse),
+        sweep_plain_heads_(sweep_plain_heads),
+        sweep_(sweep) {}
 
   CalibrationReport run(int requested_threads) {
     wave_ = wave_size(requested_threads);
     if (extras_.sinks != nullptr) extras_.sinks->assign(g_.q_heads, SinkSet{});
     if (calibrates_any()) {
       status_.resize(wave_ * g_.q_len);
-      if (given_lse_.empty()) {
-        own_shift_.resize(wave_ * g_.q_len);
-        own_scale_.resize(wave_ * g_.q_len);
-      }
+      own_scale_.resize(wave_ * g_.q_len);
+      if (given_lse_.empty()) own_shift_.resize(wave_ * g_.q_len);
       sinks_.resize(wave_);
     }
     // Scratch for every thread the region may get, ready before it starts (no barrier needed).
@@ -395,9 +457,9 @@ class WaveRunner {
     if (!extras_.lse.empty()) rows.lse_out = extras_.lse.data() + head * g_.q_len;
     if (!calibrated(head)) return rows;
     const std::size_t offset = slot * g_.q_len;
+    rows.scale = rows.scale_out = own_scale_.data() + offset;
     if (given_lse_.empty()) {
       rows.shift = rows.shift_out = own_shift_.data() + offset;
-      rows.scale = rows.scale_out = own_scale_.data() + offset;
     } else {
       rows.shift = given_lse_.data() + head * g_.q_len;
     }
@@ -480,7 +542,9 @@ class WaveRunner {
     if (extras_.sinks != nullptr) (*extras_.sinks)[head] = sinks;
     if constexpr (!needs_correction<Cal>) {
       // Nothing is rescaled, but as in the reference every valid row of a head with sinks counts.
-      if (!sinks.empty()) mine.report.rows_calibrated += static_cast<std::size_t>(std::count(status, status + g_.q_len, RowStatus::valid));
+      if (!sinks.empty())
+        mine.report.rows_calibrated +=
+            static_cast<std::size_t>(std::count(status, status + g_.q_len, RowStatus::valid));
     }
   }
 
@@ -494,10 +558,10 @@ class WaveRunner {
   const Sweep& sweep_;
   std::size_t wave_ = 1;
   std::vector<ThreadScratch> scratch_;
-  std::vector<RowStatus> status_;  // [wave slot][q_len]
-  std::vector<float> own_shift_;   // [wave slot][q_len], the attention sweep's row max
-  std::vector<float> own_scale_;   // [wave slot][q_len], the attention sweep's row 1/sum
-  std::vector<SinkSet> sinks_;     // [wave slot]
+  std::vector<RowStatus> status_;     // [wave slot][q_len]
+  std::vector<float> own_shift_;      // [wave slot][q_len], the attention sweep's row max
+  std::vector<float> own_scale_;      // [wave slot][q_len], the sweep's row 1/sum
+  std::vector<SinkSet> sinks_;        // [wave slot]
   parallel::FirstException failure_;  // kept from any thread; the rest of the work is skipped
 };
 
@@ -524,7 +588,9 @@ CalibrationReport attention(HeadsView<const float> q, HeadsView<const float> k, 
   const detail::Operands in{q, k, v};
   const AttentionGeometry g = detail::resolve_fused(in, out, options, extras);
   const auto sweep = [&](std::size_t head, const detail::QueryBlock& block, detail::ThreadScratch& scratch,
-                         const detail::HeadRows& rows) { detail::attend_block(in, out, g, head, block, scratch, rows); };
+                         const detail::HeadRows& rows) {
+    detail::attend_block(in, out, g, head, block, scratch, rows);
+  };
   detail::WaveRunner runner(in, out, g, extras, calibration, {}, true, sweep);
   return runner.run(detail::thread_count(options));
 }
