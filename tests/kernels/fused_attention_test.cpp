@@ -10,63 +10,6 @@ using namespace act::testing;
 
 namespace {
 
-template <class Detector>
-double threshold_of(const Detector& detector) {
-  if constexpr (std::is_same_v<Detector, ColumnMeanThreshold>) {
-    return detector.tau;
-  } else {
-    return std::numeric_limits<double>::quiet_NaN();  // no threshold: sink sets must agree exactly
-  }
-}
-
-struct Expectations {
-  BoundOptions bounds;
-  std::size_t allowed_ambiguous_rows = 0;
-};
-
-// Runs both kernels and checks: invalid/empty rows, sink sets (up to legitimate threshold ties),
-// outputs and lse within the float32 bounds, and the calibration counts. Returns the reference's report.
-template <class Cal>
-CalibrationReport check_against_reference(const Problem& p, const Cal& calibration, const RunOptions& run = {},
-                                          const Expectations& expect = {}) {
-  const Result fused = run_fused(p, calibration, run);
-  const Result ref = run_reference(p, calibration, run);
-  CHECK(fused.report.invalid_rows == ref.report.invalid_rows);
-  CHECK(fused.report.empty_rows == ref.report.empty_rows);
-  REQUIRE(fused.sinks.size() == ref.sinks.size());
-  for (std::size_t h = 0; h < ref.sinks.size(); ++h) {
-    if (fused.sinks[h] == ref.sinks[h]) continue;
-    // A tie at tau changes the sink set and hence the whole head; nothing else may differ.
-    REQUIRE(sets_differ_only_at_ties(p, h, fused.sinks[h], ref.sinks[h], threshold_of(calibration.detector)));
-    WARN("head " << h << ": sink sets differ at a legitimate tie; outputs not compared");
-    return ref.report;
-  }
-  const OutputBounds bounds = output_bounds(p, calibration.rescaler, ref.sinks, expect.bounds);
-  CHECK(bounds.ambiguous_rows <= expect.allowed_ambiguous_rows);
-  CHECK(compare_outputs(fused.out, ref.out, bounds.row, p.shape.dim) == 0);
-  CHECK(fused.report.sinks_selected == ref.report.sinks_selected);
-  if (bounds.ambiguous_rows == 0) {
-    CHECK(fused.report.rows_calibrated == ref.report.rows_calibrated);
-    CHECK(fused.report.degenerate_rows == ref.report.degenerate_rows);
-  }
-  // lse: |d lse| <= D_i + error_gamma(n_i + 4) + u |lse|; non-finite values exactly.
-  const AttentionGeometry g = p.geometry();
-  for (std::size_t h = 0; h < g.q_heads; ++h) {
-    for (std::size_t i = 0; i < g.q_len; ++i) {
-      const float expected = ref.lse[h * g.q_len + i], actual = fused.lse[h * g.q_len + i];
-      if (!std::isfinite(expected)) {
-        CHECK((std::isnan(expected) ? std::isnan(actual) : actual == expected));
-        continue;
-      }
-      const std::size_t n_i = g.visible_keys(i);
-      const double d_i = expect.bounds.exact_scores ? 0.0 : score_error(p, h, i, n_i);
-      CHECK(std::abs(static_cast<double>(actual) - expected) <=
-            d_i + error_gamma(static_cast<double>(n_i) + 4.0) + unit_roundoff * std::abs(expected));
-    }
-  }
-  return ref.report;
-}
-
 struct Layout {
   const char* name;
   Masking masking;

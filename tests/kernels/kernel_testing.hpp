@@ -137,17 +137,23 @@ inline reference::HeadMap reference_map(const Problem& p, std::size_t head) {
 }
 
 // Bound on the score error of row i of `head` (D_i above); 0 when the caller knows the scores are exact.
+// A mask adds one rounding of the sum: u (|s| + |mask|). Keys the row does not see are skipped.
 inline double score_error(const Problem& p, std::size_t head, std::size_t i, std::size_t visible) {
   const AttentionGeometry g = p.geometry();
   const std::size_t kv = g.kv_head_of(head);
+  const double product_error = error_gamma(static_cast<double>(g.head_dim) + 1.0);
   double worst = 0.0;
   for (std::size_t j = 0; j < visible; ++j) {
+    if (!g.sees(head, i, j)) continue;
     double magnitude = 0.0;
     for (std::size_t c = 0; c < g.head_dim; ++c)
       magnitude += std::abs(static_cast<double>(p.queries().row(head, i)[c]) * p.keys().row(kv, j)[c]);
-    if (std::isfinite(magnitude)) worst = std::max(worst, magnitude);  // an infinite score is exact
+    magnitude *= std::abs(static_cast<double>(g.scale));  // a bound: never negative
+    double error = product_error * magnitude;
+    if (!g.mask.empty()) error += unit_roundoff * (magnitude * (1.0 + product_error) + std::abs(g.mask.at(head, i, j)));
+    if (std::isfinite(error)) worst = std::max(worst, error);  // an infinite score is exact
   }
-  return error_gamma(static_cast<double>(g.head_dim) + 1.0) * std::abs(g.scale) * worst;  // a bound: never negative
+  return worst;
 }
 
 inline double max_abs_value(const Problem& p, std::size_t kv_head, std::size_t visible) {
@@ -250,14 +256,16 @@ OutputBounds output_bounds(const Problem& p, const Rule& rule, const std::vector
 }
 
 // Every element of `actual` within bound[row] + u |expected| of `expected`; NaN exactly where
-// `expected` is NaN. Returns the number of violations (reported through Catch).
+// `expected` is NaN, the same infinity where it is infinite (an infinite value the row sees). Returns the number of
+// violations (reported through Catch).
 inline std::size_t compare_outputs(const std::vector<float>& actual, const std::vector<float>& expected,
                                    const std::vector<double>& row_bound, std::size_t dim) {
   std::size_t violations = 0;
   for (std::size_t e = 0; e < expected.size(); ++e) {
     const double bound = row_bound[e / dim] + unit_roundoff * std::abs(static_cast<double>(expected[e]));
-    const bool ok = std::isnan(expected[e]) ? std::isnan(actual[e])
-                                            : std::abs(static_cast<double>(actual[e]) - expected[e]) <= bound;
+    const bool ok = std::isnan(expected[e])   ? std::isnan(actual[e])
+                    : std::isinf(expected[e]) ? actual[e] == expected[e]
+                                              : std::abs(static_cast<double>(actual[e]) - expected[e]) <= bound;
     if (!ok && violations++ < 5) {
       INFO("element " << e << " (row " << e / dim << "): fused " << actual[e] << " reference " << expected[e]
                       << " bound " << bound);
@@ -299,6 +307,63 @@ inline bool sets_differ_only_at_ties(const Problem& p, std::size_t head, const S
   std::set_symmetric_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(differing));
   return std::all_of(differing.begin(), differing.end(),
                      [&](std::uint32_t j) { return std::abs(means[j] - tau) <= tolerance * std::max(tau, 1e-30); });
+}
+
+template <class Detector>
+double threshold_of(const Detector& detector) {
+  if constexpr (std::is_same_v<Detector, ColumnMeanThreshold>) {
+    return detector.tau;
+  } else {
+    return std::numeric_limits<double>::quiet_NaN();  // no threshold: sink sets must agree exactly
+  }
+}
+
+struct Expectations {
+  BoundOptions bounds;
+  std::size_t allowed_ambiguous_rows = 0;
+};
+
+// Runs both kernels and checks: invalid/empty rows, sink sets (up to legitimate threshold ties),
+// outputs and lse within the float32 bounds, and the calibration counts. Returns the reference's report.
+template <class Cal>
+CalibrationReport check_against_reference(const Problem& p, const Cal& calibration, const RunOptions& run = {},
+                                          const Expectations& expect = {}) {
+  const Result fused = run_fused(p, calibration, run);
+  const Result ref = run_reference(p, calibration, run);
+  CHECK(fused.report.invalid_rows == ref.report.invalid_rows);
+  CHECK(fused.report.empty_rows == ref.report.empty_rows);
+  REQUIRE(fused.sinks.size() == ref.sinks.size());
+  for (std::size_t h = 0; h < ref.sinks.size(); ++h) {
+    if (fused.sinks[h] == ref.sinks[h]) continue;
+    // A tie at tau changes the sink set and hence the whole head; nothing else may differ.
+    REQUIRE(sets_differ_only_at_ties(p, h, fused.sinks[h], ref.sinks[h], threshold_of(calibration.detector)));
+    WARN("head " << h << ": sink sets differ at a legitimate tie; outputs not compared");
+    return ref.report;
+  }
+  const OutputBounds bounds = output_bounds(p, calibration.rescaler, ref.sinks, expect.bounds);
+  CHECK(bounds.ambiguous_rows <= expect.allowed_ambiguous_rows);
+  CHECK(compare_outputs(fused.out, ref.out, bounds.row, p.shape.dim) == 0);
+  CHECK(fused.report.sinks_selected == ref.report.sinks_selected);
+  if (bounds.ambiguous_rows == 0) {
+    CHECK(fused.report.rows_calibrated == ref.report.rows_calibrated);
+    CHECK(fused.report.degenerate_rows == ref.report.degenerate_rows);
+  }
+  // lse: |d lse| <= D_i + error_gamma(n_i + 4) + u |lse|; non-finite values exactly.
+  const AttentionGeometry g = p.geometry();
+  for (std::size_t h = 0; h < g.q_heads; ++h) {
+    for (std::size_t i = 0; i < g.q_len; ++i) {
+      const float expected = ref.lse[h * g.q_len + i], actual = fused.lse[h * g.q_len + i];
+      if (!std::isfinite(expected)) {
+        CHECK((std::isnan(expected) ? std::isnan(actual) : actual == expected));
+        continue;
+      }
+      const std::size_t n_i = g.visible_keys(i);
+      const double d_i = expect.bounds.exact_scores ? 0.0 : score_error(p, h, i, n_i);
+      CHECK(std::abs(static_cast<double>(actual) - expected) <=
+            d_i + error_gamma(static_cast<double>(n_i) + 4.0) + unit_roundoff * std::abs(expected));
+    }
+  }
+  return ref.report;
 }
 
 }  // namespace act::testing

@@ -2,6 +2,7 @@
 // Masking, scale and threading shared by every attention kernel, and the shape checks they run.
 #include <act/core/error.hpp>
 #include <act/core/heads_view.hpp>
+#include <act/core/mask_view.hpp>
 
 #include <cmath>
 #include <cstddef>
@@ -26,6 +27,11 @@ struct AttentionOptions {
   // sees keys [0, query_position + i]). Unset: the queries end the cache (kv_len - q_len), which is
   // only unambiguous without padding, so valid_keys < kv_len then needs an explicit position.
   std::optional<std::size_t> query_position;
+  // Optional additive mask [heads][q_len][kv_len], applied on top of `masking` and `valid_keys`:
+  // a key is seen by a query when both allow it and the mask is not -inf; a NaN or +inf entry makes
+  // the score, and so the row, invalid. The column statistics count, for each key, the rows that
+  // see it (n - j only in the causal-prefill case).
+  MaskView mask;
   int threads = 0;  // 0: OpenMP's default
 };
 
@@ -35,6 +41,7 @@ struct AttentionGeometry {
   std::size_t first_position;  // causal: absolute position of query row 0
   Masking masking;
   float scale;
+  MaskView mask;
 
   std::size_t kv_head_of(std::size_t q_head) const noexcept { return q_head / group; }
   // Number of keys query i sees (keys [0, result) are visible).
@@ -45,6 +52,10 @@ struct AttentionGeometry {
       limit = position + 1 < limit ? position + 1 : limit;
     }
     return limit;
+  }
+  // Whether query `i` of query head `head` sees key `j`.
+  bool sees(std::size_t head, std::size_t i, std::size_t j) const noexcept {
+    return j < visible_keys(i) && (mask.empty() || mask.at(head, i, j) != hidden_key);
   }
 };
 
@@ -82,6 +93,17 @@ inline std::size_t first_query_position(const AttentionOptions& options, std::si
   return kv_len - q_len;
 }
 
+inline void check_mask(const MaskView& mask, std::size_t q_heads, std::size_t q_len, std::size_t kv_len) {
+  if (mask.empty()) return;
+  if (mask.type != MaskType::f32 && mask.type != MaskType::f16) shape_error("mask has an unsupported element type");
+  if (mask.heads != 1 && mask.heads != q_heads)
+    shape_error("mask has " + std::to_string(mask.heads) + " heads; expected 1 (shared) or the " +
+                std::to_string(q_heads) + " query heads");
+  if (mask.rows != q_len || mask.cols != kv_len)
+    shape_error("mask is " + dims(mask.heads, mask.rows, mask.cols) + " but the call has " + std::to_string(q_len) +
+                " queries and " + std::to_string(kv_len) + " keys");
+}
+
 template <class Q, class K, class V>
 AttentionGeometry resolve_geometry(const HeadsView<Q>& q, const HeadsView<K>& k, const HeadsView<V>& v,
                                    const AttentionOptions& options) {
@@ -99,7 +121,9 @@ AttentionGeometry resolve_geometry(const HeadsView<Q>& q, const HeadsView<K>& k,
   if (!std::isfinite(scale)) shape_error("attention scale must be finite");
   const std::size_t valid = options.valid_keys < k.rows ? options.valid_keys : k.rows;
   const std::size_t position = first_query_position(options, q.rows, k.rows, valid);
-  return {q.heads, k.heads, q.heads / k.heads, q.rows, k.rows, q.cols, valid, position, options.masking, scale};
+  check_mask(options.mask, q.heads, q.rows, k.rows);
+  return {q.heads, k.heads,  q.heads / k.heads, q.rows, k.rows,      q.cols,
+          valid,   position, options.masking,   scale,  options.mask};
 }
 
 template <class T>

@@ -24,6 +24,7 @@
 #include <act/kernels/attention_extras.hpp>
 #include <act/kernels/lane_ops.hpp>
 #include <act/policies/calibration.hpp>
+#include <act/simd/widen.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -79,6 +80,13 @@ struct QueryBlock {
 
 inline std::size_t block_count(const AttentionGeometry& g) noexcept { return (g.q_len + width - 1) / width; }
 
+// The mask head and first query of the block whose mask a thread's bias panel holds.
+struct BiasOwner {
+  std::size_t mask_head = 0, first = 0, keys = 0;
+  bool valid = false;
+  bool operator==(const BiasOwner&) const = default;
+};
+
 // Per-thread working memory, reused by every item the thread runs.
 struct ThreadScratch {
   simd::AlignedVector<float> query_panel;  // [dim][width]
@@ -86,6 +94,9 @@ struct ThreadScratch {
   simd::AlignedVector<float> value_rows;   // [width][vector_columns(dim)]: O's other columns
   simd::AlignedVector<float> weights;      // [kv_len][width]
   std::vector<float> column_sums;          // [wave slot][kv_len], calibrated heads only
+  simd::AlignedVector<float> bias;         // [kv_len][width], masked calls: the block's mask
+  BiasOwner bias_owner;                    // whose mask `bias` holds (query heads sharing it reuse it)
+  std::vector<float> column_counts;        // [wave slot][kv_len], masked calls: rows that saw each key
   ColumnStats head_stats;                  // one head's reduced statistics
   CalibrationReport report;
 
@@ -95,6 +106,9 @@ struct ThreadScratch {
     value_rows.resize(simd::vector_columns(g.head_dim) * width);
     weights.resize(std::max<std::size_t>(g.kv_len, 1) * width);
     column_sums.assign(calibrated_slots * g.kv_len, 0.0f);
+    if (g.mask.empty()) return;
+    bias.resize(std::max<std::size_t>(g.kv_len, 1) * width);
+    column_counts.assign(calibrated_slots * g.kv_len, 0.0f);
   }
 };
 
@@ -103,13 +117,14 @@ struct ThreadScratch {
 // correction recomputes bitwise the weights that formed O), act::correct reads shift = lse and
 // records scale = 1 / sum_j exp(s_j - lse) (1 up to the lse's rounding).
 struct HeadRows {
-  float* lse_out = nullptr;      // attention sweep
-  float* shift_out = nullptr;    // attention sweep, calibrated heads
-  float* scale_out = nullptr;    // both sweeps, calibrated heads
-  const float* shift = nullptr;  // statistics sweep and correction
-  const float* scale = nullptr;  // correction
-  RowStatus* status = nullptr;   // calibrated heads
-  float* column_sums = nullptr;  // this thread's sums for the head, calibrated heads
+  float* lse_out = nullptr;        // attention sweep
+  float* shift_out = nullptr;      // attention sweep, calibrated heads
+  float* scale_out = nullptr;      // both sweeps, calibrated heads
+  const float* shift = nullptr;    // statistics sweep and correction
+  const float* scale = nullptr;    // correction
+  RowStatus* status = nullptr;     // calibrated heads
+  float* column_sums = nullptr;    // this thread's sums for the head, calibrated heads
+  float* column_counts = nullptr;  // this thread's visibility counts, calibrated heads of masked calls
 };
 
 // The block's queries, scaled and transposed into the query panel.
@@ -122,15 +137,63 @@ inline void load_query_panel(const HeadsView<const float>& q, std::size_t head, 
   }
 }
 
-// Scores of the block against every key any of its rows sees, into scratch.weights.
+// The block's mask for keys[0, count) as a [count][width] panel: -inf where a lane does not see the
+// key (past the block, past its causal or valid-key limit, or hidden by the mask).
+template <class Element, class Rows>
+void fill_bias(const AttentionGeometry& g, std::size_t head, const QueryBlock& block, const Rows& keys,
+               std::size_t count, float* bias) {
+  std::fill_n(bias, count * width, -simd::infinity);
+  const MaskView& mask = g.mask;
+  const std::ptrdiff_t head_offset = static_cast<std::ptrdiff_t>(mask.heads == 1 ? 0 : head) * mask.head_stride;
+  for (std::size_t lane = 0; lane < block.rows; ++lane) {
+    const std::size_t query = block.first + lane, limit = g.visible_keys(query);
+    const Element* row =
+        static_cast<const Element*>(mask.data) + head_offset + static_cast<std::ptrdiff_t>(query) * mask.row_stride;
+    for (std::size_t j = 0; j < count; ++j) {
+      const std::size_t column = keys.column(j);
+      if (column >= limit) continue;
+      if constexpr (std::is_same_v<Element, float>)
+        bias[j * width + lane] = row[column];
+      else
+        bias[j * width + lane] = simd::half_to_float(row[column]);
+    }
+  }
+}
+
+template <class Rows>
+void fill_bias(const AttentionGeometry& g, std::size_t head, const QueryBlock& block, const Rows& keys,
+               std::size_t count, float* bias) {
+  if (g.mask.type == MaskType::f16)
+    fill_bias<std::uint16_t>(g, head, block, keys, count, bias);
+  else
+    fill_bias<float>(g, head, block, keys, count, bias);
+}
+
+// Scores of the block against every key any of its rows sees, into scratch.weights (plus the mask
+// in scratch.bias for masked calls; query heads sharing a mask reuse the panel of the previous one).
 inline simd::ScoreSummary score_block(const Operands& in, const AttentionGeometry& g, std::size_t head,
                                       const QueryBlock& block, ThreadScratch& scratch) {
   float* panel = scratch.query_panel.data();
   load_query_panel(in.q, head, block, g.scale, panel);
   const std::size_t kv_head = g.kv_head_of(head);
   const simd::ConsecutiveRows keys{in.k.row(kv_head, 0), in.k.row_stride};
-  return simd::score_keys(panel, g.head_dim, keys, block.keys_any_sees, block.keys_all_see, block.visible,
-                          scratch.weights.data());
+  if (g.mask.empty())
+    return simd::score_keys(panel, g.head_dim, keys, block.keys_any_sees, block.keys_all_see, block.visible,
+                            scratch.weights.data());
+  const BiasOwner owner{g.mask.heads == 1 ? 0 : head, block.first, block.keys_any_sees, true};
+  if (!(scratch.bias_owner == owner)) {
+    fill_bias(g, head, block, keys, block.keys_any_sees, scratch.bias.data());
+    scratch.bias_owner = owner;
+  }
+  return simd::score_keys_biased(panel, g.head_dim, keys, block.keys_any_sees, scratch.bias.data(),
+                                 scratch.weights.data());
+}
+
+// Adds the valid lanes' visibility of each key to the thread's counts (masked calls).
+inline void count_visible(const QueryBlock& block, const ThreadScratch& scratch, Lanes valid, const HeadRows& rows) {
+  if (rows.column_counts == nullptr) return;
+  simd::add_visible_counts(scratch.bias.data(), block.keys_any_sees, xsimd::select(valid, Floats(1.0f), Floats(0.0f)),
+                           rows.column_counts);
 }
 
 // Lane-wise classification of the block's rows: invalid wins over empty, as in the reference.
@@ -175,20 +238,32 @@ inline void write_rows(const HeadsView<float>& out, std::size_t head, const Quer
   }
 }
 
-// The lanes' visible key counts, for the scalar repairs below.
-inline void visible_counts(const QueryBlock& block, std::size_t (&counts)[width]) {
-  alignas(simd::alignment) float lanes[width];
-  block.visible.store_aligned(lanes);
-  for (std::size_t lane = 0; lane < width; ++lane) counts[lane] = static_cast<std::size_t>(lanes[lane]);
-}
+// Which of the swept keys each lane sees, for the scalar repairs below: by the lane's visible count,
+// or (masked calls) by the block's bias panel.
+class LaneVisibility {
+ public:
+  LaneVisibility(const QueryBlock& block, const float* bias) : bias_(bias) {
+    alignas(simd::alignment) float lanes[width];
+    block.visible.store_aligned(lanes);
+    for (std::size_t lane = 0; lane < width; ++lane) counts_[lane] = static_cast<std::size_t>(lanes[lane]);
+  }
+  template <class Rows>
+  bool sees(const Rows& keys, std::size_t j, std::size_t lane) const noexcept {
+    return bias_ != nullptr ? bias_[j * width + lane] != -simd::infinity : keys.column(j) < counts_[lane];
+  }
+
+ private:
+  std::size_t counts_[width];
+  const float* bias_;
+};
 
 // The vector P V multiplies every row up to the furthest key any lane sees, with weight 0 where a
 // lane does not see the key; 0 * inf = NaN would carry a non-finite value into rows that cannot see
 // it. Such lanes (rare: only when some value is not finite) are summed again over their own keys.
 // Columns [0, length) of the sums live in `rows` ([width][length]), the others in `panel`.
 template <class Rows>
-void repair_lane(const float* weights, std::size_t lane, std::size_t count, std::size_t visible, const Rows& values,
-                 std::size_t dim, std::size_t length, float* rows, float* panel) {
+void repair_lane(const float* weights, std::size_t lane, std::size_t count, const LaneVisibility& visibility,
+                 const Rows& values, std::size_t dim, std::size_t length, float* rows, float* panel) {
   bool finite = true;
   for (std::size_t c = 0; c < length; ++c) finite &= std::isfinite(rows[lane * length + c]);
   for (std::size_t c = length; c < dim; ++c) finite &= std::isfinite(panel[c * width + lane]);
@@ -196,7 +271,7 @@ void repair_lane(const float* weights, std::size_t lane, std::size_t count, std:
   for (std::size_t c = 0; c < dim; ++c) {
     float sum = 0.0f;
     for (std::size_t j = 0; j < count; ++j)
-      if (values.column(j) < visible) sum += weights[j * width + lane] * values[j][c];
+      if (visibility.sees(values, j, lane)) sum += weights[j * width + lane] * values[j][c];
     (c < length ? rows[lane * length + c] : panel[c * width + lane]) = sum;
   }
 }
@@ -222,12 +297,11 @@ inline void repair_block(const Operands& in, const AttentionGeometry& g, std::si
                          ThreadScratch& scratch, Lanes valid) {
   bool keep[width];
   valid.store_unaligned(keep);
-  std::size_t visible[width];
-  visible_counts(block, visible);
+  const LaneVisibility visibility(block, g.mask.empty() ? nullptr : scratch.bias.data());
   const simd::ConsecutiveRows values{in.v.row(g.kv_head_of(head), 0), in.v.row_stride};
   for (std::size_t lane = 0; lane < block.rows; ++lane) {
     if (keep[lane])
-      repair_lane(scratch.weights.data(), lane, block.keys_any_sees, visible[lane], values, g.head_dim,
+      repair_lane(scratch.weights.data(), lane, block.keys_any_sees, visibility, values, g.head_dim,
                   simd::vector_columns(g.head_dim), scratch.value_rows.data(), scratch.value_panel.data());
   }
 }
@@ -257,6 +331,7 @@ inline void attend_block(const Operands& in, const HeadsView<float>& out, const 
   const Floats inverse_sum = xsimd::select(valid, Floats(1.0f) / sum, Floats(0.0f));
   if (rows.column_sums != nullptr) simd::add_column_sums(weights, block.keys_any_sees, inverse_sum, rows.column_sums);
   write_rows(out, head, block, scratch, inverse_sum, lanes);
+  count_visible(block, scratch, valid, rows);
   if (rows.lse_out != nullptr) store_rows(rows.lse_out, block, row_lse(scores.max, sum, lanes));
   if (rows.shift_out != nullptr) {
     store_rows(rows.shift_out, block, scores.max);
@@ -292,6 +367,7 @@ inline void statistics_block(const Operands& in, const AttentionGeometry& g, std
   const Floats inverse_sum = xsimd::select(lanes.valid(), Floats(1.0f) / sum, Floats(0.0f));
   simd::add_column_sums(scratch.weights.data(), block.keys_any_sees, inverse_sum, rows.column_sums);
   store_rows(rows.scale_out, block, inverse_sum);
+  count_visible(block, scratch, lanes.valid(), rows);
   record_status(block, lanes, rows.status, scratch.report);
 }
 
@@ -317,6 +393,22 @@ void rescale_row(float* row, std::size_t dim, const float* sink_panel, std::size
   for (std::size_t c = 0; c < dim; ++c) row[c] = gains->rest * row[c] + sink_minus_rest * sink_panel[c * width + lane];
 }
 
+// Scores of the block against its first `seen` sinks into scratch.weights (sinks below `unmasked`
+// are visible to every row); masked calls put the sinks' mask in scratch.bias.
+inline void score_sinks(const Operands& in, const AttentionGeometry& g, std::size_t head, const QueryBlock& block,
+                        const SinkSet& sinks, std::size_t seen, std::size_t unmasked, ThreadScratch& scratch) {
+  float* panel = scratch.query_panel.data();
+  load_query_panel(in.q, head, block, g.scale, panel);
+  const simd::ChosenRows keys{in.k.row(g.kv_head_of(head), 0), in.k.row_stride, sinks.data()};
+  if (g.mask.empty()) {
+    simd::score_keys(panel, g.head_dim, keys, seen, unmasked, block.visible, scratch.weights.data());
+    return;
+  }
+  fill_bias(g, head, block, keys, seen, scratch.bias.data());
+  scratch.bias_owner = BiasOwner{};  // the panel now holds the sinks' columns only
+  simd::score_keys_biased(panel, g.head_dim, keys, seen, scratch.bias.data(), scratch.weights.data());
+}
+
 // The two-gain correction of one block's valid rows (spec section 4): each row's sink weights
 // a_s = exp(q.k_s * scale - shift) * weight_scale give m = sum a_s and o_sink = sum a_s v_s.
 template <Rescaler Rule>
@@ -328,11 +420,8 @@ void correct_block(const Operands& in, const HeadsView<float>& out, const Attent
   };
   const std::size_t seen = sinks_below(block.keys_any_sees);
   const std::size_t kv_head = g.kv_head_of(head);
-  float* panel = scratch.query_panel.data();
   float* weights = scratch.weights.data();
-  load_query_panel(in.q, head, block, g.scale, panel);
-  simd::score_keys(panel, g.head_dim, simd::ChosenRows{in.k.row(kv_head, 0), in.k.row_stride, sinks.data()}, seen,
-                   sinks_below(block.keys_all_see), block.visible, weights);
+  score_sinks(in, g, head, block, sinks, seen, sinks_below(block.keys_all_see), scratch);
   const Lanes valid = valid_lanes(block, rows.status);
   const Floats weight_scale = load_rows(rows.scale, block, 0.0f);
   alignas(simd::alignment) float sink_mass[width], scales[width];
@@ -343,26 +432,36 @@ void correct_block(const Operands& in, const HeadsView<float>& out, const Attent
   std::fill(scratch.value_panel.begin(), scratch.value_panel.end(), 0.0f);
   const simd::ChosenRows sink_values{in.v.row(kv_head, 0), in.v.row_stride, sinks.data()};
   simd::accumulate_values(weights, seen, sink_values, 0, g.head_dim, sink_panel);
-  std::size_t visible[width];
-  visible_counts(block, visible);
+  const LaneVisibility visibility(block, g.mask.empty() ? nullptr : scratch.bias.data());
   for (std::size_t lane = 0; lane < block.rows; ++lane) {
     if (rows.status[block.first + lane] != RowStatus::valid) continue;
-    repair_lane(weights, lane, seen, visible[lane], sink_values, g.head_dim, 0, nullptr, sink_panel);
+    repair_lane(weights, lane, seen, visibility, sink_values, g.head_dim, 0, nullptr, sink_panel);
     rescale_row(out.row(head, block.first + lane), g.head_dim, sink_panel, lane, scales[lane], sink_mass[lane], rule,
                 scratch.report);
   }
 }
 
-// Column statistics of one calibrated head from every thread's sums (which are reset for the next
-// wave) and the rows' status: column j was seen by the valid rows with more than j visible keys.
+// Column statistics of one calibrated head from every thread's sums and counts (which are reset for
+// the next wave). Without a mask column j was seen by the valid rows with more than j visible keys
+// (suffix sums of the rows' limits); with one, the sweeps counted who saw what.
 inline void reduce_statistics(const AttentionGeometry& g, std::size_t slot, std::span<ThreadScratch> threads,
                               const RowStatus* status, ColumnStats& stats) {
   stats.received.assign(g.kv_len, 0.0f);
   stats.seen_by.assign(g.kv_len + 1, 0u);
+  std::vector<float> counts(g.mask.empty() ? 0 : g.kv_len, 0.0f);
   for (ThreadScratch& thread : threads) {
     float* sums = thread.column_sums.data() + slot * g.kv_len;
     for (std::size_t j = 0; j < g.kv_len; ++j) stats.received[j] += sums[j];
     std::fill_n(sums, g.kv_len, 0.0f);
+    if (counts.empty()) continue;
+    float* seen = thread.column_counts.data() + slot * g.kv_len;
+    for (std::size_t j = 0; j < g.kv_len; ++j) counts[j] += seen[j];  // integers below 2^24: exact
+    std::fill_n(seen, g.kv_len, 0.0f);
+  }
+  if (!counts.empty()) {
+    for (std::size_t j = 0; j < g.kv_len; ++j) stats.seen_by[j] = static_cast<std::uint32_t>(counts[j]);
+    stats.seen_by.pop_back();
+    return;
   }
   for (std::size_t i = 0; i < g.q_len; ++i) {
     if (status[i] == RowStatus::valid) ++stats.seen_by[g.visible_keys(i)];
@@ -465,6 +564,7 @@ class WaveRunner {
     }
     rows.status = status_.data() + offset;
     rows.column_sums = thread.column_sums.data() + slot * g_.kv_len;
+    if (!g_.mask.empty()) rows.column_counts = thread.column_counts.data() + slot * g_.kv_len;
     return rows;
   }
 
