@@ -60,23 +60,39 @@ struct QueryBlock {
   Floats visible;                 // per lane: visible key count (0 for lanes past the block)
   Lanes outside;                  // lanes past the block (their scores are not masked, never use them)
 
-  QueryBlock(const AttentionGeometry& g, std::size_t index) : first(index * width) {
+  // With a mask every key is masked through the bias panel (keys_all_see = 0) and the keys past
+  // each row's last shown one (`shown[i]`, null without a mask) are not swept at all: a padded
+  // cache's free cells, the causal triangle.
+  QueryBlock(const AttentionGeometry& g, std::size_t index, const std::size_t* shown) : first(index * width) {
     rows = std::min(width, g.q_len - first);
     alignas(simd::alignment) float counts[width] = {};
     bool past_end[width];
-    keys_all_see = g.visible_keys(first);
+    keys_all_see = shown == nullptr ? g.visible_keys(first) : 0;
     for (std::size_t lane = 0; lane < width; ++lane) {
       past_end[lane] = lane >= rows;
       if (past_end[lane]) continue;
       const std::size_t seen = g.visible_keys(first + lane);
       counts[lane] = static_cast<float>(seen);
       keys_all_see = std::min(keys_all_see, seen);
-      keys_any_sees = std::max(keys_any_sees, seen);
+      keys_any_sees = std::max(keys_any_sees, shown == nullptr ? seen : shown[first + lane]);
     }
     visible = simd::load(counts);
     outside = Lanes::load_unaligned(past_end);
   }
 };
+
+// For each mask head and query: one past the last key the geometry and the mask let it see.
+inline std::vector<std::size_t> shown_limits(const AttentionGeometry& g) {
+  std::vector<std::size_t> limits(g.mask.empty() ? 0 : g.mask.heads * g.q_len);
+  for (std::size_t head = 0; head < g.mask.heads; ++head) {
+    for (std::size_t i = 0; i < g.q_len; ++i) {
+      std::size_t limit = g.visible_keys(i);
+      while (limit > 0 && g.mask.at(head, i, limit - 1) == hidden_key) --limit;
+      limits[head * g.q_len + i] = limit;
+    }
+  }
+  return limits;
+}
 
 inline std::size_t block_count(const AttentionGeometry& g) noexcept { return (g.q_len + width - 1) / width; }
 
@@ -142,20 +158,28 @@ inline void load_query_panel(const HeadsView<const float>& q, std::size_t head, 
 template <class Element, class Rows>
 void fill_bias(const AttentionGeometry& g, std::size_t head, const QueryBlock& block, const Rows& keys,
                std::size_t count, float* bias) {
-  std::fill_n(bias, count * width, -simd::infinity);
   const MaskView& mask = g.mask;
   const std::ptrdiff_t head_offset = static_cast<std::ptrdiff_t>(mask.heads == 1 ? 0 : head) * mask.head_stride;
-  for (std::size_t lane = 0; lane < block.rows; ++lane) {
-    const std::size_t query = block.first + lane, limit = g.visible_keys(query);
-    const Element* row =
+  const Element* rows[width];
+  std::size_t limits[width];
+  for (std::size_t lane = 0; lane < width; ++lane) {
+    const std::size_t query = block.first + std::min(lane, block.rows - 1);
+    rows[lane] =
         static_cast<const Element*>(mask.data) + head_offset + static_cast<std::ptrdiff_t>(query) * mask.row_stride;
-    for (std::size_t j = 0; j < count; ++j) {
-      const std::size_t column = keys.column(j);
-      if (column >= limit) continue;
-      if constexpr (std::is_same_v<Element, float>)
-        bias[j * width + lane] = row[column];
-      else
-        bias[j * width + lane] = simd::half_to_float(row[column]);
+    limits[lane] = lane < block.rows ? g.visible_keys(query) : 0;
+  }
+  for (std::size_t j = 0; j < count; ++j) {
+    const std::size_t column = keys.column(j);
+    float* out = bias + j * width;
+    for (std::size_t lane = 0; lane < width; ++lane) {
+      float value = -simd::infinity;
+      if (column < limits[lane]) {
+        if constexpr (std::is_same_v<Element, float>)
+          value = rows[lane][column];
+        else
+          value = simd::half_to_float(rows[lane][column]);
+      }
+      out[lane] = value;
     }
   }
 }
@@ -519,6 +543,7 @@ class WaveRunner {
       if (given_lse_.empty()) own_shift_.resize(wave_ * g_.q_len);
       sinks_.resize(wave_);
     }
+    shown_ = shown_limits(g_);
     // Scratch for every thread the region may get, ready before it starts (no barrier needed).
     scratch_.resize(static_cast<std::size_t>(requested_threads));
     for (ThreadScratch& thread : scratch_) thread.prepare(g_, calibrates_any() ? wave_ : 0);
@@ -532,6 +557,10 @@ class WaveRunner {
   }
 
  private:
+  const std::size_t* shown_of(std::size_t head) const noexcept {
+    if (shown_.empty()) return nullptr;
+    return shown_.data() + (g_.mask.heads == 1 ? 0 : head) * g_.q_len;
+  }
   bool calibrated(std::size_t head) const noexcept {
     return needs_statistics<Cal> && head_is_calibrated(extras_, head);
   }
@@ -596,7 +625,9 @@ class WaveRunner {
     for (std::size_t index = 0; index < items; ++index) {
       const Item item = item_at(index, first_head, heads, blocks);
       if (!include(first_head + item.slot, item.slot)) continue;
-      failure_.guard([&] { work(first_head + item.slot, item.slot, QueryBlock(g_, item.block)); });
+      failure_.guard([&] {
+        work(first_head + item.slot, item.slot, QueryBlock(g_, item.block, shown_of(first_head + item.slot)));
+      });
     }
   }
 
@@ -662,6 +693,7 @@ class WaveRunner {
   std::vector<float> own_shift_;      // [wave slot][q_len], the attention sweep's row max
   std::vector<float> own_scale_;      // [wave slot][q_len], the sweep's row 1/sum
   std::vector<SinkSet> sinks_;        // [wave slot]
+  std::vector<std::size_t> shown_;    // masked calls: shown_limits()
   parallel::FirstException failure_;  // kept from any thread; the rest of the work is skipped
 };
 
