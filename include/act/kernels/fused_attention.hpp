@@ -505,6 +505,12 @@ inline ColumnStatsView accumulate_running(const ColumnStats& call, ColumnStats* 
   return running->view();
 }
 
+// Which share of a phase's work a call runs: slice ith of nth (an engine's thread), or nth = 0 for
+// an OpenMP team's dynamic schedule.
+struct Slice {
+  std::size_t ith = 0, nth = 0;
+};
+
 // A sweep fills the per-row records of one head's block: attend_block or statistics_block.
 template <class S>
 concept BlockSweep = requires(const S& s, std::size_t head, const QueryBlock& block, ThreadScratch& scratch,
@@ -534,8 +540,10 @@ class WaveRunner {
         sweep_plain_heads_(sweep_plain_heads),
         sweep_(sweep) {}
 
-  CalibrationReport run(int requested_threads) {
-    wave_ = wave_size(requested_threads);
+  // Every thread's scratch and the wave's row records, for `threads` threads; `single_wave`: all
+  // heads in one wave (engine slices, which have no barrier between waves).
+  void prepare(std::size_t threads, bool single_wave) {
+    wave_ = single_wave ? g_.q_heads : wave_size(threads);
     if (extras_.sinks != nullptr) extras_.sinks->assign(g_.q_heads, SinkSet{});
     if (calibrates_any()) {
       status_.resize(wave_ * g_.q_len);
@@ -544,17 +552,40 @@ class WaveRunner {
       sinks_.resize(wave_);
     }
     shown_ = shown_limits(g_);
-    // Scratch for every thread the region may get, ready before it starts (no barrier needed).
-    scratch_.resize(static_cast<std::size_t>(requested_threads));
+    scratch_.resize(threads);
     for (ThreadScratch& thread : scratch_) thread.prepare(g_, calibrates_any() ? wave_ : 0);
+  }
+
+  CalibrationReport run(int requested_threads) {
+    // Scratch for every thread the region may get, ready before it starts (no barrier needed).
+    prepare(static_cast<std::size_t>(requested_threads), false);
     parallel::run_team(requested_threads, [&](std::size_t thread) {
       for (std::size_t first = 0; first < g_.q_heads; first += wave_) run_wave(first, scratch_[thread]);
     });
     failure_.rethrow();
-    CalibrationReport report;
-    for (const ThreadScratch& thread : scratch_) report += thread.report;
-    return report;
+    return report();
   }
+
+  CalibrationReport report() const {
+    CalibrationReport total;
+    for (const ThreadScratch& thread : scratch_) total += thread.report;
+    return total;
+  }
+
+  // Engine slices (after prepare(nth, true)): the call's phases, each split into nth slices that
+  // may run on any threads; every slice of a phase must end before any slice of the next starts.
+  std::size_t phases() const noexcept {
+    if (!calibrates_any()) return 1;
+    return needs_correction<Cal> ? 3 : 2;
+  }
+  void run_phase(std::size_t phase, Slice slice) {
+    ThreadScratch& mine = scratch_[slice.ith];
+    if (phase == 0) sweep_items(0, g_.q_heads, mine, slice);
+    if (phase == 1) choose_slots(0, g_.q_heads, mine, slice);
+    if (phase == 2) correct_items(0, g_.q_heads, mine, slice);
+  }
+  void rethrow() const { failure_.rethrow(); }
+  std::exception_ptr first_failure() const noexcept { return failure_.first(); }
 
  private:
   const std::size_t* shown_of(std::size_t head) const noexcept {
@@ -570,11 +601,11 @@ class WaveRunner {
     return false;
   }
 
-  std::size_t wave_size(int threads) const {
+  std::size_t wave_size(std::size_t threads) const {
     if (!calibrates_any()) return g_.q_heads;
     const std::size_t blocks = std::max<std::size_t>(block_count(g_), 1);
     const std::size_t by_memory = std::max<std::size_t>(column_sum_budget / std::max<std::size_t>(g_.kv_len, 1), 1);
-    const std::size_t for_balance = (4 * static_cast<std::size_t>(threads) + blocks - 1) / blocks;
+    const std::size_t for_balance = (4 * threads + blocks - 1) / blocks;
     const std::size_t largest = std::min(g_.q_heads, std::max(by_memory, for_balance));
     const std::size_t waves = (g_.q_heads + largest - 1) / largest;
     return (g_.q_heads + waves - 1) / waves;  // equal waves: 9 heads in waves of 5 and 4, not 8 and 1
@@ -616,19 +647,57 @@ class WaveRunner {
     }
   }
 
-  // Shares the wave's items among the threads; no barrier at the end (callers add the ones they need).
+  // Shares the wave's items among the threads (OpenMP's dynamic schedule, or the engine slice's
+  // share); no barrier at the end (callers add the ones they need).
   template <class Include, class Work>
-  void for_each_item(std::size_t first_head, std::size_t heads, Include include, Work work) {
+  void for_each_item(std::size_t first_head, std::size_t heads, Include include, Work work, Slice slice) {
     const std::size_t blocks = block_count(g_);
     const std::size_t items = blocks * heads;
-    ACT_OMP(for schedule(dynamic, 1) nowait)
-    for (std::size_t index = 0; index < items; ++index) {
+    const auto run_item = [&](std::size_t index) {
       const Item item = item_at(index, first_head, heads, blocks);
-      if (!include(first_head + item.slot, item.slot)) continue;
+      if (!include(first_head + item.slot, item.slot)) return;
       failure_.guard([&] {
         work(first_head + item.slot, item.slot, QueryBlock(g_, item.block, shown_of(first_head + item.slot)));
       });
+    };
+    if (slice.nth != 0) {
+      for (std::size_t index = slice.ith; index < items; index += slice.nth) run_item(index);
+      return;
     }
+    ACT_OMP(for schedule(dynamic, 1) nowait)
+    for (std::size_t index = 0; index < items; ++index) run_item(index);
+  }
+
+  void sweep_items(std::size_t first_head, std::size_t heads, ThreadScratch& mine, Slice slice) {
+    for_each_item(
+        first_head, heads, [&](std::size_t head, std::size_t) { return sweep_plain_heads_ || calibrated(head); },
+        [&](std::size_t head, std::size_t slot, const QueryBlock& block) {
+          sweep_(head, block, mine, rows_of(head, slot, mine));
+        },
+        slice);
+  }
+
+  void choose_slots(std::size_t first_head, std::size_t heads, ThreadScratch& mine, Slice slice) {
+    const auto choose = [&](std::size_t slot) {
+      if (calibrated(first_head + slot)) failure_.guard([&] { choose_sinks(first_head + slot, slot, mine); });
+    };
+    if (slice.nth != 0) {
+      for (std::size_t slot = slice.ith; slot < heads; slot += slice.nth) choose(slot);
+      return;
+    }
+    ACT_OMP(for schedule(dynamic, 1))
+    for (std::size_t slot = 0; slot < heads; ++slot) choose(slot);
+  }
+
+  void correct_items(std::size_t first_head, std::size_t heads, ThreadScratch& mine, Slice slice) {
+    for_each_item(
+        first_head, heads,
+        [&](std::size_t head, std::size_t slot) { return calibrated(head) && !sinks_[slot].empty(); },
+        [&](std::size_t head, std::size_t slot, const QueryBlock& block) {
+          correct_block(in_, out_, g_, head, block, sinks_[slot], rows_of(head, slot, mine), calibration_.rescaler,
+                        mine);
+        },
+        slice);
   }
 
   // Barriers (each can cost a scheduler time slice on a busy machine) only where data crosses
@@ -636,27 +705,14 @@ class WaveRunner {
   // correction's reads of the wave's row records before the next wave overwrites them.
   void run_wave(std::size_t first_head, ThreadScratch& mine) {
     const std::size_t heads = std::min(wave_, g_.q_heads - first_head);
-    for_each_item(
-        first_head, heads, [&](std::size_t head, std::size_t) { return sweep_plain_heads_ || calibrated(head); },
-        [&](std::size_t head, std::size_t slot, const QueryBlock& block) {
-          sweep_(head, block, mine, rows_of(head, slot, mine));
-        });
+    sweep_items(first_head, heads, mine, {});
     bool any_calibrated = false;
     for (std::size_t slot = 0; slot < heads; ++slot) any_calibrated |= calibrated(first_head + slot);
     if (!any_calibrated) return;
     ACT_OMP(barrier)
-    ACT_OMP(for schedule(dynamic, 1))
-    for (std::size_t slot = 0; slot < heads; ++slot) {
-      if (calibrated(first_head + slot)) failure_.guard([&] { choose_sinks(first_head + slot, slot, mine); });
-    }
+    choose_slots(first_head, heads, mine, {});
     if constexpr (needs_correction<Cal>) {
-      for_each_item(
-          first_head, heads,
-          [&](std::size_t head, std::size_t slot) { return calibrated(head) && !sinks_[slot].empty(); },
-          [&](std::size_t head, std::size_t slot, const QueryBlock& block) {
-            correct_block(in_, out_, g_, head, block, sinks_[slot], rows_of(head, slot, mine), calibration_.rescaler,
-                          mine);
-          });
+      correct_items(first_head, heads, mine, {});
       if (first_head + heads < g_.q_heads) {
         ACT_OMP(barrier)
       }
@@ -708,6 +764,16 @@ inline AttentionGeometry resolve_fused(const Operands& in, const HeadsView<float
   if (g.kv_len >= (std::size_t{1} << 24)) shape_error("the fused kernels support fewer than 2^24 keys");
   return g;
 }
+
+// The attention sweep as a named type (engine slices keep it as a member).
+struct AttendSweep {
+  const Operands& in;
+  const HeadsView<float>& out;
+  const AttentionGeometry& g;
+  void operator()(std::size_t head, const QueryBlock& block, ThreadScratch& scratch, const HeadRows& rows) const {
+    attend_block(in, out, g, head, block, scratch, rows);
+  }
+};
 
 }  // namespace detail
 
