@@ -15,11 +15,13 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <new>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -41,8 +43,7 @@ void* counted_allocate(std::size_t size, std::size_t align) {
   reinterpret_cast<std::size_t*>(user)[-2] = header;
   const std::int64_t now = live_bytes.fetch_add(static_cast<std::int64_t>(size)) + static_cast<std::int64_t>(size);
   std::int64_t peak = peak_bytes.load();
-  while (now > peak && !peak_bytes.compare_exchange_weak(peak, now)) {
-  }
+  while (now > peak && !peak_bytes.compare_exchange_weak(peak, now)) {}
   return user;
 }
 
@@ -68,7 +69,9 @@ std::int64_t peak_extra_bytes(Call&& call) {
 
 void* operator new(std::size_t size) { return counted_allocate(size, alignof(std::max_align_t)); }
 void* operator new[](std::size_t size) { return counted_allocate(size, alignof(std::max_align_t)); }
-void* operator new(std::size_t size, std::align_val_t align) { return counted_allocate(size, static_cast<std::size_t>(align)); }
+void* operator new(std::size_t size, std::align_val_t align) {
+  return counted_allocate(size, static_cast<std::size_t>(align));
+}
 void* operator new[](std::size_t size, std::align_val_t align) {
   return counted_allocate(size, static_cast<std::size_t>(align));
 }
@@ -89,7 +92,13 @@ struct Problem {
   std::vector<float> q, k, v, out, lse, plain_out;
 
   Problem(std::size_t length, std::size_t dim, std::size_t head_count)
-      : n(length), d(dim), heads(head_count), q(heads * n * d), k(q.size()), v(q.size()), out(q.size()),
+      : n(length),
+        d(dim),
+        heads(head_count),
+        q(heads * n * d),
+        k(q.size()),
+        v(q.size()),
+        out(q.size()),
         lse(heads * n) {
     std::mt19937 rng(42);
     std::normal_distribution<float> normal;
@@ -99,7 +108,8 @@ struct Problem {
   act::HeadsView<const float> view(const std::vector<float>& t) const { return act::head_major(t.data(), heads, n, d); }
   act::HeadsView<float> output() { return act::head_major(out.data(), heads, n, d); }
   double nominal_flops() const {
-    return 4.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(d) * static_cast<double>(heads) / 2.0;
+    return 4.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(d) * static_cast<double>(heads) /
+           2.0;
   }
 };
 
@@ -128,8 +138,7 @@ void fused_plain(benchmark::State& state, std::size_t n, std::size_t d, std::siz
 void fused_act(benchmark::State& state, std::size_t n, std::size_t d, std::size_t heads) {
   Problem p(n, d, heads);
   const auto calibration = act::paper_calibration();
-  time_call(state, p,
-            [&] { act::attention(p.view(p.q), p.view(p.k), p.view(p.v), p.output(), {}, calibration); });
+  time_call(state, p, [&] { act::attention(p.view(p.q), p.view(p.k), p.view(p.v), p.output(), {}, calibration); });
 }
 
 void reference_act(benchmark::State& state, std::size_t n, std::size_t d, std::size_t heads) {
@@ -149,9 +158,7 @@ void correct_after_plain(benchmark::State& state, std::size_t n, std::size_t d, 
   extras.lse = p.lse;
   act::attention(p.view(p.q), p.view(p.k), p.view(p.v), p.output(), {}, act::NoCalibration{}, extras);
   p.plain_out = p.out;
-  const auto call = [&] {
-    act::correct(p.view(p.q), p.view(p.k), p.view(p.v), p.output(), p.lse, {}, calibration);
-  };
+  const auto call = [&] { act::correct(p.view(p.q), p.view(p.k), p.view(p.v), p.output(), p.lse, {}, calibration); };
   const std::int64_t extra = peak_extra_bytes(call);
   for (auto _ : state) {
     std::copy(p.plain_out.begin(), p.plain_out.end(), p.out.begin());
@@ -163,7 +170,93 @@ void correct_after_plain(benchmark::State& state, std::size_t n, std::size_t d, 
   set_counters(state, p, extra);
 }
 
+// ---- an engine's call: GQA heads, a padded cache and an additive mask -------------------------
+// 9 query heads over 3 KV heads; `n` queries over a cache of n + 256 cells (the last 256 unused,
+// as in llama.cpp's padded KV cache). Mask::none is the library's own causal path over exactly n
+// keys (the baseline); the masked variants pass the whole padded cache and llama.cpp-style KQ mask
+// (causal over the used cells, -inf on the padding) as float32 or half.
+enum class EngineMask { none, f32, f16 };
+
+struct EngineProblem {
+  static constexpr std::size_t q_heads = 9, kv_heads = 3, padding = 256;
+  std::size_t n, d, cells;
+  std::vector<float> q, k, v, out, mask;
+  std::vector<std::uint16_t> mask_f16;
+
+  EngineProblem(std::size_t length, std::size_t dim)
+      : n(length),
+        d(dim),
+        cells(n + padding),
+        q(q_heads * n * d),
+        k(kv_heads * cells * d),
+        v(k.size()),
+        out(q.size()),
+        mask(n * cells) {
+    std::mt19937 rng(42);
+    std::normal_distribution<float> normal;
+    for (auto* tensor : {&q, &k, &v})
+      for (float& x : *tensor) x = normal(rng);
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t j = 0; j < cells; ++j) mask[i * cells + j] = j <= i ? 0.0f : -INFINITY;
+    for (float x : mask) mask_f16.push_back(x == 0.0f ? std::uint16_t{0} : std::uint16_t{0xFC00});  // 0 or -inf
+  }
+  template <class Cal>
+  void run(EngineMask kind, const Cal& calibration) {
+    act::AttentionOptions options;
+    std::size_t keys = n;
+    if (kind != EngineMask::none) {
+      options.masking = act::Masking::none;
+      keys = cells;
+      options.mask = kind == EngineMask::f32 ? act::mask_view(mask.data(), 1, n, cells, cells)
+                                             : act::mask_view(mask_f16.data(), 1, n, cells, cells);
+    }
+    act::attention(act::head_major<const float>(q.data(), q_heads, n, d),
+                   act::head_major<const float>(k.data(), kv_heads, keys, d),
+                   act::head_major<const float>(v.data(), kv_heads, keys, d),
+                   act::head_major(out.data(), q_heads, n, d), options, calibration);
+  }
+};
+
+template <bool Calibrated>
+void engine_call(benchmark::State& state, std::size_t n, std::size_t d, EngineMask kind) {
+  EngineProblem p(n, d);
+  const auto calibration = act::paper_calibration();
+  const auto call = [&] {
+    if constexpr (Calibrated)
+      p.run(kind, calibration);
+    else
+      p.run(kind, act::NoCalibration{});
+  };
+  const std::int64_t extra = peak_extra_bytes(call);
+  for (auto _ : state) {
+    call();
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(4.0 * static_cast<double>(n * n * d * EngineProblem::q_heads) / 2.0 / 1e9,
+                         benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["peak_extra_bytes"] = static_cast<double>(extra);
+}
+
+void register_engine() {
+  const std::pair<const char*, EngineMask> kinds[] = {
+      {"causal", EngineMask::none}, {"padded_mask_f32", EngineMask::f32}, {"padded_mask_f16", EngineMask::f16}};
+  for (std::size_t n : {512, 2048}) {
+    for (const auto& [kind_name, kind] : kinds) {
+      for (bool calibrated : {false, true}) {
+        const std::string name = std::string("engine_") + (calibrated ? "act_" : "plain_") + kind_name +
+                                 "/n:" + std::to_string(n) + "/d:64/heads:9/3";
+        benchmark::RegisterBenchmark(name.c_str(), calibrated ? engine_call<true> : engine_call<false>, n,
+                                     std::size_t{64}, kind)
+            ->Unit(benchmark::kMillisecond)
+            ->UseRealTime();
+      }
+    }
+  }
+}
+
 void register_all() {
+  register_engine();
   using Kernel = void (*)(benchmark::State&, std::size_t, std::size_t, std::size_t);
   struct Variant {
     const char* name;
@@ -182,8 +275,8 @@ void register_all() {
           if (n > variant.max_n) continue;
           const std::string name = std::string(variant.name) + "/n:" + std::to_string(n) + "/d:" + std::to_string(d) +
                                    "/heads:" + std::to_string(heads);
-          auto* bench = benchmark::RegisterBenchmark(name.c_str(), variant.kernel, n, d, heads)
-                            ->Unit(benchmark::kMillisecond);
+          auto* bench =
+              benchmark::RegisterBenchmark(name.c_str(), variant.kernel, n, d, heads)->Unit(benchmark::kMillisecond);
           if (variant.manual_time) {
             bench->UseManualTime();
           } else {

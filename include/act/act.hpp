@@ -7,8 +7,10 @@
 #include <act/core/column_stats.hpp>
 #include <act/core/error.hpp>
 #include <act/core/heads_view.hpp>
+#include <act/core/mask_view.hpp>
 #include <act/kernels/attention_extras.hpp>
 #include <act/kernels/correct.hpp>
+#include <act/kernels/engine.hpp>
 #include <act/kernels/fused_attention.hpp>
 #include <act/kernels/reference.hpp>
 #include <act/kernels/sink_state.hpp>

@@ -14,15 +14,9 @@ CalibrationReport correct_in_place(const Problem& p, Result& r, const Cal& calib
   AttentionExtras extras;
   extras.sinks = &r.sinks;
   extras.calibrated_heads = run.calibrated_heads;
-  return correct(p.queries(), p.keys(), p.values(), head_major(r.out.data(), p.shape.q_heads, p.shape.q_len, p.shape.dim),
-                 r.lse, p.options, calibration, extras);
-}
-
-double max_abs_lse(const Result& r) {
-  double worst = 0.0;
-  for (float x : r.lse)
-    if (std::isfinite(x)) worst = std::max(worst, std::abs(static_cast<double>(x)));
-  return worst;
+  return correct(p.queries(), p.keys(), p.values(),
+                 head_major(r.out.data(), p.shape.q_heads, p.shape.q_len, p.shape.dim), r.lse, p.options, calibration,
+                 extras);
 }
 
 }  // namespace
@@ -46,10 +40,11 @@ TEST_CASE("correct() after another attention routine matches fused and reference
   CHECK(report.rows_calibrated == ref.report.rows_calibrated);
   CHECK(report.degenerate_rows == ref.report.degenerate_rows);
 
-  // The given O carries the reference's rounding to float (u |o| <= u V, one more weight error u)
-  // and the given lse its rounding (weights exp(s - lse) off by a factor exp(+-u |lse|)).
+  // The given O carries the reference's rounding to float (u |o| <= u V, one more weight error u).
+  // The given lse's rounding (a factor exp(+-u |lse|) on every weight) cancels: correct()
+  // renormalises the weights by their own row sum, so it adds no error here.
   BoundOptions given;
-  given.extra_weight_error = unit_roundoff * (1.0 + max_abs_lse(corrected));
+  given.extra_weight_error = unit_roundoff;
   const OutputBounds correct_bounds = output_bounds(p, calibration.rescaler, ref.sinks, given);
   const OutputBounds fused_bounds = output_bounds(p, calibration.rescaler, ref.sinks);
   REQUIRE(correct_bounds.ambiguous_rows == 0);
@@ -67,9 +62,9 @@ TEST_CASE("correct() leaves invalid, empty and uncalibrated rows alone", "[kerne
   Problem p = random_problem({4, 2, 20, 20, 8}, {}, 3);
   plant_sinks(p, {0, 5}, 12.0f);
   Result given = foreign_attention(p);
-  given.lse[1 * 20 + 7] = std::numeric_limits<float>::quiet_NaN();        // head 1, row 7: invalid
-  given.lse[1 * 20 + 9] = -std::numeric_limits<float>::infinity();        // head 1, row 9: empty
-  given.lse[3 * 20 + 2] = std::numeric_limits<float>::infinity();         // head 3, row 2: invalid
+  given.lse[1 * 20 + 7] = std::numeric_limits<float>::quiet_NaN();  // head 1, row 7: invalid
+  given.lse[1 * 20 + 9] = -std::numeric_limits<float>::infinity();  // head 1, row 9: empty
+  given.lse[3 * 20 + 2] = std::numeric_limits<float>::infinity();   // head 3, row 2: invalid
   const std::vector<float> before = given.out;
   RunOptions run;
   run.calibrated_heads = {0, 1, 0, 1};
@@ -109,4 +104,37 @@ TEST_CASE("correct() with a never-detecting calibration changes nothing", "[kern
   const std::vector<float> before = given.out;
   CHECK(correct_in_place(p, given, NoCalibration{}) == CalibrationReport{});
   CHECK(given.out == before);
+}
+
+// Issue 15: one query, two keys, scores near 300, the sink (key 0) holding all but `rest` of the
+// row. With the float lse (error ~ u * 300) used as exact, correct() gave 0.662 at rest 1e-4 and
+// refused the row at rest 1e-5, where the answer is 0.600.
+TEST_CASE("correct() stays exact when |lse| is large and the rest mass small", "[kernels][correct]") {
+  const double rest = GENERATE(1e-3, 1e-4, 1e-5);
+  const float logit = GENERATE(300.0f, -300.0f, 3000.0f);
+  CAPTURE(rest, logit);
+  AttentionOptions options;
+  options.masking = Masking::none;
+  options.scale = 1.0f;
+  Problem p({1, 1, 1, 2, 1}, options);
+  p.q = {1.0f};
+  p.k = {logit, logit + static_cast<float>(std::log(rest / (1.0 - rest)))};
+  p.v = {0.0f, 1.0f};  // the answer is the rest's calibrated weight r + (1 - beta) m
+  const auto calibration = Calibration{ColumnMeanThreshold(0.5f, KeepSink::none), Redistribute(0.4f)};
+  Result corrected = foreign_attention(p);
+  const CalibrationReport report = correct_in_place(p, corrected, calibration);
+  const Result ref = run_reference(p, calibration);
+  REQUIRE(ref.sinks[0] == SinkSet{0});
+  CHECK(report.rows_calibrated == 1);
+  CHECK(report.degenerate_rows == 0);
+  // Scores are exact (q = 1, scale 1); the given O is rounded to float (one more weight error u).
+  BoundOptions given;
+  given.exact_scores = true;
+  given.extra_weight_error = unit_roundoff;
+  const OutputBounds bounds = output_bounds(p, calibration.rescaler, ref.sinks, given);
+  REQUIRE(bounds.ambiguous_rows == 0);
+  // Using the float lse as exact moves m by about u |lse| and the output by about 0.6 u |lse| / r
+  // (0.062 measured at r = 1e-4, |lse| = 300); the bound must be well below that to catch it.
+  CHECK(bounds.row[0] < 0.1 * unit_roundoff * std::abs(static_cast<double>(logit)) / rest);
+  CHECK(compare_outputs(corrected.out, ref.out, bounds.row, 1) == 0);
 }

@@ -10,74 +10,19 @@ using namespace act::testing;
 
 namespace {
 
-template <class Detector>
-double threshold_of(const Detector& detector) {
-  if constexpr (std::is_same_v<Detector, ColumnMeanThreshold>) {
-    return detector.tau;
-  } else {
-    return std::numeric_limits<double>::quiet_NaN();  // no threshold: sink sets must agree exactly
-  }
-}
-
-struct Expectations {
-  BoundOptions bounds;
-  std::size_t allowed_ambiguous_rows = 0;
-};
-
-// Runs both kernels and checks: invalid/empty rows, sink sets (up to legitimate threshold ties),
-// outputs and lse within the float32 bounds, and the calibration counts. Returns the reference's report.
-template <class Cal>
-CalibrationReport check_against_reference(const Problem& p, const Cal& calibration, const RunOptions& run = {},
-                             const Expectations& expect = {}) {
-  const Result fused = run_fused(p, calibration, run);
-  const Result ref = run_reference(p, calibration, run);
-  CHECK(fused.report.invalid_rows == ref.report.invalid_rows);
-  CHECK(fused.report.empty_rows == ref.report.empty_rows);
-  REQUIRE(fused.sinks.size() == ref.sinks.size());
-  for (std::size_t h = 0; h < ref.sinks.size(); ++h) {
-    if (fused.sinks[h] == ref.sinks[h]) continue;
-    // A tie at tau changes the sink set and hence the whole head; nothing else may differ.
-    REQUIRE(sets_differ_only_at_ties(p, h, fused.sinks[h], ref.sinks[h], threshold_of(calibration.detector)));
-    WARN("head " << h << ": sink sets differ at a legitimate tie; outputs not compared");
-    return ref.report;
-  }
-  const OutputBounds bounds = output_bounds(p, calibration.rescaler, ref.sinks, expect.bounds);
-  CHECK(bounds.ambiguous_rows <= expect.allowed_ambiguous_rows);
-  CHECK(compare_outputs(fused.out, ref.out, bounds.row, p.shape.dim) == 0);
-  CHECK(fused.report.sinks_selected == ref.report.sinks_selected);
-  if (bounds.ambiguous_rows == 0) {
-    CHECK(fused.report.rows_calibrated == ref.report.rows_calibrated);
-    CHECK(fused.report.degenerate_rows == ref.report.degenerate_rows);
-  }
-  // lse: |d lse| <= D_i + error_gamma(n_i + 4) + u |lse|; non-finite values exactly.
-  const AttentionGeometry g = p.geometry();
-  for (std::size_t h = 0; h < g.q_heads; ++h) {
-    for (std::size_t i = 0; i < g.q_len; ++i) {
-      const float expected = ref.lse[h * g.q_len + i], actual = fused.lse[h * g.q_len + i];
-      if (!std::isfinite(expected)) {
-        CHECK((std::isnan(expected) ? std::isnan(actual) : actual == expected));
-        continue;
-      }
-      const std::size_t n_i = g.visible_keys(i);
-      const double d_i = expect.bounds.exact_scores ? 0.0 : score_error(p, h, i, n_i);
-      CHECK(std::abs(static_cast<double>(actual) - expected) <=
-            d_i + error_gamma(static_cast<double>(n_i) + 4.0) + unit_roundoff * std::abs(expected));
-    }
-  }
-  return ref.report;
-}
-
 struct Layout {
   const char* name;
   Masking masking;
   std::size_t q_len, kv_len, valid_keys;
+  std::optional<std::size_t> query_position = {};
 };
 
 const Layout layouts[] = {
     {"causal prefill", Masking::causal, 37, 37, std::numeric_limits<std::size_t>::max()},
     {"causal, kv_len > q_len", Masking::causal, 21, 50, std::numeric_limits<std::size_t>::max()},
     {"non-causal", Masking::none, 29, 40, std::numeric_limits<std::size_t>::max()},
-    {"causal with padding", Masking::causal, 33, 40, 26},
+    {"causal with padding, queries end the valid keys", Masking::causal, 21, 40, 26, 5},
+    {"causal with padding, queries start at 0", Masking::causal, 33, 40, 26, 0},
     {"non-causal with padding", Masking::none, 19, 40, 23},
 };
 
@@ -93,6 +38,7 @@ TEST_CASE("fused attention with ACT matches the reference on random problems", "
   AttentionOptions options;
   options.masking = layout.masking;
   options.valid_keys = layout.valid_keys;
+  options.query_position = layout.query_position;
   const std::size_t kv_heads = group == 8 ? 1 : 2;
   Problem p = random_problem({kv_heads * group, kv_heads, layout.q_len, layout.kv_len, dim}, options,
                              static_cast<std::uint32_t>(dim * 100 + group * 10 + layout_index));
@@ -113,14 +59,15 @@ TEST_CASE("every policy behaves the same in both kernels", "[kernels][fused]") {
     CHECK(report.sinks_selected > 0);
     CHECK(report.rows_calibrated > 0);
   };
-  SECTION("paper calibration, chat threshold") { calibrates(check_against_reference(p, paper_calibration(0.4f, 0.15f))); }
+  SECTION("paper calibration, chat threshold") {
+    calibrates(check_against_reference(p, paper_calibration(0.4f, 0.15f)));
+  }
   SECTION("keep token zero") {
-    calibrates(check_against_reference(
-        p, Calibration{ColumnMeanThreshold(0.1f, KeepSink::token_zero), Redistribute(0.4f)}));
+    calibrates(
+        check_against_reference(p, Calibration{ColumnMeanThreshold(0.1f, KeepSink::token_zero), Redistribute(0.4f)}));
   }
   SECTION("keep none") {
-    calibrates(
-        check_against_reference(p, Calibration{ColumnMeanThreshold(0.1f, KeepSink::none), Redistribute(0.4f)}));
+    calibrates(check_against_reference(p, Calibration{ColumnMeanThreshold(0.1f, KeepSink::none), Redistribute(0.4f)}));
   }
   SECTION("top-k columns") {
     const CalibrationReport report = check_against_reference(p, Calibration{TopKColumns(3), Redistribute(0.2f)});
@@ -336,8 +283,7 @@ TEST_CASE("token-major views give the same result as head-major ones", "[kernels
   const auto to_token_major = [](const std::vector<float>& head_major_data, std::size_t h_count) {
     std::vector<float> t(head_major_data.size());
     for (std::size_t h = 0; h < h_count; ++h)
-      for (std::size_t i = 0; i < n; ++i)
-        std::copy_n(&head_major_data[(h * n + i) * d], d, &t[(i * h_count + h) * d]);
+      for (std::size_t i = 0; i < n; ++i) std::copy_n(&head_major_data[(h * n + i) * d], d, &t[(i * h_count + h) * d]);
     return t;
   };
   const std::vector<float> q = to_token_major(p.q, heads), k = to_token_major(p.k, kv_heads),
@@ -378,8 +324,37 @@ TEST_CASE("bad shapes are rejected", "[kernels][fused][errors]") {
   CHECK_THROWS_AS(attention(p.queries(), p.keys(), p.values(), output, {}, NoCalibration{}, extras),
                   std::invalid_argument);
   AttentionOptions causal;
-  CHECK_THROWS_AS(attention(p.queries(), head_major(p.k.data(), 2, 4, 4), head_major(p.v.data(), 2, 4, 4), output, causal),
+  CHECK_THROWS_AS(
+      attention(p.queries(), head_major(p.k.data(), 2, 4, 4), head_major(p.v.data(), 2, 4, 4), output, causal),
+      std::invalid_argument);
+  AttentionOptions positioned = causal;
+  positioned.query_position = 0;
+  CHECK_NOTHROW(
+      attention(p.queries(), head_major(p.k.data(), 2, 4, 4), head_major(p.v.data(), 2, 4, 4), output, positioned));
+  AttentionOptions unpositioned;
+  unpositioned.masking = Masking::none;
+  unpositioned.query_position = 3;
+  CHECK_THROWS_AS(attention(p.queries(), p.keys(), p.values(), output, unpositioned), std::invalid_argument);
+}
+
+// Issue 15: a 12-cell cache with 8 cells used and causal queries was answered for queries at the
+// end of the 12 cells; it is now rejected, and with an explicit position it matches the oracle.
+TEST_CASE("causal attention over a padded cache needs the query position", "[kernels][fused][errors]") {
+  AttentionOptions options;
+  options.valid_keys = 8;
+  Problem p = random_problem({2, 1, 3, 12, 4}, options, 41);
+  std::vector<float> out(p.q.size());
+  const auto output = head_major(out.data(), 2, 3, 4);
+  CHECK_THROWS_WITH(attention(p.queries(), p.keys(), p.values(), output, p.options), Catch::Contains("query_position"));
+  CHECK_THROWS_AS(reference::attention<float>(p.queries(), p.keys(), p.values(), output, p.options),
                   std::invalid_argument);
+  p.options.query_position = 5;  // the 3 queries are the last valid keys, 5..7
+  check_against_reference(p, paper_calibration());
+  const Result r = run_reference(p, NoCalibration{});
+  // Row 0 sits at position 5: it sees keys 0..5 only (padding cells 8..11 are never seen).
+  CHECK(p.geometry().visible_keys(0) == 6);
+  CHECK(p.geometry().visible_keys(2) == 8);
+  CHECK(std::isfinite(r.out[0]));
 }
 
 TEST_CASE("decode (one query row) matches the reference: keys in lanes, cache split in chunks", "[kernels][decode]") {
@@ -393,7 +368,10 @@ TEST_CASE("decode (one query row) matches the reference: keys in lanes, cache sp
   CAPTURE(dim, kv_len, group, masking == Masking::causal);
   AttentionOptions options;
   options.masking = masking;
-  if (kv_len > 1) options.valid_keys = kv_len - kv_len / 5;
+  if (kv_len > 1) {
+    options.valid_keys = kv_len - kv_len / 5;
+    if (masking == Masking::causal) options.query_position = options.valid_keys - 1;  // the row ends the valid keys
+  }
   const std::size_t kv_heads = group == 8 ? 1 : 2;
   Problem p = random_problem({kv_heads * group, kv_heads, 1, kv_len, dim}, options,
                              static_cast<std::uint32_t>(dim * 1000 + kv_len + group));
@@ -408,6 +386,7 @@ TEST_CASE("decode: thread counts agree bitwise and hidden keys are never read", 
   Problem p = random_problem({9, 3, 1, 3000, 64}, {}, 41);
   plant_sinks(p, {0, 7, 1500}, 30.0f);
   p.options.valid_keys = 2500;
+  p.options.query_position = 2499;
   // Keys past valid_keys hold inf and NaN: a kernel that multiplied them by a zero weight would
   // produce NaN; none may reach the output.
   for (std::size_t h = 0; h < 3; ++h)
@@ -447,6 +426,7 @@ TEST_CASE("decode: invalid and empty rows", "[kernels][decode][edge]") {
   SECTION("no visible key: output 0, lse -inf") {
     AttentionOptions options;
     options.valid_keys = 0;
+    options.query_position = 0;
     Problem p = random_problem({2, 1, 1, 40, 8}, options, 44);
     const Result r = run_fused(p, calibration);
     CHECK(r.report.empty_rows == 2);

@@ -67,7 +67,8 @@ TEST_CASE("golden vectors from the spec's independent transcription", "[kernels]
     // at most gamma(6) g relative error (two casts, four operations), on weights summing to <= 1.
     // Then it rounds once to float.
     double value_max = 0.0;
-    for (std::size_t kv = 0; kv < p.shape.kv_heads; ++kv) value_max = std::max(value_max, max_abs_value(p, kv, p.shape.kv_len));
+    for (std::size_t kv = 0; kv < p.shape.kv_heads; ++kv)
+      value_max = std::max(value_max, max_abs_value(p, kv, p.shape.kv_len));
     const double tolerance = error_gamma(6.0) * max_rest_gain(p, sinks, calibration.rescaler.beta) * value_max;
     for (std::size_t e = 0; e < expected.size(); ++e)
       CHECK(std::abs(ref.out[e] - expected[e]) <= tolerance + unit_roundoff * std::abs(expected[e]));

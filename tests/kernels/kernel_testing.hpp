@@ -13,9 +13,11 @@
 //    plus u |O| for the reference's own rounding to float.
 //  * Calibrated rows: out' = rest * (o - o_s) + sink * o_s with o_s = sum_S a_s v_s, m = sum_S a_s,
 //    r = 1 - m. The fused m~ = (sum_S p~) / (sum p~): score and exp errors (each p within a factor
-//    exp(+-(D_i + 2u))) move this ratio M / (M + R) by at most 2 (D_i + 2u) m r, and the sums and
-//    the division round it by a relative gamma(|S| + n_i + 2), so
-//        |dm| <= 2 (D_i + 2u) m r + gamma(|S| + n_i + 2) m,     |dr| <= |dm| + u   (r~ = 1 - m~).
+//    exp(+-(D_i + 2u + e))) move this ratio M / (M + R) by at most 2 (D_i + 2u + e) m r, and the
+//    sums and the division round it by a relative gamma(|S| + n_i + 2), so
+//        |dm| <= 2 (D_i + 2u + e) m r + gamma(|S| + n_i + 2) m,     |dr| <= |dm| + u   (r~ = 1 - m~),
+//    where e is any further relative weight error the caller declares (BoundOptions), e.g. a
+//    given O's rounding; it moves the sink mass as much as the weights, not just the output.
 //    The gains' error is taken from the rule itself, evaluated at the corners
 //    (m +- dm, r +- dr) (both rules are monotone in m and r), and
 //        |d out'| <= V (|d rest| r + |d sink| m + rest eps_i + |sink - rest| (eps_i + gamma(|S|)) m
@@ -112,9 +114,9 @@ template <class Cal>
 Result run_fused(const Problem& p, const Cal& calibration, const RunOptions& run = {}) {
   Result r{std::vector<float>(p.q.size()), std::vector<float>(p.shape.q_heads * p.shape.q_len), {}, {}, {}};
   const AttentionExtras extras = extras_for(r, run, p.shape.q_heads);
-  r.report = attention(p.queries(), p.keys(), p.values(),
-                       head_major(r.out.data(), p.shape.q_heads, p.shape.q_len, p.shape.dim), p.options,
-                       calibration, extras);
+  r.report =
+      attention(p.queries(), p.keys(), p.values(),
+                head_major(r.out.data(), p.shape.q_heads, p.shape.q_len, p.shape.dim), p.options, calibration, extras);
   return r;
 }
 
@@ -135,23 +137,30 @@ inline reference::HeadMap reference_map(const Problem& p, std::size_t head) {
 }
 
 // Bound on the score error of row i of `head` (D_i above); 0 when the caller knows the scores are exact.
+// A mask adds one rounding of the sum: u (|s| + |mask|). Keys the row does not see are skipped.
 inline double score_error(const Problem& p, std::size_t head, std::size_t i, std::size_t visible) {
   const AttentionGeometry g = p.geometry();
   const std::size_t kv = g.kv_head_of(head);
+  const double product_error = error_gamma(static_cast<double>(g.head_dim) + 1.0);
   double worst = 0.0;
   for (std::size_t j = 0; j < visible; ++j) {
+    if (!g.sees(head, i, j)) continue;
     double magnitude = 0.0;
     for (std::size_t c = 0; c < g.head_dim; ++c)
       magnitude += std::abs(static_cast<double>(p.queries().row(head, i)[c]) * p.keys().row(kv, j)[c]);
-    if (std::isfinite(magnitude)) worst = std::max(worst, magnitude);  // an infinite score is exact
+    magnitude *= std::abs(static_cast<double>(g.scale));  // a bound: never negative
+    double error = product_error * magnitude;
+    if (!g.mask.empty()) error += unit_roundoff * (magnitude * (1.0 + product_error) + std::abs(g.mask.at(head, i, j)));
+    if (std::isfinite(error)) worst = std::max(worst, error);  // an infinite score is exact
   }
-  return error_gamma(static_cast<double>(g.head_dim) + 1.0) * g.scale * worst;
+  return worst;
 }
 
 inline double max_abs_value(const Problem& p, std::size_t kv_head, std::size_t visible) {
   double v = 0.0;
   for (std::size_t j = 0; j < visible; ++j)
-    for (std::size_t c = 0; c < p.shape.dim; ++c) v = std::max(v, std::abs(static_cast<double>(p.values().row(kv_head, j)[c])));
+    for (std::size_t c = 0; c < p.shape.dim; ++c)
+      v = std::max(v, std::abs(static_cast<double>(p.values().row(kv_head, j)[c])));
   return v;
 }
 
@@ -162,7 +171,7 @@ struct OutputBounds {
 };
 
 struct BoundOptions {
-  bool exact_scores = false;    // scores are exact in float (small integers): D_i = 0
+  bool exact_scores = false;        // scores are exact in float (small integers): D_i = 0
   double extra_weight_error = 0.0;  // added to eps_i (e.g. a given lse rounded to float)
 };
 
@@ -170,6 +179,7 @@ struct BoundOptions {
 struct RowErrors {
   double score = 0.0;    // D_i
   double weight = 0.0;   // eps_i
+  double extra = 0.0;    // the caller's extra relative weight error, included in eps_i
   std::size_t keys = 0;  // n_i
   double value_max = 0.0;
 };
@@ -178,14 +188,15 @@ template <class Rule>
 double calibrated_row_bound(const Rule& rule, double m, double r, const RowErrors& row, std::size_t sinks,
                             bool& ambiguous) {
   const auto centre = rule.gains(static_cast<float>(m), static_cast<float>(r));
-  const double dm = 2.0 * (row.score + 2.0 * unit_roundoff) * m * r +
+  const double dm = 2.0 * (row.score + 2.0 * unit_roundoff + row.extra) * m * r +
                     error_gamma(static_cast<double>(sinks + row.keys) + 2.0) * m;
   const double dr = dm + unit_roundoff;
   const double eps = row.weight, value_max = row.value_max;
   double d_rest = 0.0, d_sink = 0.0;
   for (double sm : {-1.0, 1.0}) {
     for (double sr : {-1.0, 1.0}) {
-      const auto corner = rule.gains(static_cast<float>(std::max(0.0, m + sm * dm)), static_cast<float>(std::max(0.0, r + sr * dr)));
+      const auto corner =
+          rule.gains(static_cast<float>(std::max(0.0, m + sm * dm)), static_cast<float>(std::max(0.0, r + sr * dr)));
       if (corner.has_value() != centre.has_value()) {
         ambiguous = true;
         continue;
@@ -197,8 +208,9 @@ double calibrated_row_bound(const Rule& rule, double m, double r, const RowError
   }
   if (!centre) return eps * value_max;  // row left unchanged
   const double rest = centre->rest, spread = std::abs(static_cast<double>(centre->sink) - centre->rest);
-  return value_max * (d_rest * r + d_sink * m + rest * eps + spread * (eps + error_gamma(static_cast<double>(sinks))) * m +
-                      3.0 * unit_roundoff * (rest + spread));
+  return value_max *
+         (d_rest * r + d_sink * m + rest * eps + spread * (eps + error_gamma(static_cast<double>(sinks))) * m +
+          3.0 * unit_roundoff * (rest + spread));
 }
 
 // `sinks[h]` is the sink set head h was calibrated with (empty: plain rows).
@@ -216,7 +228,8 @@ OutputBounds output_bounds(const Problem& p, const Rule& rule, const std::vector
       RowErrors row;
       row.keys = map.visible[i];
       row.score = options.exact_scores ? 0.0 : score_error(p, h, i, row.keys);
-      row.weight = 2.0 * row.score + error_gamma(2.0 * static_cast<double>(row.keys) + 8.0) + options.extra_weight_error;
+      row.extra = options.extra_weight_error;
+      row.weight = 2.0 * row.score + error_gamma(2.0 * static_cast<double>(row.keys) + 8.0) + row.extra;
       row.value_max = max_abs_value(p, g.kv_head_of(h), row.keys);
       double& bound = bounds.row[h * g.q_len + i];
       if (head_sinks.empty()) {
@@ -243,14 +256,16 @@ OutputBounds output_bounds(const Problem& p, const Rule& rule, const std::vector
 }
 
 // Every element of `actual` within bound[row] + u |expected| of `expected`; NaN exactly where
-// `expected` is NaN. Returns the number of violations (reported through Catch).
+// `expected` is NaN, the same infinity where it is infinite (an infinite value the row sees). Returns the number of
+// violations (reported through Catch).
 inline std::size_t compare_outputs(const std::vector<float>& actual, const std::vector<float>& expected,
                                    const std::vector<double>& row_bound, std::size_t dim) {
   std::size_t violations = 0;
   for (std::size_t e = 0; e < expected.size(); ++e) {
     const double bound = row_bound[e / dim] + unit_roundoff * std::abs(static_cast<double>(expected[e]));
-    const bool ok = std::isnan(expected[e]) ? std::isnan(actual[e])
-                                             : std::abs(static_cast<double>(actual[e]) - expected[e]) <= bound;
+    const bool ok = std::isnan(expected[e])   ? std::isnan(actual[e])
+                    : std::isinf(expected[e]) ? actual[e] == expected[e]
+                                              : std::abs(static_cast<double>(actual[e]) - expected[e]) <= bound;
     if (!ok && violations++ < 5) {
       INFO("element " << e << " (row " << e / dim << "): fused " << actual[e] << " reference " << expected[e]
                       << " bound " << bound);
@@ -275,7 +290,8 @@ inline double max_weight_error(const Problem& p, std::size_t head) {
   double worst = 0.0;
   for (std::size_t i = 0; i < map.rows; ++i) {
     if (!map.takes_part(i)) continue;
-    worst = std::max(worst, 2.0 * score_error(p, head, i, map.visible[i]) + error_gamma(2.0 * static_cast<double>(map.visible[i]) + 8.0));
+    worst = std::max(worst, 2.0 * score_error(p, head, i, map.visible[i]) +
+                                error_gamma(2.0 * static_cast<double>(map.visible[i]) + 8.0));
   }
   return worst;
 }
@@ -291,6 +307,63 @@ inline bool sets_differ_only_at_ties(const Problem& p, std::size_t head, const S
   std::set_symmetric_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(differing));
   return std::all_of(differing.begin(), differing.end(),
                      [&](std::uint32_t j) { return std::abs(means[j] - tau) <= tolerance * std::max(tau, 1e-30); });
+}
+
+template <class Detector>
+double threshold_of(const Detector& detector) {
+  if constexpr (std::is_same_v<Detector, ColumnMeanThreshold>) {
+    return detector.tau;
+  } else {
+    return std::numeric_limits<double>::quiet_NaN();  // no threshold: sink sets must agree exactly
+  }
+}
+
+struct Expectations {
+  BoundOptions bounds;
+  std::size_t allowed_ambiguous_rows = 0;
+};
+
+// Runs both kernels and checks: invalid/empty rows, sink sets (up to legitimate threshold ties),
+// outputs and lse within the float32 bounds, and the calibration counts. Returns the reference's report.
+template <class Cal>
+CalibrationReport check_against_reference(const Problem& p, const Cal& calibration, const RunOptions& run = {},
+                                          const Expectations& expect = {}) {
+  const Result fused = run_fused(p, calibration, run);
+  const Result ref = run_reference(p, calibration, run);
+  CHECK(fused.report.invalid_rows == ref.report.invalid_rows);
+  CHECK(fused.report.empty_rows == ref.report.empty_rows);
+  REQUIRE(fused.sinks.size() == ref.sinks.size());
+  for (std::size_t h = 0; h < ref.sinks.size(); ++h) {
+    if (fused.sinks[h] == ref.sinks[h]) continue;
+    // A tie at tau changes the sink set and hence the whole head; nothing else may differ.
+    REQUIRE(sets_differ_only_at_ties(p, h, fused.sinks[h], ref.sinks[h], threshold_of(calibration.detector)));
+    WARN("head " << h << ": sink sets differ at a legitimate tie; outputs not compared");
+    return ref.report;
+  }
+  const OutputBounds bounds = output_bounds(p, calibration.rescaler, ref.sinks, expect.bounds);
+  CHECK(bounds.ambiguous_rows <= expect.allowed_ambiguous_rows);
+  CHECK(compare_outputs(fused.out, ref.out, bounds.row, p.shape.dim) == 0);
+  CHECK(fused.report.sinks_selected == ref.report.sinks_selected);
+  if (bounds.ambiguous_rows == 0) {
+    CHECK(fused.report.rows_calibrated == ref.report.rows_calibrated);
+    CHECK(fused.report.degenerate_rows == ref.report.degenerate_rows);
+  }
+  // lse: |d lse| <= D_i + error_gamma(n_i + 4) + u |lse|; non-finite values exactly.
+  const AttentionGeometry g = p.geometry();
+  for (std::size_t h = 0; h < g.q_heads; ++h) {
+    for (std::size_t i = 0; i < g.q_len; ++i) {
+      const float expected = ref.lse[h * g.q_len + i], actual = fused.lse[h * g.q_len + i];
+      if (!std::isfinite(expected)) {
+        CHECK((std::isnan(expected) ? std::isnan(actual) : actual == expected));
+        continue;
+      }
+      const std::size_t n_i = g.visible_keys(i);
+      const double d_i = expect.bounds.exact_scores ? 0.0 : score_error(p, h, i, n_i);
+      CHECK(std::abs(static_cast<double>(actual) - expected) <=
+            d_i + error_gamma(static_cast<double>(n_i) + 4.0) + unit_roundoff * std::abs(expected));
+    }
+  }
+  return ref.report;
 }
 
 }  // namespace act::testing

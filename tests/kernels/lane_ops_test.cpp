@@ -116,7 +116,8 @@ TEST_CASE("exponentiate keeps only the chosen lanes and returns their sums", "[k
       }
       const double difference = static_cast<double>(scores[j * width + lane]) - shift[lane];
       // xsimd's exp is within 2 ulp (measured 1.34) of exp of the rounded difference (u |difference|).
-      CHECK(std::abs(weight - std::exp(difference)) <= error_gamma(3.0) * std::exp(difference) * (1.0 + std::abs(difference)));
+      CHECK(std::abs(weight - std::exp(difference)) <=
+            error_gamma(3.0) * std::exp(difference) * (1.0 + std::abs(difference)));
     }
     CHECK(std::abs(sums[lane] - sum) <= error_gamma(static_cast<double>(keys)) * sum);
   }

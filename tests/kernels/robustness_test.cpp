@@ -34,9 +34,9 @@ Result run(Kernel kernel, const Problem& p, const Cal& calibration) {
   Result r = run_fused(p, NoCalibration{});
   AttentionExtras extras = extras_for(r, collect, p.shape.q_heads);
   extras.lse = {};
-  r.report = correct(p.queries(), p.keys(), p.values(),
-                     head_major(r.out.data(), p.shape.q_heads, p.shape.q_len, p.shape.dim), r.lse, p.options,
-                     calibration, extras);
+  r.report =
+      correct(p.queries(), p.keys(), p.values(), head_major(r.out.data(), p.shape.q_heads, p.shape.q_len, p.shape.dim),
+              r.lse, p.options, calibration, extras);
   return r;
 }
 
@@ -50,11 +50,12 @@ Problem sink_problem(std::uint32_t seed = 1) {
   return p;
 }
 
-// sink_problem(seed) where only keys [0, valid_keys) are valid.
+// sink_problem(seed) where only keys [0, valid_keys) are valid (causal queries at positions 0..11).
 Problem padded_problem(std::uint32_t seed, Masking masking, std::size_t valid_keys) {
   Problem p = sink_problem(seed);
   p.options.masking = masking;
   p.options.valid_keys = valid_keys;
+  if (masking == Masking::causal) p.options.query_position = 0;
   return p;
 }
 
@@ -62,7 +63,9 @@ std::span<const float> row_of(const std::vector<float>& data, const Problem& p, 
   return std::span<const float>(data).subspan((head * p.shape.q_len + row) * p.shape.dim, p.shape.dim);
 }
 
-bool all_of(std::span<const float> values, bool (*test)(float)) { return std::all_of(values.begin(), values.end(), test); }
+bool all_of(std::span<const float> values, bool (*test)(float)) {
+  return std::all_of(values.begin(), values.end(), test);
+}
 bool is_nan(float x) { return std::isnan(x); }
 bool is_finite(float x) { return std::isfinite(x); }
 bool is_zero(float x) { return x == 0.0f; }
@@ -116,7 +119,9 @@ std::vector<std::vector<Row>> all_rows(const Problem& p, Row row) {
 }
 
 bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
-  const auto same_bits = [](float x, float y) { return std::bit_cast<std::uint32_t>(x) == std::bit_cast<std::uint32_t>(y); };
+  const auto same_bits = [](float x, float y) {
+    return std::bit_cast<std::uint32_t>(x) == std::bit_cast<std::uint32_t>(y);
+  };
   return std::equal(a.begin(), a.end(), b.begin(), b.end(), same_bits);
 }
 
@@ -139,8 +144,7 @@ TEST_CASE("a NaN or +inf score makes its row NaN with lse NaN, counted invalid, 
   CHECK(r.report.rows_calibrated > 0);  // the valid rows were still calibrated
 }
 
-TEST_CASE("a -inf score takes no weight; a row whose visible scores are all -inf is empty",
-          "[kernels][robustness]") {
+TEST_CASE("a -inf score takes no weight; a row whose visible scores are all -inf is empty", "[kernels][robustness]") {
   const Kernel kernel = GENERATE(Kernel::reference, Kernel::fused, Kernel::corrected);
   CAPTURE(name_of(kernel));
   Problem p = sink_problem(2);
@@ -192,8 +196,7 @@ TEST_CASE("a column no query saw has mean 0 and is never a sink", "[kernels][rob
   }
 }
 
-TEST_CASE("rows whose weight all sits on sinks are left unchanged and counted degenerate",
-          "[kernels][robustness]") {
+TEST_CASE("rows whose weight all sits on sinks are left unchanged and counted degenerate", "[kernels][robustness]") {
   const Kernel kernel = GENERATE(Kernel::reference, Kernel::fused, Kernel::corrected);
   CAPTURE(name_of(kernel));
   // Keys 0 and 1 lead every other key by 200 logits: the rest's weight underflows to 0.
@@ -234,5 +237,41 @@ TEST_CASE("an empty sink set leaves attention as it is", "[kernels][robustness]"
     CHECK(r.sinks == std::vector<SinkSet>{{}, {}});
     CHECK(r.report == CalibrationReport{});
     CHECK(bitwise_equal(r.out, run(kernel, p, NoCalibration{}).out));
+  }
+}
+
+// Issue 15: the vector P V multiplied the value rows of keys a row cannot see by weight 0, so an
+// infinite value reached rows before it (0 * inf = NaN), and an empty row whose only key had an
+// infinite value came out NaN instead of 0.
+TEST_CASE("a non-finite value reaches only the rows that see its key", "[kernels][robustness]") {
+  const Kernel kernel = GENERATE(Kernel::reference, Kernel::fused, Kernel::corrected);
+  const float specials[] = {inf, -inf, nan_value};
+  const float special = specials[GENERATE(0, 1, 2)];
+  CAPTURE(name_of(kernel), special);
+  Problem p = random_problem({2, 1, 20, 20, 8}, {}, 17);
+  plant_sinks(p, {0, 5}, 8.0f);
+  SECTION("a value of a sink column, causal") {
+    p.v_at(0, 5, 0) = special;
+    const Result r = run(kernel, p, paper_calibration());
+    const Result ref = run(Kernel::reference, p, paper_calibration());
+    for (std::size_t h = 0; h < 2; ++h) {
+      for (std::size_t i = 0; i < 20; ++i) {
+        CAPTURE(h, i);
+        for (std::size_t c = 0; c < 8; ++c) {
+          const float x = r.out[(h * 20 + i) * 8 + c];
+          CHECK(std::isfinite(x) == (i < 5 || c != 0));
+          CHECK(std::isfinite(x) == std::isfinite(ref.out[(h * 20 + i) * 8 + c]));
+        }
+      }
+    }
+  }
+  SECTION("the only key of an empty row") {
+    p.options.valid_keys = 1;
+    p.options.query_position = 0;
+    p.k_at(0, 0, 0) = -inf;  // every row's only score is -inf: empty
+    p.v_at(0, 0, 3) = special;
+    const Result r = run(kernel, p, paper_calibration());
+    CHECK(r.report.empty_rows == 40);
+    for (float x : r.out) CHECK(x == 0.0f);
   }
 }

@@ -12,7 +12,8 @@ Problem prefix(const Problem& full, std::size_t tokens) {
   Problem p({full.shape.q_heads, full.shape.kv_heads, tokens, tokens, full.shape.dim}, full.options);
   const auto copy_rows = [&](const std::vector<float>& from, std::vector<float>& to, std::size_t heads) {
     for (std::size_t h = 0; h < heads; ++h)
-      std::copy_n(&from[h * full.shape.q_len * full.shape.dim], tokens * full.shape.dim, &to[h * tokens * full.shape.dim]);
+      std::copy_n(&from[h * full.shape.q_len * full.shape.dim], tokens * full.shape.dim,
+                  &to[h * tokens * full.shape.dim]);
   };
   copy_rows(full.q, p.q, full.shape.q_heads);
   copy_rows(full.k, p.k, full.shape.kv_heads);
@@ -53,8 +54,9 @@ TEST_CASE("prefill then decode equals the reference prefill row by row", "[kerne
     CAPTURE(t);
     const Problem seen = prefix(full, t + 1);
     // The step: query t against keys 0..t (a view of the last query row of `seen`).
-    const HeadsView<const float> query{seen.q.data() + t * dim, heads, 1, dim,
-                                       static_cast<std::ptrdiff_t>((t + 1) * dim), static_cast<std::ptrdiff_t>(dim)};
+    const HeadsView<const float> query{
+        seen.q.data() + t * dim,         heads, 1, dim, static_cast<std::ptrdiff_t>((t + 1) * dim),
+        static_cast<std::ptrdiff_t>(dim)};
     std::vector<float> step_out(heads * dim);
     std::vector<SinkSet> step_sinks;
     extras.sinks = &step_sinks;

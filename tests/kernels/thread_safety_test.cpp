@@ -13,7 +13,9 @@ using namespace act::testing;
 namespace {
 
 bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
-  const auto same_bits = [](float x, float y) { return std::bit_cast<std::uint32_t>(x) == std::bit_cast<std::uint32_t>(y); };
+  const auto same_bits = [](float x, float y) {
+    return std::bit_cast<std::uint32_t>(x) == std::bit_cast<std::uint32_t>(y);
+  };
   return std::equal(a.begin(), a.end(), b.begin(), b.end(), same_bits);
 }
 
@@ -30,8 +32,9 @@ std::vector<float> decode_with_sink_state(const Problem& full, std::size_t promp
   for (std::size_t end = prompt; end <= s.kv_len; ++end) {
     const std::size_t first = end == prompt ? 0 : end - 1;  // the step's queries: [first, end)
     const auto view = [&](const std::vector<float>& data, std::size_t heads, std::size_t row, std::size_t rows) {
-      return HeadsView<const float>{data.data() + row * s.dim, heads, rows, s.dim,
-                                    static_cast<std::ptrdiff_t>(s.kv_len * s.dim), static_cast<std::ptrdiff_t>(s.dim)};
+      return HeadsView<const float>{
+          data.data() + row * s.dim,         heads, rows, s.dim, static_cast<std::ptrdiff_t>(s.kv_len * s.dim),
+          static_cast<std::ptrdiff_t>(s.dim)};
     };
     std::vector<float> out(s.q_heads * (end - first) * s.dim);
     AttentionExtras extras;
@@ -90,9 +93,8 @@ TEST_CASE("kernels on several threads at once give the results of one thread", "
   std::vector<Result> expected;
   for (const Job& job : work) expected.push_back(job.run());
 
-  const auto mismatches = run_concurrently(work.size(), [&](std::size_t job) {
-    return same_result(work[job].run(), expected[job]);
-  });
+  const auto mismatches =
+      run_concurrently(work.size(), [&](std::size_t job) { return same_result(work[job].run(), expected[job]); });
   for (const Mismatch& m : mismatches)
     FAIL_CHECK("thread " << m.thread << ": " << work[m.job].name << " (job " << m.job << ") differs from one thread's");
   CHECK(expected.front().report.rows_calibrated > 0);  // the calibration path was exercised

@@ -62,7 +62,7 @@ TEST_CASE("ColumnMeanThreshold rejects a non-finite tau", "[policies]") {
 TEST_CASE("TopKColumns: highest means, ties to the lower index, keep rules", "[policies]") {
   // means: 0.4, 0.2, 0.3, 0.2, 0.3, 0 (unseen), 0.1
   const Stats stats{{0.8f, 0.2f, 0.3f, 0.4f, 0.6f, 5.0f, 0.1f}, {2, 1, 1, 2, 2, 0, 1}};
-  CHECK(select(TopKColumns(2), stats) == SinkSet{2, 4});  // token zero never a sink; 0.3 tie: both
+  CHECK(select(TopKColumns(2), stats) == SinkSet{2, 4});     // token zero never a sink; 0.3 tie: both
   CHECK(select(TopKColumns(3), stats) == SinkSet{1, 2, 4});  // 0.2 tie between 1 and 3: lower index
   CHECK(select(TopKColumns(2, KeepSink::none), stats) == SinkSet{0, 2});
   // first_candidate: the top k + 1 are ranked and the lowest-indexed of them is kept.
@@ -109,6 +109,17 @@ TEST_CASE("ScaleOnly: sinks x beta, then the whole row renormalised", "[policies
   CHECK(ScaleOnly(0.0f).gains(0.5f, 0.5f)->sink == 0.0f);
   CHECK_THROWS_AS(ScaleOnly(-1.0f), std::invalid_argument);
   CHECK_THROWS_AS(ScaleOnly(std::numeric_limits<float>::infinity()), std::invalid_argument);
+  CHECK_THROWS_AS(ScaleOnly(0.4f, -1.0f), std::invalid_argument);
+}
+
+// Issue 15: with beta = 0 a tiny but non-zero rest mass gave 1 / total = inf and NaN weights.
+TEST_CASE("ScaleOnly refuses rows whose renormalising mass is below its minimum", "[policies]") {
+  CHECK_FALSE(ScaleOnly(0.0f).gains(1.0f, 1e-45f));
+  CHECK_FALSE(ScaleOnly(0.0f).gains(1.0f, 1e-6f));  // strictly above the minimum, as Redistribute
+  const auto kept = ScaleOnly(0.0f).gains(1.0f, 2e-6f);
+  REQUIRE(kept);
+  CHECK(std::isfinite(kept->rest));
+  CHECK(ScaleOnly(0.0f, 0.0f).gains(1.0f, 1e-30f).has_value());
 }
 
 TEST_CASE("Identity and NoSinks change nothing and let kernels skip passes", "[policies]") {

@@ -2,6 +2,7 @@
 // Masking, scale and threading shared by every attention kernel, and the shape checks they run.
 #include <act/core/error.hpp>
 #include <act/core/heads_view.hpp>
+#include <act/core/mask_view.hpp>
 
 #include <cmath>
 #include <cstddef>
@@ -13,7 +14,7 @@
 namespace act {
 
 enum class Masking {
-  causal,  // query i sits at position kv_len - q_len + i and sees keys up to that position
+  causal,  // query i sits at position query_position + i and sees keys up to that position
   none,    // every query sees every valid key
 };
 
@@ -22,24 +23,39 @@ struct AttentionOptions {
   std::optional<float> scale;  // default 1/sqrt(head_dim)
   // Keys at index >= valid_keys are padding and masked for every query (per-sequence lengths in a batch).
   std::size_t valid_keys = std::numeric_limits<std::size_t>::max();
+  // Causal masking only: the absolute position of query row 0 (row i is at query_position + i and
+  // sees keys [0, query_position + i]). Unset: the queries end the cache (kv_len - q_len), which is
+  // only unambiguous without padding, so valid_keys < kv_len then needs an explicit position.
+  std::optional<std::size_t> query_position;
+  // Optional additive mask [heads][q_len][kv_len], applied on top of `masking` and `valid_keys`:
+  // a key is seen by a query when both allow it and the mask is not -inf; a NaN or +inf entry makes
+  // the score, and so the row, invalid. The column statistics count, for each key, the rows that
+  // see it (n - j only in the causal-prefill case).
+  MaskView mask;
   int threads = 0;  // 0: OpenMP's default
 };
 
 // The resolved geometry of one attention call, after validation.
 struct AttentionGeometry {
   std::size_t q_heads, kv_heads, group, q_len, kv_len, head_dim, valid_keys;
+  std::size_t first_position;  // causal: absolute position of query row 0
   Masking masking;
   float scale;
+  MaskView mask;
 
   std::size_t kv_head_of(std::size_t q_head) const noexcept { return q_head / group; }
   // Number of keys query i sees (keys [0, result) are visible).
   std::size_t visible_keys(std::size_t query) const noexcept {
     std::size_t limit = valid_keys;
     if (masking == Masking::causal) {
-      const std::size_t position = kv_len - q_len + query;
+      const std::size_t position = first_position + query;
       limit = position + 1 < limit ? position + 1 : limit;
     }
     return limit;
+  }
+  // Whether query `i` of query head `head` sees key `j`.
+  bool sees(std::size_t head, std::size_t i, std::size_t j) const noexcept {
+    return j < visible_keys(i) && (mask.empty() || mask.at(head, i, j) != hidden_key);
   }
 };
 
@@ -50,6 +66,42 @@ inline std::string dims(std::size_t h, std::size_t r, std::size_t c) {
   std::string text(1, '[');
   text.append(std::to_string(h)).append(", ").append(std::to_string(r)).append(", ").append(std::to_string(c));
   return text.append("]");
+}
+
+// Where causal query row 0 sits. Without an explicit position the queries end the cache; with
+// padding (valid_keys < kv_len) that guess is as likely wrong as right (an engine's queries usually
+// follow the valid keys), so the call is rejected instead of answered silently for the wrong rows.
+inline std::size_t first_query_position(const AttentionOptions& options, std::size_t q_len, std::size_t kv_len,
+                                        std::size_t valid) {
+  if (options.masking != Masking::causal) {
+    if (options.query_position) shape_error("query_position is only used with causal masking");
+    return 0;
+  }
+  if (options.query_position) {
+    if (*options.query_position > std::numeric_limits<std::size_t>::max() - q_len)
+      shape_error("query_position " + std::to_string(*options.query_position) + " overflows with " +
+                  std::to_string(q_len) + " queries");
+    return *options.query_position;
+  }
+  if (valid < kv_len)
+    shape_error("causal attention with valid_keys (" + std::to_string(valid) + ") below the cache length (" +
+                std::to_string(kv_len) + ") is ambiguous: set AttentionOptions::query_position (" +
+                "valid_keys - queries when the queries are the last valid keys)");
+  if (q_len > kv_len)
+    shape_error("causal attention needs at least as many keys (" + std::to_string(kv_len) + ") as queries (" +
+                std::to_string(q_len) + ") unless query_position is set");
+  return kv_len - q_len;
+}
+
+inline void check_mask(const MaskView& mask, std::size_t q_heads, std::size_t q_len, std::size_t kv_len) {
+  if (mask.empty()) return;
+  if (mask.type != MaskType::f32 && mask.type != MaskType::f16) shape_error("mask has an unsupported element type");
+  if (mask.heads != 1 && mask.heads != q_heads)
+    shape_error("mask has " + std::to_string(mask.heads) + " heads; expected 1 (shared) or the " +
+                std::to_string(q_heads) + " query heads");
+  if (mask.rows != q_len || mask.cols != kv_len)
+    shape_error("mask is " + dims(mask.heads, mask.rows, mask.cols) + " but the call has " + std::to_string(q_len) +
+                " queries and " + std::to_string(kv_len) + " keys");
 }
 
 template <class Q, class K, class V>
@@ -65,13 +117,13 @@ AttentionGeometry resolve_geometry(const HeadsView<Q>& q, const HeadsView<K>& k,
   if (q.cols != k.cols || q.cols == 0)
     shape_error("head dimension of Q (" + std::to_string(q.cols) + ") and K (" + std::to_string(k.cols) +
                 ") must match and be non-zero");
-  if (options.masking == Masking::causal && q.rows > k.rows)
-    shape_error("causal attention needs at least as many keys (" + std::to_string(k.rows) + ") as queries (" +
-                std::to_string(q.rows) + ")");
   const float scale = options.scale.value_or(1.0f / std::sqrt(static_cast<float>(q.cols)));
   if (!std::isfinite(scale)) shape_error("attention scale must be finite");
   const std::size_t valid = options.valid_keys < k.rows ? options.valid_keys : k.rows;
-  return {q.heads, k.heads, q.heads / k.heads, q.rows, k.rows, q.cols, valid, options.masking, scale};
+  const std::size_t position = first_query_position(options, q.rows, k.rows, valid);
+  check_mask(options.mask, q.heads, q.rows, k.rows);
+  return {q.heads, k.heads,  q.heads / k.heads, q.rows, k.rows,      q.cols,
+          valid,   position, options.masking,   scale,  options.mask};
 }
 
 template <class T>
@@ -84,8 +136,8 @@ void check_output(const HeadsView<T>& o, const AttentionGeometry& g, const char*
 
 inline void check_lse(std::span<const float> lse, const AttentionGeometry& g) {
   if (lse.size() != g.q_heads * g.q_len)
-    shape_error("lse has " + std::to_string(lse.size()) + " entries, expected heads*queries = " +
-                std::to_string(g.q_heads * g.q_len));
+    shape_error("lse has " + std::to_string(lse.size()) +
+                " entries, expected heads*queries = " + std::to_string(g.q_heads * g.q_len));
 }
 
 }  // namespace detail

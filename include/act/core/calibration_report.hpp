@@ -6,11 +6,11 @@
 namespace act {
 
 struct CalibrationReport {
-  std::size_t rows_calibrated = 0;   // rows whose output was rescaled
-  std::size_t degenerate_rows = 0;   // rows the rescale rule left unchanged (e.g. no non-sink mass, r = 0)
-  std::size_t invalid_rows = 0;      // rows with a NaN or +inf score: output NaN, excluded from statistics
-  std::size_t empty_rows = 0;        // rows that see no key at all: output 0, lse -inf
-  std::size_t sinks_selected = 0;    // sum over calibrated heads of |S|
+  std::size_t rows_calibrated = 0;  // rows whose output was rescaled
+  std::size_t degenerate_rows = 0;  // rows the rescale rule left unchanged (e.g. no non-sink mass, r = 0)
+  std::size_t invalid_rows = 0;     // rows with a NaN or +inf score: output NaN, excluded from statistics
+  std::size_t empty_rows = 0;       // rows that see no key at all: output 0, lse -inf
+  std::size_t sinks_selected = 0;   // sum over calibrated heads of |S|
 
   CalibrationReport& operator+=(const CalibrationReport& other) noexcept {
     rows_calibrated += other.rows_calibrated;

@@ -52,10 +52,14 @@ class FirstException {
     } catch (...) {
       std::lock_guard lock(mutex_);
       if (!failure_) failure_ = std::current_exception();
-      caught_.store(true, std::memory_order_relaxed);
+      caught_.store(true, std::memory_order_release);  // failure_ is written before and never again
     }
   }
   bool caught() const noexcept { return caught_.load(std::memory_order_relaxed); }
+  // The kept exception (null if none), safe to read while other threads may still be working.
+  std::exception_ptr first() const noexcept {
+    return caught_.load(std::memory_order_acquire) ? failure_ : std::exception_ptr{};
+  }
   void rethrow() const {
     if (failure_) std::rethrow_exception(failure_);
   }

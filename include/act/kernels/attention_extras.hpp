@@ -32,8 +32,8 @@ inline bool head_is_calibrated(const AttentionExtras& extras, std::size_t head) 
 
 inline void check_extras(const AttentionExtras& extras, std::size_t q_heads, std::size_t q_len) {
   if (!extras.lse.empty() && extras.lse.size() != q_heads * q_len)
-    shape_error("lse has " + std::to_string(extras.lse.size()) + " entries, expected heads*queries = " +
-                std::to_string(q_heads * q_len));
+    shape_error("lse has " + std::to_string(extras.lse.size()) +
+                " entries, expected heads*queries = " + std::to_string(q_heads * q_len));
   if (!extras.calibrated_heads.empty() && extras.calibrated_heads.size() != q_heads)
     shape_error("calibrated_heads has " + std::to_string(extras.calibrated_heads.size()) + " entries for " +
                 std::to_string(q_heads) + " query heads");

@@ -312,8 +312,9 @@ void finish_head(const Operands& in, const HeadsView<float>& out, const Attentio
   }
 }
 
-// Whether act::attention takes the decode path: one query row per head.
-inline bool takes_decode_path(const AttentionGeometry& g) noexcept { return g.q_len == 1; }
+// Whether act::attention takes the decode path: one query row per head, no additive mask (a masked
+// decode row goes through the block kernel, which reads the mask).
+inline bool takes_decode_path(const AttentionGeometry& g) noexcept { return g.q_len == 1 && g.mask.empty(); }
 
 template <CalibrationPolicy Cal>
 CalibrationReport decode_attention(const Operands& in, const HeadsView<float>& out, const AttentionGeometry& g,

@@ -26,6 +26,7 @@
 #include <act/kernels/lane_ops.hpp>
 #include <act/kernels/operands.hpp>
 #include <act/policies/calibration.hpp>
+#include <act/simd/widen.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -55,25 +56,48 @@ struct QueryBlock {
   Floats visible;                 // per lane: visible key count (0 for lanes past the block)
   Lanes outside;                  // lanes past the block (their scores are not masked, never use them)
 
-  QueryBlock(const AttentionGeometry& g, std::size_t index) : first(index * width) {
+  // With a mask every key is masked through the bias panel (keys_all_see = 0) and the keys past
+  // each row's last shown one (`shown[i]`, null without a mask) are not swept at all: a padded
+  // cache's free cells, the causal triangle.
+  QueryBlock(const AttentionGeometry& g, std::size_t index, const std::size_t* shown) : first(index * width) {
     rows = std::min(width, g.q_len - first);
     alignas(simd::alignment) float counts[width] = {};
     bool past_end[width];
-    keys_all_see = g.visible_keys(first);
+    keys_all_see = shown == nullptr ? g.visible_keys(first) : 0;
     for (std::size_t lane = 0; lane < width; ++lane) {
       past_end[lane] = lane >= rows;
       if (past_end[lane]) continue;
       const std::size_t seen = g.visible_keys(first + lane);
       counts[lane] = static_cast<float>(seen);
       keys_all_see = std::min(keys_all_see, seen);
-      keys_any_sees = std::max(keys_any_sees, seen);
+      keys_any_sees = std::max(keys_any_sees, shown == nullptr ? seen : shown[first + lane]);
     }
     visible = simd::load(counts);
     outside = Lanes::load_unaligned(past_end);
   }
 };
 
+// For each mask head and query: one past the last key the geometry and the mask let it see.
+inline std::vector<std::size_t> shown_limits(const AttentionGeometry& g) {
+  std::vector<std::size_t> limits(g.mask.empty() ? 0 : g.mask.heads * g.q_len);
+  for (std::size_t head = 0; head < g.mask.heads; ++head) {
+    for (std::size_t i = 0; i < g.q_len; ++i) {
+      std::size_t limit = g.visible_keys(i);
+      while (limit > 0 && g.mask.at(head, i, limit - 1) == hidden_key) --limit;
+      limits[head * g.q_len + i] = limit;
+    }
+  }
+  return limits;
+}
+
 inline std::size_t block_count(const AttentionGeometry& g) noexcept { return (g.q_len + width - 1) / width; }
+
+// The mask head and first query of the block whose mask a thread's bias panel holds.
+struct BiasOwner {
+  std::size_t mask_head = 0, first = 0, keys = 0;
+  bool valid = false;
+  bool operator==(const BiasOwner&) const = default;
+};
 
 // Per-thread working memory, reused by every item the thread runs.
 struct ThreadScratch {
@@ -82,6 +106,9 @@ struct ThreadScratch {
   simd::AlignedVector<float> value_rows;   // [width][vector_columns(dim)]: O's other columns
   simd::AlignedVector<float> weights;      // [kv_len][width]
   std::vector<float> column_sums;          // [wave slot][kv_len], calibrated heads only
+  simd::AlignedVector<float> bias;         // [kv_len][width], masked calls: the block's mask
+  BiasOwner bias_owner;                    // whose mask `bias` holds (query heads sharing it reuse it)
+  std::vector<float> column_counts;        // [wave slot][kv_len], masked calls: rows that saw each key
   ColumnStats head_stats;                  // one head's reduced statistics
   CalibrationReport report;
 
@@ -91,20 +118,25 @@ struct ThreadScratch {
     value_rows.resize(simd::vector_columns(g.head_dim) * width);
     weights.resize(std::max<std::size_t>(g.kv_len, 1) * width);
     column_sums.assign(calibrated_slots * g.kv_len, 0.0f);
+    if (g.mask.empty()) return;
+    bias.resize(std::max<std::size_t>(g.kv_len, 1) * width);
+    column_counts.assign(calibrated_slots * g.kv_len, 0.0f);
   }
 };
 
 // Where a sweep records one head's rows; null members are not wanted. A row's weight for key j is
 // exp(s_j - shift) * scale: the attention sweep records shift = max and scale = 1/sum (so the
-// correction recomputes bitwise the weights that formed O), act::correct reads shift = lse, scale = 1.
+// correction recomputes bitwise the weights that formed O), act::correct reads shift = lse and
+// records scale = 1 / sum_j exp(s_j - lse) (1 up to the lse's rounding).
 struct HeadRows {
   float* lse_out = nullptr;        // attention sweep
   float* shift_out = nullptr;      // attention sweep, calibrated heads
-  float* scale_out = nullptr;      // attention sweep, calibrated heads
+  float* scale_out = nullptr;      // both sweeps, calibrated heads
   const float* shift = nullptr;    // statistics sweep and correction
-  const float* scale = nullptr;    // correction; null: 1
+  const float* scale = nullptr;    // correction
   RowStatus* status = nullptr;     // calibrated heads
   float* column_sums = nullptr;    // this thread's sums for the head, calibrated heads
+  float* column_counts = nullptr;  // this thread's visibility counts, calibrated heads of masked calls
 };
 
 // The block's queries, scaled and transposed into the query panel.
@@ -117,15 +149,71 @@ inline void load_query_panel(const HeadsView<const float>& q, std::size_t head, 
   }
 }
 
-// Scores of the block against every key any of its rows sees, into scratch.weights.
+// The block's mask for keys[0, count) as a [count][width] panel: -inf where a lane does not see the
+// key (past the block, past its causal or valid-key limit, or hidden by the mask).
+template <class Element, class Rows>
+void fill_bias(const AttentionGeometry& g, std::size_t head, const QueryBlock& block, const Rows& keys,
+               std::size_t count, float* bias) {
+  const MaskView& mask = g.mask;
+  const std::ptrdiff_t head_offset = static_cast<std::ptrdiff_t>(mask.heads == 1 ? 0 : head) * mask.head_stride;
+  const Element* rows[width];
+  std::size_t limits[width];
+  for (std::size_t lane = 0; lane < width; ++lane) {
+    const std::size_t query = block.first + std::min(lane, block.rows - 1);
+    rows[lane] =
+        static_cast<const Element*>(mask.data) + head_offset + static_cast<std::ptrdiff_t>(query) * mask.row_stride;
+    limits[lane] = lane < block.rows ? g.visible_keys(query) : 0;
+  }
+  for (std::size_t j = 0; j < count; ++j) {
+    const std::size_t column = keys.column(j);
+    float* out = bias + j * width;
+    for (std::size_t lane = 0; lane < width; ++lane) {
+      float value = -simd::infinity;
+      if (column < limits[lane]) {
+        if constexpr (std::is_same_v<Element, float>)
+          value = rows[lane][column];
+        else
+          value = simd::half_to_float(rows[lane][column]);
+      }
+      out[lane] = value;
+    }
+  }
+}
+
+template <class Rows>
+void fill_bias(const AttentionGeometry& g, std::size_t head, const QueryBlock& block, const Rows& keys,
+               std::size_t count, float* bias) {
+  if (g.mask.type == MaskType::f16)
+    fill_bias<std::uint16_t>(g, head, block, keys, count, bias);
+  else
+    fill_bias<float>(g, head, block, keys, count, bias);
+}
+
+// Scores of the block against every key any of its rows sees, into scratch.weights (plus the mask
+// in scratch.bias for masked calls; query heads sharing a mask reuse the panel of the previous one).
 inline simd::ScoreSummary score_block(const Operands& in, const AttentionGeometry& g, std::size_t head,
                                       const QueryBlock& block, ThreadScratch& scratch) {
   float* panel = scratch.query_panel.data();
   load_query_panel(in.q, head, block, g.scale, panel);
   const std::size_t kv_head = g.kv_head_of(head);
   const simd::ConsecutiveRows keys{in.k.row(kv_head, 0), in.k.row_stride};
-  return simd::score_keys(panel, g.head_dim, keys, block.keys_any_sees, block.keys_all_see, block.visible,
-                          scratch.weights.data());
+  if (g.mask.empty())
+    return simd::score_keys(panel, g.head_dim, keys, block.keys_any_sees, block.keys_all_see, block.visible,
+                            scratch.weights.data());
+  const BiasOwner owner{g.mask.heads == 1 ? 0 : head, block.first, block.keys_any_sees, true};
+  if (!(scratch.bias_owner == owner)) {
+    fill_bias(g, head, block, keys, block.keys_any_sees, scratch.bias.data());
+    scratch.bias_owner = owner;
+  }
+  return simd::score_keys_biased(panel, g.head_dim, keys, block.keys_any_sees, scratch.bias.data(),
+                                 scratch.weights.data());
+}
+
+// Adds the valid lanes' visibility of each key to the thread's counts (masked calls).
+inline void count_visible(const QueryBlock& block, const ThreadScratch& scratch, Lanes valid, const HeadRows& rows) {
+  if (rows.column_counts == nullptr) return;
+  simd::add_visible_counts(scratch.bias.data(), block.keys_any_sees, xsimd::select(valid, Floats(1.0f), Floats(0.0f)),
+                           rows.column_counts);
 }
 
 // Lane-wise classification of the block's rows: invalid wins over empty, as in the reference.
@@ -149,18 +237,62 @@ inline void record_status(const QueryBlock& block, const LaneStatus& lanes, RowS
   }
 }
 
-// Output rows of the block: the accumulated P V times 1/sum for valid rows, 0 for empty rows
-// (their weights are 0), NaN for invalid ones.
+// Output rows of the block: the accumulated P V times 1/sum for valid rows, 0 for empty rows, NaN
+// for invalid ones.
 inline void write_rows(const HeadsView<float>& out, std::size_t head, const QueryBlock& block,
                        const ThreadScratch& scratch, Floats inverse_sum, const LaneStatus& lanes) {
   alignas(simd::alignment) float scale[width];
+  bool empty[width];
   xsimd::select(lanes.invalid, Floats(std::numeric_limits<float>::quiet_NaN()), inverse_sum).store_aligned(scale);
+  (lanes.empty & !lanes.invalid).store_unaligned(empty);
   const std::size_t length = simd::vector_columns(out.cols);
   for (std::size_t lane = 0; lane < block.rows; ++lane) {
     float* row = out.row(head, block.first + lane);
+    if (empty[lane]) {  // explicitly: its zero weights times a non-finite value would give NaN
+      std::fill_n(row, out.cols, 0.0f);
+      continue;
+    }
     const float* accumulated = scratch.value_rows.data() + lane * length;
     for (std::size_t c = 0; c < length; ++c) row[c] = accumulated[c] * scale[lane];
     for (std::size_t c = length; c < out.cols; ++c) row[c] = scratch.value_panel[c * width + lane] * scale[lane];
+  }
+}
+
+// Which of the swept keys each lane sees, for the scalar repairs below: by the lane's visible count,
+// or (masked calls) by the block's bias panel.
+class LaneVisibility {
+ public:
+  LaneVisibility(const QueryBlock& block, const float* bias) : bias_(bias) {
+    alignas(simd::alignment) float lanes[width];
+    block.visible.store_aligned(lanes);
+    for (std::size_t lane = 0; lane < width; ++lane) counts_[lane] = static_cast<std::size_t>(lanes[lane]);
+  }
+  template <class Rows>
+  bool sees(const Rows& keys, std::size_t j, std::size_t lane) const noexcept {
+    return bias_ != nullptr ? bias_[j * width + lane] != -simd::infinity : keys.column(j) < counts_[lane];
+  }
+
+ private:
+  std::size_t counts_[width];
+  const float* bias_;
+};
+
+// The vector P V multiplies every row up to the furthest key any lane sees, with weight 0 where a
+// lane does not see the key; 0 * inf = NaN would carry a non-finite value into rows that cannot see
+// it. Such lanes (rare: only when some value is not finite) are summed again over their own keys.
+// Columns [0, length) of the sums live in `rows` ([width][length]), the others in `panel`.
+template <class Rows>
+void repair_lane(const float* weights, std::size_t lane, std::size_t count, const LaneVisibility& visibility,
+                 const Rows& values, std::size_t dim, std::size_t length, float* rows, float* panel) {
+  bool finite = true;
+  for (std::size_t c = 0; c < length; ++c) finite &= std::isfinite(rows[lane * length + c]);
+  for (std::size_t c = length; c < dim; ++c) finite &= std::isfinite(panel[c * width + lane]);
+  if (finite) return;
+  for (std::size_t c = 0; c < dim; ++c) {
+    float sum = 0.0f;
+    for (std::size_t j = 0; j < count; ++j)
+      if (visibility.sees(values, j, lane)) sum += weights[j * width + lane] * values[j][c];
+    (c < length ? rows[lane * length + c] : panel[c * width + lane]) = sum;
   }
 }
 
@@ -180,10 +312,24 @@ inline Floats row_lse(Floats max, Floats sum, const LaneStatus& lanes) {
 // L1 across the passes of accumulate_value_rows.
 inline constexpr std::size_t value_tile = 64;
 
+// repair_lane for every valid lane of an attention block whose accumulated P V is not finite.
+inline void repair_block(const Operands& in, const AttentionGeometry& g, std::size_t head, const QueryBlock& block,
+                         ThreadScratch& scratch, Lanes valid) {
+  bool keep[width];
+  valid.store_unaligned(keep);
+  const LaneVisibility visibility(block, g.mask.empty() ? nullptr : scratch.bias.data());
+  const simd::ConsecutiveRows values{in.v.row(g.kv_head_of(head), 0), in.v.row_stride};
+  for (std::size_t lane = 0; lane < block.rows; ++lane) {
+    if (keep[lane])
+      repair_lane(scratch.weights.data(), lane, block.keys_any_sees, visibility, values, g.head_dim,
+                  simd::vector_columns(g.head_dim), scratch.value_rows.data(), scratch.value_panel.data());
+  }
+}
+
 // One block of attention: scores, softmax, P V, output rows and lse; for calibrated heads also
 // the rows' status and their normalised weights added to the thread's column sums.
-inline void attend_block(const Operands& in, const HeadsView<float>& out, const AttentionGeometry& g,
-                         std::size_t head, const QueryBlock& block, ThreadScratch& scratch, const HeadRows& rows) {
+inline void attend_block(const Operands& in, const HeadsView<float>& out, const AttentionGeometry& g, std::size_t head,
+                         const QueryBlock& block, ThreadScratch& scratch, const HeadRows& rows) {
   const simd::ScoreSummary scores = score_block(in, g, head, block, scratch);
   const LaneStatus lanes{scores.bad, (scores.max == Floats(-simd::infinity)) | block.outside};
   const Lanes valid = lanes.valid();
@@ -201,10 +347,11 @@ inline void attend_block(const Operands& in, const HeadsView<float>& out, const 
     simd::accumulate_values(tile, count, values, simd::vector_columns(g.head_dim), g.head_dim,
                             scratch.value_panel.data());
   }
+  repair_block(in, g, head, block, scratch, valid);
   const Floats inverse_sum = xsimd::select(valid, Floats(1.0f) / sum, Floats(0.0f));
-  if (rows.column_sums != nullptr)
-    simd::add_column_sums(weights, block.keys_any_sees, inverse_sum, rows.column_sums);
+  if (rows.column_sums != nullptr) simd::add_column_sums(weights, block.keys_any_sees, inverse_sum, rows.column_sums);
   write_rows(out, head, block, scratch, inverse_sum, lanes);
+  count_visible(block, scratch, valid, rows);
   if (rows.lse_out != nullptr) store_rows(rows.lse_out, block, row_lse(scores.max, sum, lanes));
   if (rows.shift_out != nullptr) {
     store_rows(rows.shift_out, block, scores.max);
@@ -221,18 +368,26 @@ inline Floats load_rows(const float* source, const QueryBlock& block, float padd
   return simd::load(values);
 }
 
-// One block of the statistics sweep over Q K^T given each row's lse (no output is written):
-// weights exp(s - lse) of valid rows are added to the thread's column sums. A row is invalid when
-// a visible score or its lse is NaN or +inf, empty when its lse or every visible score is -inf.
-inline void statistics_block(const Operands& in, const AttentionGeometry& g, std::size_t head,
-                             const QueryBlock& block, ThreadScratch& scratch, const HeadRows& rows) {
+// One block of the statistics sweep over Q K^T given each row's lse (no output is written). The
+// weights exp(s - lse) are renormalised by their own row sum, which is recorded as the row's weight
+// scale: a float lse carries an absolute error of about u |lse| (3e-5 at |lse| = 300), which would
+// otherwise move every weight, the sink mass m and the rest r = 1 - m by that much and be amplified
+// by the 1/r gains; the common factor exp(lse_true - lse) cancels in the ratio. A row is invalid when
+// a visible score or its lse is NaN or +inf, or when its lse is so far from the scores' that the
+// weights underflow to 0 or overflow; empty when its lse or every visible score is -inf.
+inline void statistics_block(const Operands& in, const AttentionGeometry& g, std::size_t head, const QueryBlock& block,
+                             ThreadScratch& scratch, const HeadRows& rows) {
   const simd::ScoreSummary scores = score_block(in, g, head, block, scratch);
   const Floats lse = load_rows(rows.shift, block, -simd::infinity);
   const Floats minus_infinity(-simd::infinity);
-  const LaneStatus lanes{scores.bad | !(lse < Floats(simd::infinity)),
-                         (scores.max == minus_infinity) | (lse == minus_infinity) | block.outside};
-  simd::exponentiate(scratch.weights.data(), block.keys_any_sees, lse, lanes.valid());
-  simd::add_column_sums(scratch.weights.data(), block.keys_any_sees, Floats(1.0f), rows.column_sums);
+  LaneStatus lanes{scores.bad | !(lse < Floats(simd::infinity)),
+                   (scores.max == minus_infinity) | (lse == minus_infinity) | block.outside};
+  const Floats sum = simd::exponentiate(scratch.weights.data(), block.keys_any_sees, lse, lanes.valid());
+  lanes.invalid = lanes.invalid | (lanes.valid() & !((sum > Floats(0.0f)) & (sum < Floats(simd::infinity))));
+  const Floats inverse_sum = xsimd::select(lanes.valid(), Floats(1.0f) / sum, Floats(0.0f));
+  simd::add_column_sums(scratch.weights.data(), block.keys_any_sees, inverse_sum, rows.column_sums);
+  store_rows(rows.scale_out, block, inverse_sum);
+  count_visible(block, scratch, lanes.valid(), rows);
   record_status(block, lanes, rows.status, scratch.report);
 }
 
@@ -258,6 +413,22 @@ void rescale_row(float* row, std::size_t dim, const float* sink_panel, std::size
   for (std::size_t c = 0; c < dim; ++c) row[c] = gains->rest * row[c] + sink_minus_rest * sink_panel[c * width + lane];
 }
 
+// Scores of the block against its first `seen` sinks into scratch.weights (sinks below `unmasked`
+// are visible to every row); masked calls put the sinks' mask in scratch.bias.
+inline void score_sinks(const Operands& in, const AttentionGeometry& g, std::size_t head, const QueryBlock& block,
+                        const SinkSet& sinks, std::size_t seen, std::size_t unmasked, ThreadScratch& scratch) {
+  float* panel = scratch.query_panel.data();
+  load_query_panel(in.q, head, block, g.scale, panel);
+  const simd::ChosenRows keys{in.k.row(g.kv_head_of(head), 0), in.k.row_stride, sinks.data()};
+  if (g.mask.empty()) {
+    simd::score_keys(panel, g.head_dim, keys, seen, unmasked, block.visible, scratch.weights.data());
+    return;
+  }
+  fill_bias(g, head, block, keys, seen, scratch.bias.data());
+  scratch.bias_owner = BiasOwner{};  // the panel now holds the sinks' columns only
+  simd::score_keys_biased(panel, g.head_dim, keys, seen, scratch.bias.data(), scratch.weights.data());
+}
+
 // The two-gain correction of one block's valid rows (spec section 4): each row's sink weights
 // a_s = exp(q.k_s * scale - shift) * weight_scale give m = sum a_s and o_sink = sum a_s v_s.
 template <Rescaler Rule>
@@ -269,37 +440,48 @@ void correct_block(const Operands& in, const HeadsView<float>& out, const Attent
   };
   const std::size_t seen = sinks_below(block.keys_any_sees);
   const std::size_t kv_head = g.kv_head_of(head);
-  float* panel = scratch.query_panel.data();
   float* weights = scratch.weights.data();
-  load_query_panel(in.q, head, block, g.scale, panel);
-  simd::score_keys(panel, g.head_dim, simd::ChosenRows{in.k.row(kv_head, 0), in.k.row_stride, sinks.data()}, seen,
-                   sinks_below(block.keys_all_see), block.visible, weights);
+  score_sinks(in, g, head, block, sinks, seen, sinks_below(block.keys_all_see), scratch);
   const Lanes valid = valid_lanes(block, rows.status);
-  const Floats weight_scale = rows.scale == nullptr ? Floats(1.0f) : load_rows(rows.scale, block, 0.0f);
+  const Floats weight_scale = load_rows(rows.scale, block, 0.0f);
   alignas(simd::alignment) float sink_mass[width], scales[width];
-  (simd::exponentiate(weights, seen, load_rows(rows.shift, block, 0.0f), valid) * weight_scale).store_aligned(sink_mass);
+  (simd::exponentiate(weights, seen, load_rows(rows.shift, block, 0.0f), valid) * weight_scale)
+      .store_aligned(sink_mass);
   weight_scale.store_aligned(scales);
   float* sink_panel = scratch.value_panel.data();
   std::fill(scratch.value_panel.begin(), scratch.value_panel.end(), 0.0f);
-  simd::accumulate_values(weights, seen, simd::ChosenRows{in.v.row(kv_head, 0), in.v.row_stride, sinks.data()}, 0,
-                          g.head_dim, sink_panel);
+  const simd::ChosenRows sink_values{in.v.row(kv_head, 0), in.v.row_stride, sinks.data()};
+  simd::accumulate_values(weights, seen, sink_values, 0, g.head_dim, sink_panel);
+  const LaneVisibility visibility(block, g.mask.empty() ? nullptr : scratch.bias.data());
   for (std::size_t lane = 0; lane < block.rows; ++lane) {
     if (rows.status[block.first + lane] != RowStatus::valid) continue;
-    rescale_row(out.row(head, block.first + lane), g.head_dim, sink_panel, lane, scales[lane], sink_mass[lane],
-                rule, scratch.report);
+    repair_lane(weights, lane, seen, visibility, sink_values, g.head_dim, 0, nullptr, sink_panel);
+    rescale_row(out.row(head, block.first + lane), g.head_dim, sink_panel, lane, scales[lane], sink_mass[lane], rule,
+                scratch.report);
   }
 }
 
-// Column statistics of one calibrated head from every thread's sums (which are reset for the next
-// wave) and the rows' status: column j was seen by the valid rows with more than j visible keys.
+// Column statistics of one calibrated head from every thread's sums and counts (which are reset for
+// the next wave). Without a mask column j was seen by the valid rows with more than j visible keys
+// (suffix sums of the rows' limits); with one, the sweeps counted who saw what.
 inline void reduce_statistics(const AttentionGeometry& g, std::size_t slot, std::span<ThreadScratch> threads,
                               const RowStatus* status, ColumnStats& stats) {
   stats.received.assign(g.kv_len, 0.0f);
   stats.seen_by.assign(g.kv_len + 1, 0u);
+  std::vector<float> counts(g.mask.empty() ? 0 : g.kv_len, 0.0f);
   for (ThreadScratch& thread : threads) {
     float* sums = thread.column_sums.data() + slot * g.kv_len;
     for (std::size_t j = 0; j < g.kv_len; ++j) stats.received[j] += sums[j];
     std::fill_n(sums, g.kv_len, 0.0f);
+    if (counts.empty()) continue;
+    float* seen = thread.column_counts.data() + slot * g.kv_len;
+    for (std::size_t j = 0; j < g.kv_len; ++j) counts[j] += seen[j];  // integers below 2^24: exact
+    std::fill_n(seen, g.kv_len, 0.0f);
+  }
+  if (!counts.empty()) {
+    for (std::size_t j = 0; j < g.kv_len; ++j) stats.seen_by[j] = static_cast<std::uint32_t>(counts[j]);
+    stats.seen_by.pop_back();
+    return;
   }
   for (std::size_t i = 0; i < g.q_len; ++i) {
     if (status[i] == RowStatus::valid) ++stats.seen_by[g.visible_keys(i)];
@@ -319,6 +501,12 @@ inline ColumnStatsView accumulate_running(const ColumnStats& call, ColumnStats* 
   return running->view();
 }
 
+// Which share of a phase's work a call runs: slice ith of nth (an engine's thread), or nth = 0 for
+// an OpenMP team's dynamic schedule.
+struct Slice {
+  std::size_t ith = 0, nth = 0;
+};
+
 // A sweep fills the per-row records of one head's block: attend_block or statistics_block.
 template <class S>
 concept BlockSweep = requires(const S& s, std::size_t head, const QueryBlock& block, ThreadScratch& scratch,
@@ -337,36 +525,69 @@ class WaveRunner {
 
   // `given_lse`: the rows' lse is an input (correct); empty: the sweep produces it.
   // `sweep_plain_heads`: uncalibrated heads are swept too (attention) or skipped (correct).
-  WaveRunner(const Operands& in, const HeadsView<float>& out, const AttentionGeometry& g,
-             const AttentionExtras& extras, const Cal& calibration, std::span<const float> given_lse,
-             bool sweep_plain_heads, const Sweep& sweep)
-      : in_(in), out_(out), g_(g), extras_(extras), calibration_(calibration), given_lse_(given_lse),
-        sweep_plain_heads_(sweep_plain_heads), sweep_(sweep) {}
+  WaveRunner(const Operands& in, const HeadsView<float>& out, const AttentionGeometry& g, const AttentionExtras& extras,
+             const Cal& calibration, std::span<const float> given_lse, bool sweep_plain_heads, const Sweep& sweep)
+      : in_(in),
+        out_(out),
+        g_(g),
+        extras_(extras),
+        calibration_(calibration),
+        given_lse_(given_lse),
+        sweep_plain_heads_(sweep_plain_heads),
+        sweep_(sweep) {}
 
-  CalibrationReport run(int requested_threads) {
-    wave_ = wave_size(requested_threads);
+  // Every thread's scratch and the wave's row records, for `threads` threads; `single_wave`: all
+  // heads in one wave (engine slices, which have no barrier between waves).
+  void prepare(std::size_t threads, bool single_wave) {
+    wave_ = single_wave ? g_.q_heads : wave_size(threads);
     if (extras_.sinks != nullptr) extras_.sinks->assign(g_.q_heads, SinkSet{});
     if (calibrates_any()) {
       status_.resize(wave_ * g_.q_len);
-      if (given_lse_.empty()) {
-        own_shift_.resize(wave_ * g_.q_len);
-        own_scale_.resize(wave_ * g_.q_len);
-      }
+      own_scale_.resize(wave_ * g_.q_len);
+      if (given_lse_.empty()) own_shift_.resize(wave_ * g_.q_len);
       sinks_.resize(wave_);
     }
-    // Scratch for every thread the region may get, ready before it starts (no barrier needed).
-    scratch_.resize(static_cast<std::size_t>(requested_threads));
+    shown_ = shown_limits(g_);
+    scratch_.resize(threads);
     for (ThreadScratch& thread : scratch_) thread.prepare(g_, calibrates_any() ? wave_ : 0);
+  }
+
+  CalibrationReport run(int requested_threads) {
+    // Scratch for every thread the region may get, ready before it starts (no barrier needed).
+    prepare(static_cast<std::size_t>(requested_threads), false);
     parallel::run_team(requested_threads, [&](std::size_t thread) {
       for (std::size_t first = 0; first < g_.q_heads; first += wave_) run_wave(first, scratch_[thread]);
     });
     failure_.rethrow();
-    CalibrationReport report;
-    for (const ThreadScratch& thread : scratch_) report += thread.report;
-    return report;
+    return report();
   }
 
+  CalibrationReport report() const {
+    CalibrationReport total;
+    for (const ThreadScratch& thread : scratch_) total += thread.report;
+    return total;
+  }
+
+  // Engine slices (after prepare(nth, true)): the call's phases, each split into nth slices that
+  // may run on any threads; every slice of a phase must end before any slice of the next starts.
+  std::size_t phases() const noexcept {
+    if (!calibrates_any()) return 1;
+    return needs_correction<Cal> ? 3 : 2;
+  }
+  void run_phase(std::size_t phase, Slice slice) {
+    ThreadScratch& mine = scratch_[slice.ith];
+    if (phase == 0) sweep_items(0, g_.q_heads, mine, slice);
+    if (phase == 1) choose_slots(0, g_.q_heads, mine, slice);
+    if (phase == 2) correct_items(0, g_.q_heads, mine, slice);
+  }
+  void rethrow() const { failure_.rethrow(); }
+  std::exception_ptr first_failure() const noexcept { return failure_.first(); }
+
  private:
+  const std::size_t* shown_of(std::size_t head) const noexcept {
+    if (shown_.empty()) return nullptr;
+    return shown_.data() + (g_.mask.heads == 1 ? 0 : head) * g_.q_len;
+  }
   bool calibrated(std::size_t head) const noexcept {
     return needs_statistics<Cal> && head_is_calibrated(extras_, head);
   }
@@ -376,11 +597,11 @@ class WaveRunner {
     return false;
   }
 
-  std::size_t wave_size(int threads) const {
+  std::size_t wave_size(std::size_t threads) const {
     if (!calibrates_any()) return g_.q_heads;
     const std::size_t blocks = std::max<std::size_t>(block_count(g_), 1);
     const std::size_t by_memory = std::max<std::size_t>(column_sum_budget / std::max<std::size_t>(g_.kv_len, 1), 1);
-    const std::size_t for_balance = (4 * static_cast<std::size_t>(threads) + blocks - 1) / blocks;
+    const std::size_t for_balance = (4 * threads + blocks - 1) / blocks;
     const std::size_t largest = std::min(g_.q_heads, std::max(by_memory, for_balance));
     const std::size_t waves = (g_.q_heads + largest - 1) / largest;
     return (g_.q_heads + waves - 1) / waves;  // equal waves: 9 heads in waves of 5 and 4, not 8 and 1
@@ -391,14 +612,15 @@ class WaveRunner {
     if (!extras_.lse.empty()) rows.lse_out = extras_.lse.data() + head * g_.q_len;
     if (!calibrated(head)) return rows;
     const std::size_t offset = slot * g_.q_len;
+    rows.scale = rows.scale_out = own_scale_.data() + offset;
     if (given_lse_.empty()) {
       rows.shift = rows.shift_out = own_shift_.data() + offset;
-      rows.scale = rows.scale_out = own_scale_.data() + offset;
     } else {
       rows.shift = given_lse_.data() + head * g_.q_len;
     }
     rows.status = status_.data() + offset;
     rows.column_sums = thread.column_sums.data() + slot * g_.kv_len;
+    if (!g_.mask.empty()) rows.column_counts = thread.column_counts.data() + slot * g_.kv_len;
     return rows;
   }
 
@@ -421,17 +643,57 @@ class WaveRunner {
     }
   }
 
-  // Shares the wave's items among the threads; no barrier at the end (callers add the ones they need).
+  // Shares the wave's items among the threads (OpenMP's dynamic schedule, or the engine slice's
+  // share); no barrier at the end (callers add the ones they need).
   template <class Include, class Work>
-  void for_each_item(std::size_t first_head, std::size_t heads, Include include, Work work) {
+  void for_each_item(std::size_t first_head, std::size_t heads, Include include, Work work, Slice slice) {
     const std::size_t blocks = block_count(g_);
     const std::size_t items = blocks * heads;
-    ACT_OMP(for schedule(dynamic, 1) nowait)
-    for (std::size_t index = 0; index < items; ++index) {
+    const auto run_item = [&](std::size_t index) {
       const Item item = item_at(index, first_head, heads, blocks);
-      if (!include(first_head + item.slot, item.slot)) continue;
-      failure_.guard([&] { work(first_head + item.slot, item.slot, QueryBlock(g_, item.block)); });
+      if (!include(first_head + item.slot, item.slot)) return;
+      failure_.guard([&] {
+        work(first_head + item.slot, item.slot, QueryBlock(g_, item.block, shown_of(first_head + item.slot)));
+      });
+    };
+    if (slice.nth != 0) {
+      for (std::size_t index = slice.ith; index < items; index += slice.nth) run_item(index);
+      return;
     }
+    ACT_OMP(for schedule(dynamic, 1) nowait)
+    for (std::size_t index = 0; index < items; ++index) run_item(index);
+  }
+
+  void sweep_items(std::size_t first_head, std::size_t heads, ThreadScratch& mine, Slice slice) {
+    for_each_item(
+        first_head, heads, [&](std::size_t head, std::size_t) { return sweep_plain_heads_ || calibrated(head); },
+        [&](std::size_t head, std::size_t slot, const QueryBlock& block) {
+          sweep_(head, block, mine, rows_of(head, slot, mine));
+        },
+        slice);
+  }
+
+  void choose_slots(std::size_t first_head, std::size_t heads, ThreadScratch& mine, Slice slice) {
+    const auto choose = [&](std::size_t slot) {
+      if (calibrated(first_head + slot)) failure_.guard([&] { choose_sinks(first_head + slot, slot, mine); });
+    };
+    if (slice.nth != 0) {
+      for (std::size_t slot = slice.ith; slot < heads; slot += slice.nth) choose(slot);
+      return;
+    }
+    ACT_OMP(for schedule(dynamic, 1))
+    for (std::size_t slot = 0; slot < heads; ++slot) choose(slot);
+  }
+
+  void correct_items(std::size_t first_head, std::size_t heads, ThreadScratch& mine, Slice slice) {
+    for_each_item(
+        first_head, heads,
+        [&](std::size_t head, std::size_t slot) { return calibrated(head) && !sinks_[slot].empty(); },
+        [&](std::size_t head, std::size_t slot, const QueryBlock& block) {
+          correct_block(in_, out_, g_, head, block, sinks_[slot], rows_of(head, slot, mine), calibration_.rescaler,
+                        mine);
+        },
+        slice);
   }
 
   // Barriers (each can cost a scheduler time slice on a busy machine) only where data crosses
@@ -439,27 +701,14 @@ class WaveRunner {
   // correction's reads of the wave's row records before the next wave overwrites them.
   void run_wave(std::size_t first_head, ThreadScratch& mine) {
     const std::size_t heads = std::min(wave_, g_.q_heads - first_head);
-    for_each_item(
-        first_head, heads, [&](std::size_t head, std::size_t) { return sweep_plain_heads_ || calibrated(head); },
-        [&](std::size_t head, std::size_t slot, const QueryBlock& block) {
-          sweep_(head, block, mine, rows_of(head, slot, mine));
-        });
+    sweep_items(first_head, heads, mine, {});
     bool any_calibrated = false;
     for (std::size_t slot = 0; slot < heads; ++slot) any_calibrated |= calibrated(first_head + slot);
     if (!any_calibrated) return;
     ACT_OMP(barrier)
-    ACT_OMP(for schedule(dynamic, 1))
-    for (std::size_t slot = 0; slot < heads; ++slot) {
-      if (calibrated(first_head + slot)) failure_.guard([&] { choose_sinks(first_head + slot, slot, mine); });
-    }
+    choose_slots(first_head, heads, mine, {});
     if constexpr (needs_correction<Cal>) {
-      for_each_item(
-          first_head, heads,
-          [&](std::size_t head, std::size_t slot) { return calibrated(head) && !sinks_[slot].empty(); },
-          [&](std::size_t head, std::size_t slot, const QueryBlock& block) {
-            correct_block(in_, out_, g_, head, block, sinks_[slot], rows_of(head, slot, mine), calibration_.rescaler,
-                          mine);
-          });
+      correct_items(first_head, heads, mine, {});
       if (first_head + heads < g_.q_heads) {
         ACT_OMP(barrier)
       }
@@ -476,7 +725,9 @@ class WaveRunner {
     if (extras_.sinks != nullptr) (*extras_.sinks)[head] = sinks;
     if constexpr (!needs_correction<Cal>) {
       // Nothing is rescaled, but as in the reference every valid row of a head with sinks counts.
-      if (!sinks.empty()) mine.report.rows_calibrated += static_cast<std::size_t>(std::count(status, status + g_.q_len, RowStatus::valid));
+      if (!sinks.empty())
+        mine.report.rows_calibrated +=
+            static_cast<std::size_t>(std::count(status, status + g_.q_len, RowStatus::valid));
     }
   }
 
@@ -490,10 +741,11 @@ class WaveRunner {
   const Sweep& sweep_;
   std::size_t wave_ = 1;
   std::vector<ThreadScratch> scratch_;
-  std::vector<RowStatus> status_;  // [wave slot][q_len]
-  std::vector<float> own_shift_;   // [wave slot][q_len], the attention sweep's row max
-  std::vector<float> own_scale_;   // [wave slot][q_len], the attention sweep's row 1/sum
-  std::vector<SinkSet> sinks_;     // [wave slot]
+  std::vector<RowStatus> status_;     // [wave slot][q_len]
+  std::vector<float> own_shift_;      // [wave slot][q_len], the attention sweep's row max
+  std::vector<float> own_scale_;      // [wave slot][q_len], the sweep's row 1/sum
+  std::vector<SinkSet> sinks_;        // [wave slot]
+  std::vector<std::size_t> shown_;    // masked calls: shown_limits()
   parallel::FirstException failure_;  // kept from any thread; the rest of the work is skipped
 };
 
@@ -509,13 +761,21 @@ inline AttentionGeometry resolve_fused(const Operands& in, const HeadsView<float
   return g;
 }
 
+// The attention sweep as a named type (engine slices keep it as a member).
+struct AttendSweep {
+  const Operands& in;
+  const HeadsView<float>& out;
+  const AttentionGeometry& g;
+  void operator()(std::size_t head, const QueryBlock& block, ThreadScratch& scratch, const HeadRows& rows) const {
+    attend_block(in, out, g, head, block, scratch, rows);
+  }
+};
+
 // The block kernel for any number of query rows (act::attention uses it unless it decodes).
 template <CalibrationPolicy Cal>
 CalibrationReport block_attention(const Operands& in, const HeadsView<float>& out, const AttentionGeometry& g,
                                   const AttentionExtras& extras, const Cal& calibration, int threads) {
-  const auto sweep = [&](std::size_t head, const QueryBlock& block, ThreadScratch& scratch, const HeadRows& rows) {
-    attend_block(in, out, g, head, block, scratch, rows);
-  };
+  const AttendSweep sweep{in, out, g};
   WaveRunner runner(in, out, g, extras, calibration, {}, true, sweep);
   return runner.run(threads);
 }

@@ -1,9 +1,9 @@
 #pragma once
-// Lane-parallel building blocks of the fused kernels, on the base layer's float batch. A block of `width` query rows is processed with one query per
-// SIMD lane, so every per-row quantity of the softmax (max, sum, lse, validity) is a lane-wise
-// operation, and both products are broadcast x vector FMA chains on the operands as the engine
-// stores them (no packed copy of K or V). The only horizontal step is the column sums of the
-// statistics: one transpose-reduce per `width` keys.
+// Lane-parallel building blocks of the fused kernels, on the base layer's float batch. A block of `width` query rows is
+// processed with one query per SIMD lane, so every per-row quantity of the softmax (max, sum, lse, validity) is a
+// lane-wise operation, and both products are broadcast x vector FMA chains on the operands as the engine stores them
+// (no packed copy of K or V). The only horizontal step is the column sums of the statistics: one transpose-reduce per
+// `width` keys.
 //
 // Layouts (float, 64-byte aligned):
 //   query panel [dim][width]   q[first + lane][c] * scale; lanes past the block hold 0
@@ -50,11 +50,18 @@ struct ScoreSummary {
   }
 };
 
-// Scores of rows [first, first + Keys) into out[j][lane]. With Masked, a key whose column is not
-// below the lane's `visible` count scores -inf. Keys independent FMA chains hide the FMA latency.
-template <std::size_t Keys, bool Masked, class Rows>
+// How a score tile hides keys from lanes.
+enum class KeyMask {
+  none,   // every lane sees every key
+  count,  // a key whose column is not below the lane's `visible` count scores -inf
+  bias,   // bias[j][lane] is added to the score; -inf hides the key (whatever the product gave)
+};
+
+// Scores of rows [first, first + Keys) into out[j][lane], masked as Mask says. Keys independent FMA
+// chains hide the FMA latency.
+template <std::size_t Keys, KeyMask Mask, class Rows>
 void score_group(const float* panel, std::size_t dim, const Rows& keys, std::size_t first, Floats visible,
-                 float* out, ScoreSummary& summary) noexcept {
+                 const float* bias, float* out, ScoreSummary& summary) noexcept {
   const float* rows[Keys];
   Floats acc[Keys];
   for (std::size_t j = 0; j < Keys; ++j) {
@@ -67,32 +74,44 @@ void score_group(const float* panel, std::size_t dim, const Rows& keys, std::siz
   }
   for (std::size_t j = 0; j < Keys; ++j) {
     Floats score = acc[j];
-    if constexpr (Masked) {
+    if constexpr (Mask == KeyMask::count) {
       const Floats column(static_cast<float>(keys.column(first + j)));
       score = xsimd::select(column < visible, score, Floats(-infinity));
+    } else if constexpr (Mask == KeyMask::bias) {
+      const Floats added = load(bias + (first + j) * width);
+      score = xsimd::select(added == Floats(-infinity), added, score + added);
     }
     summary.add(score);
     score.store_aligned(out + (first + j) * width);
   }
 }
 
-template <bool Masked, class Rows>
+template <KeyMask Mask, class Rows>
 void score_range(const float* panel, std::size_t dim, const Rows& keys, std::size_t begin, std::size_t end,
-                 Floats visible, float* out, ScoreSummary& summary) noexcept {
+                 Floats visible, const float* bias, float* out, ScoreSummary& summary) noexcept {
   constexpr std::size_t group = 8;
   std::size_t j = begin;
-  for (; j + group <= end; j += group) score_group<group, Masked>(panel, dim, keys, j, visible, out, summary);
-  for (; j < end; ++j) score_group<1, Masked>(panel, dim, keys, j, visible, out, summary);
+  for (; j + group <= end; j += group) score_group<group, Mask>(panel, dim, keys, j, visible, bias, out, summary);
+  for (; j < end; ++j) score_group<1, Mask>(panel, dim, keys, j, visible, bias, out, summary);
 }
 
 // Scores of rows [0, count) into out[j][lane]; rows from `unmasked` on are masked by `visible`
 // (rows before it must be visible to every lane). Returns the lane-wise summary.
 template <class Rows>
-ScoreSummary score_keys(const float* panel, std::size_t dim, const Rows& keys, std::size_t count,
-                        std::size_t unmasked, Floats visible, float* out) noexcept {
+ScoreSummary score_keys(const float* panel, std::size_t dim, const Rows& keys, std::size_t count, std::size_t unmasked,
+                        Floats visible, float* out) noexcept {
   ScoreSummary summary;
-  score_range<false>(panel, dim, keys, 0, unmasked, visible, out, summary);
-  score_range<true>(panel, dim, keys, unmasked, count, visible, out, summary);
+  score_range<KeyMask::none>(panel, dim, keys, 0, unmasked, visible, nullptr, out, summary);
+  score_range<KeyMask::count>(panel, dim, keys, unmasked, count, visible, nullptr, out, summary);
+  return summary;
+}
+
+// Scores of rows [0, count) plus bias[j][lane] into out[j][lane] (-inf bias: hidden, scores -inf).
+template <class Rows>
+ScoreSummary score_keys_biased(const float* panel, std::size_t dim, const Rows& keys, std::size_t count,
+                               const float* bias, float* out) noexcept {
+  ScoreSummary summary;
+  score_range<KeyMask::bias>(panel, dim, keys, 0, count, Floats(0.0f), bias, out, summary);
   return summary;
 }
 
@@ -147,6 +166,24 @@ inline void add_column_sums(const float* weights, std::size_t count, Floats lane
   for (; j < count; ++j) sums[j] += xsimd::hadd(load(weights + j * width) * lane_scale);
 }
 
+// counts[j] += sum over lanes of lane_scale[lane] where bias[j][lane] is not -inf, for j < count:
+// how many of the chosen lanes (scale 1, others 0) see each key.
+inline void add_visible_counts(const float* bias, std::size_t count, Floats lane_scale, float* counts) noexcept {
+  alignas(alignment) float seen[width * width];
+  alignas(alignment) float sums[width];
+  for (std::size_t first = 0; first < count; first += width) {
+    const std::size_t keys = count - first < width ? count - first : width;
+    for (std::size_t t = 0; t < width; ++t) {
+      const Floats shown =
+          t < keys ? xsimd::select(load(bias + (first + t) * width) == Floats(-infinity), Floats(0.0f), Floats(1.0f))
+                   : Floats(0.0f);
+      shown.store_aligned(seen + t * width);
+    }
+    lane_sums(seen, lane_scale).store_aligned(sums);
+    for (std::size_t t = 0; t < keys; ++t) counts[first + t] += sums[t];
+  }
+}
+
 // panel[c][lane] += sum_j values[j][c] * weights[j][lane] for c in [first_col, first_col + Cols):
 // Cols independent accumulators, one broadcast load per FMA.
 template <std::size_t Cols, class Rows>
@@ -189,7 +226,8 @@ void accumulate_row_block(const float* weights, std::size_t count, const Rows& v
                           std::size_t first_col, float* rows, std::size_t row_length) noexcept {
   Floats acc[LaneCount][Vectors];
   for (std::size_t r = 0; r < LaneCount; ++r)
-    for (std::size_t v = 0; v < Vectors; ++v) acc[r][v] = load(rows + (first_lane + r) * row_length + first_col + v * width);
+    for (std::size_t v = 0; v < Vectors; ++v)
+      acc[r][v] = load(rows + (first_lane + r) * row_length + first_col + v * width);
   for (std::size_t j = 0; j < count; ++j) {
     const float* row = values[j] + first_col;
     Floats value[Vectors];

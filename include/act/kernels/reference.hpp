@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <limits>
+#include <utility>
 #include <vector>
 
 namespace act::reference {
@@ -19,18 +20,20 @@ struct Quirks {
   bool first_entry_to_one = false;  // step 7: A'[0, 0] = 1 after calibration
 };
 
-// One head's post-softmax map, row-major [rows, cols]; row i sees columns [0, visible[i]).
-// Rows flagged invalid (NaN scores) and rows that see nothing take no part.
+// One head's post-softmax map, row-major [rows, cols]; row i sees the columns below visible[i] that
+// a mask does not hide. Rows flagged invalid (NaN scores) and rows that see nothing take no part.
 struct HeadMap {
   std::vector<double> weights;
   std::size_t rows = 0;
   std::size_t cols = 0;
   std::vector<std::size_t> visible;
   std::vector<bool> invalid;
+  std::vector<bool> hidden;  // [rows * cols] keys a mask hides (weight 0); empty: none
 
   double& at(std::size_t i, std::size_t j) { return weights[i * cols + j]; }
   double at(std::size_t i, std::size_t j) const { return weights[i * cols + j]; }
   bool takes_part(std::size_t i) const { return !invalid[i] && visible[i] > 0; }
+  bool sees(std::size_t i, std::size_t j) const { return j < visible[i] && (hidden.empty() || !hidden[i * cols + j]); }
 };
 
 // Step 1: what each column received and how many rows saw it.
@@ -41,6 +44,7 @@ inline ColumnStats column_stats(const HeadMap& map) {
   for (std::size_t i = 0; i < map.rows; ++i) {
     if (!map.takes_part(i)) continue;
     for (std::size_t j = 0; j < map.visible[i]; ++j) {
+      if (!map.sees(i, j)) continue;
       received[j] += map.at(i, j);
       ++stats.seen_by[j];
     }
@@ -93,24 +97,43 @@ CalibrationReport calibrate(HeadMap& map, const Calibration<Detector, Rule>& cal
 
 namespace detail {
 
+// Row i's scaled scores plus the mask into the map (hidden keys: weight 0, flagged); returns the
+// largest score and whether any visible score is NaN or +inf.
+template <class T>
+std::pair<double, bool> score_row(const HeadsView<const T>& q, const HeadsView<const T>& k, const AttentionGeometry& g,
+                                  std::size_t head, std::size_t i, HeadMap& map) {
+  const std::size_t kv_head = g.kv_head_of(head);
+  double max_score = -std::numeric_limits<double>::infinity();
+  bool invalid = false;
+  for (std::size_t j = 0; j < g.visible_keys(i); ++j) {
+    if (!g.sees(head, i, j)) {
+      map.hidden[i * map.cols + j] = true;
+      continue;
+    }
+    double dot = 0.0;
+    for (std::size_t c = 0; c < g.head_dim; ++c)
+      dot += static_cast<double>(q.row(head, i)[c]) * static_cast<double>(k.row(kv_head, j)[c]);
+    const double bias = g.mask.empty() ? 0.0 : static_cast<double>(g.mask.at(head, i, j));
+    const double score = dot * static_cast<double>(g.scale) + bias;
+    invalid |= std::isnan(score) || score == std::numeric_limits<double>::infinity();
+    map.at(i, j) = score;
+    max_score = std::max(max_score, score);
+  }
+  return {max_score, invalid};
+}
+
 template <class T>
 HeadMap softmax_map(const HeadsView<const T>& q, const HeadsView<const T>& k, const AttentionGeometry& g,
                     std::size_t head, CalibrationReport& report, std::span<float> lse) {
-  HeadMap map{std::vector<double>(g.q_len * g.kv_len, 0.0), g.q_len, g.kv_len, {}, std::vector<bool>(g.q_len, false)};
-  const std::size_t kv_head = g.kv_head_of(head);
+  HeadMap map{std::vector<double>(g.q_len * g.kv_len, 0.0),
+              g.q_len,
+              g.kv_len,
+              {},
+              std::vector<bool>(g.q_len, false),
+              std::vector<bool>(g.mask.empty() ? 0 : g.q_len * g.kv_len, false)};
   for (std::size_t i = 0; i < g.q_len; ++i) {
     const std::size_t visible = g.visible_keys(i);
-    double max_score = -std::numeric_limits<double>::infinity();
-    bool invalid = false;
-    for (std::size_t j = 0; j < visible; ++j) {
-      double dot = 0.0;
-      for (std::size_t c = 0; c < g.head_dim; ++c)
-        dot += static_cast<double>(q.row(head, i)[c]) * static_cast<double>(k.row(kv_head, j)[c]);
-      const double score = dot * static_cast<double>(g.scale);
-      invalid |= std::isnan(score) || score == std::numeric_limits<double>::infinity();
-      map.at(i, j) = score;
-      max_score = std::max(max_score, score);
-    }
+    const auto [max_score, invalid] = score_row(q, k, g, head, i, map);
     double row_lse = -std::numeric_limits<double>::infinity();
     if (invalid) {
       map.invalid[i] = true;
@@ -121,7 +144,9 @@ HeadMap softmax_map(const HeadsView<const T>& q, const HeadsView<const T>& k, co
       std::fill_n(map.weights.begin() + static_cast<std::ptrdiff_t>(i * map.cols), visible, 0.0);
     } else {
       double total = 0.0;
-      for (std::size_t j = 0; j < visible; ++j) total += (map.at(i, j) = std::exp(map.at(i, j) - max_score));
+      for (std::size_t j = 0; j < visible; ++j)
+        if (map.hidden.empty() || !map.hidden[i * map.cols + j])
+          total += (map.at(i, j) = std::exp(map.at(i, j) - max_score));
       for (std::size_t j = 0; j < visible; ++j) map.at(i, j) /= total;
       row_lse = max_score + std::log(total);
     }
@@ -139,7 +164,8 @@ void multiply_values(const HeadMap& map, const HeadsView<const T>& v, const Head
   for (std::size_t i = 0; i < g.q_len; ++i) {
     for (std::size_t c = 0; c < g.head_dim; ++c) {
       double acc = map.invalid[i] ? std::numeric_limits<double>::quiet_NaN() : 0.0;
-      for (std::size_t j = 0; j < map.visible[i]; ++j) acc += map.at(i, j) * static_cast<double>(v.row(kv_head, j)[c]);
+      for (std::size_t j = 0; j < map.visible[i]; ++j)
+        if (map.sees(i, j)) acc += map.at(i, j) * static_cast<double>(v.row(kv_head, j)[c]);
       out.row(head, i)[c] = static_cast<T>(acc);
     }
   }

@@ -1,0 +1,143 @@
+#pragma once
+// Entry points for engines that own the threads and cannot let a C++ exception cross their C
+// callbacks (ggml custom ops, llama.cpp's thread pool):
+//  * try_attention / try_correct: act::attention / act::correct as noexcept functions that report
+//    bad input and failures as a Status instead of throwing;
+//  * SlicedAttention: one call cut into phases, each phase into nth slices that the engine runs on
+//    its own threads (slice ith on thread ith, or any thread; no OpenMP is involved). Plain
+//    attention has one phase; ACT has the sweep, the sink choice and the correction, and every slice
+//    of a phase must finish before a slice of the next starts (separate graph nodes, or the
+//    engine's barrier). Results equal act::attention's up to the rounding of the column sums'
+//    summation order.
+#include <act/kernels/correct.hpp>
+#include <act/kernels/fused_attention.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <exception>
+#include <new>
+#include <stdexcept>
+
+namespace act {
+
+enum class StatusCode : std::uint8_t {
+  ok,
+  invalid_argument,  // shapes, options or slice indices that do not fit (the message names them)
+  out_of_memory,
+  failed,  // anything else thrown by a policy or the library
+};
+
+struct Status {
+  StatusCode code = StatusCode::ok;
+  char message[256] = {};  // NUL-terminated; no allocation, so reporting cannot fail
+
+  bool ok() const noexcept { return code == StatusCode::ok; }
+};
+
+namespace detail {
+
+inline Status make_status(StatusCode code, const char* what) noexcept {
+  Status status;
+  status.code = code;
+  std::size_t length = 0;
+  for (; what != nullptr && what[length] != '\0' && length + 1 < sizeof status.message; ++length)
+    status.message[length] = what[length];
+  status.message[length] = '\0';
+  return status;
+}
+
+// The Status of an exception (null: ok).
+inline Status status_of(std::exception_ptr failure) noexcept {
+  if (!failure) return {};
+  try {
+    std::rethrow_exception(failure);
+  } catch (const std::invalid_argument& error) {
+    return make_status(StatusCode::invalid_argument, error.what());
+  } catch (const std::bad_alloc&) {
+    return make_status(StatusCode::out_of_memory, "act: out of memory");
+  } catch (const std::exception& error) {
+    return make_status(StatusCode::failed, error.what());
+  } catch (...) {
+    return make_status(StatusCode::failed, "act: unknown exception");
+  }
+}
+
+}  // namespace detail
+
+// act::attention without exceptions; `report` (optional) receives the calibration report.
+template <CalibrationPolicy Cal = NoCalibration>
+Status try_attention(HeadsView<const float> q, HeadsView<const float> k, HeadsView<const float> v, HeadsView<float> out,
+                     const AttentionOptions& options = {}, const Cal& calibration = {},
+                     const AttentionExtras& extras = {}, CalibrationReport* report = nullptr) noexcept {
+  try {
+    const CalibrationReport result = attention(q, k, v, out, options, calibration, extras);
+    if (report != nullptr) *report = result;
+    return {};
+  } catch (...) {
+    return detail::status_of(std::current_exception());
+  }
+}
+
+// act::correct without exceptions.
+template <CalibrationPolicy Cal>
+Status try_correct(HeadsView<const float> q, HeadsView<const float> k, HeadsView<const float> v, HeadsView<float> out,
+                   std::span<const float> lse, const AttentionOptions& options, const Cal& calibration,
+                   const AttentionExtras& extras = {}, CalibrationReport* report = nullptr) noexcept {
+  try {
+    const CalibrationReport result = correct(q, k, v, out, lse, options, calibration, extras);
+    if (report != nullptr) *report = result;
+    return {};
+  } catch (...) {
+    return detail::status_of(std::current_exception());
+  }
+}
+
+// One act::attention call run by the engine's nth threads. The constructor validates like
+// act::attention (std::invalid_argument) and allocates every slice's scratch; run() is noexcept.
+// The views, extras' spans and the calibration must outlive the object; options.threads is ignored.
+template <CalibrationPolicy Cal = NoCalibration>
+class SlicedAttention {
+ public:
+  SlicedAttention(HeadsView<const float> q, HeadsView<const float> k, HeadsView<const float> v, HeadsView<float> out,
+                  const AttentionOptions& options, const Cal& calibration, const AttentionExtras& extras,
+                  std::size_t slices)
+      : in_{q, k, v},
+        out_(out),
+        g_(detail::resolve_fused(in_, out_, options, extras)),
+        extras_(extras),
+        calibration_(calibration),
+        slices_(slices) {
+    if (slices == 0) detail::shape_error("SlicedAttention needs at least one slice");
+    runner_.prepare(slices, true);
+  }
+  SlicedAttention(const SlicedAttention&) = delete;  // the runner refers to the members
+  SlicedAttention& operator=(const SlicedAttention&) = delete;
+
+  std::size_t phases() const noexcept { return runner_.phases(); }
+  std::size_t slices() const noexcept { return slices_; }
+
+  // Runs slice `ith` of phase `phase`. Returns the first failure of the call so far (from this
+  // slice or any other), so every thread learns of it; later slices of a failed call do nothing.
+  Status run(std::size_t phase, std::size_t ith) noexcept {
+    if (phase >= phases() || ith >= slices_)
+      return detail::make_status(StatusCode::invalid_argument, "act: SlicedAttention phase or slice out of range");
+    runner_.run_phase(phase, {ith, slices_});
+    return detail::status_of(runner_.first_failure());
+  }
+
+  // After every slice of every phase: the first failure (ok if none) and the report.
+  Status status() const noexcept { return detail::status_of(runner_.first_failure()); }
+  CalibrationReport report() const { return runner_.report(); }
+
+ private:
+  detail::Operands in_;
+  HeadsView<float> out_;
+  AttentionGeometry g_;
+  AttentionExtras extras_;
+  Cal calibration_;
+  std::size_t slices_;
+  detail::AttendSweep sweep_{in_, out_, g_};
+  detail::WaveRunner<Cal, detail::AttendSweep> runner_{in_, out_, g_, extras_, calibration_, {}, true, sweep_};
+};
+
+}  // namespace act
