@@ -7,6 +7,7 @@
 // (act::reference::calibrate) step by step: a column's mean divides what it received by the
 // number of queries that see it; rows with a NaN in a visible cell are invalid and rows that see
 // nothing are empty (both counted, left as they are, excluded from the statistics).
+#include <act/core/attention_options.hpp>
 #include <act/core/calibration_report.hpp>
 #include <act/core/column_stats.hpp>
 #include <act/core/heads_view.hpp>
