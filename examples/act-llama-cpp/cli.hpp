@@ -56,5 +56,6 @@ void register_dump_logits(CLI::App& app);
 void register_generate(CLI::App& app);
 void register_eval(CLI::App& app);
 void register_bench(CLI::App& app);
+void register_parity(CLI::App& app);
 
 }  // namespace act_llama_cpp

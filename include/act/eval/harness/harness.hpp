@@ -161,9 +161,9 @@ std::vector<TaskResult> evaluate_task_with(const Tok& tokenizer, const Score& sc
       std::string label = std::string(task.name);
       for (Protocol p : group) {
         rules.push_back(rule_of(p));
-        label += (rules.size() == 1 ? " " : "+") + std::string(protocol_name(p));
+        label.append(rules.size() == 1 ? " " : "+").append(protocol_name(p));  // not "a" + b: GCC 12 -Wrestrict
       }
-      if (options.shots > 0) label += " seed " + std::to_string(seed);
+      if (options.shots > 0) label.append(" seed ").append(std::to_string(seed));
       auto outcomes = [&] {
         const ProgressStretch stretch(options.progress, label, plans.size());
         return score(std::span<const ScoringPlan>(plans), std::span<const ScoreRule>(rules), options.progress.get());
