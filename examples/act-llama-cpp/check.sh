@@ -2,9 +2,12 @@
 # Short end-to-end check of act-llama-cpp on stories260K (CTest act_llama_cpp_check): plain runs
 # are deterministic, a head set changes the logits, chunked prefill (running statistics) works,
 # and bad input fails with a clear message and a non-zero exit. Exit 77 (skip) without ../shared.
+# stories260K: 5 layers of 8 heads.
 #   check.sh RUNNER STORIES_GGUF WORK_DIR
 set -uo pipefail
 runner=$1 stories=$2 work=$3
+# ACT_SHARED_DIR points at ../shared from a checkout that is not beside it (as the C++ tests read it).
+[[ -n "${ACT_SHARED_DIR:-}" ]] && stories="$ACT_SHARED_DIR/models/stories260K.gguf"
 if [[ ! -f "$stories" ]]; then
   echo "skipped: $stories not found (../shared is absent)"
   exit 77
