@@ -37,6 +37,7 @@ class ActHook {
       states_.emplace_back(masks_[layer].empty() ? 0 : heads);
       names_.push_back(masks_[layer].empty() ? std::string() : "kq_soft_max-" + std::to_string(layer));
     }
+    seen_in_decode_.assign(layers, false);
   }
 
   // The cb_eval function; user_data is the ActHook.
@@ -123,7 +124,6 @@ class ActHook {
   }
 
   void calibrate(ggml_tensor& t, std::size_t layer) {
-    seen_in_decode_.resize(names_.size(), false);
     seen_in_decode_[layer] = true;
     act::AttentionExtras extras;
     extras.calibrated_heads = masks_[layer];

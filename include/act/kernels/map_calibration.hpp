@@ -6,7 +6,8 @@
 // that is exactly 0 is masked". Statistics, sink choice and rescale follow the oracle
 // (act::reference::calibrate) step by step: a column's mean divides what it received by the
 // number of queries that see it; rows with a NaN in a visible cell are invalid and rows that see
-// nothing are empty (both counted, left as they are, excluded from the statistics).
+// nothing are empty (both counted for calibrated heads, left as they are, excluded from the
+// statistics). Heads that are not calibrated are not read at all.
 #include <act/core/attention_options.hpp>
 #include <act/core/calibration_report.hpp>
 #include <act/core/column_stats.hpp>
