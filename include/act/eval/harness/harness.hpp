@@ -43,13 +43,19 @@ struct TaskResult {
   }
 };
 
-inline std::vector<ScoringPlan> make_plans(const model::LlamaModel& m, const Task& task, Protocol protocol,
-                                           std::span<const Example> rows, const Demonstrations& demos) {
-  const TaskTokens tokens = task_tokens(m.tokenizer(), task, protocol);
+template <TextTokenizer Tok>
+std::vector<ScoringPlan> make_plans(const Tok& tokenizer, const Task& task, Protocol protocol,
+                                    std::span<const Example> rows, const Demonstrations& demos) {
+  const TaskTokens tokens = task_tokens(tokenizer, task, protocol);
   std::vector<ScoringPlan> plans;
   plans.reserve(rows.size());
-  for (const Example& ex : rows) plans.push_back(make_plan(m.tokenizer(), task, protocol, tokens, ex, demos.for_query(ex)));
+  for (const Example& ex : rows) plans.push_back(make_plan(tokenizer, task, protocol, tokens, ex, demos.for_query(ex)));
   return plans;
+}
+
+inline std::vector<ScoringPlan> make_plans(const model::LlamaModel& m, const Task& task, Protocol protocol,
+                                           std::span<const Example> rows, const Demonstrations& demos) {
+  return make_plans(m.tokenizer(), task, protocol, rows, demos);
 }
 
 inline ScoreRule rule_of(Protocol p) {
@@ -85,12 +91,9 @@ inline std::vector<ExampleOutcome> evaluate_plans(const model::LlamaModel& m, st
 
 // outcomes[r][i]: plan i scored by rules[r], from one forward pass per plan (loglik and
 // loglik-norm read the same logits).
-inline std::vector<std::vector<ExampleOutcome>> evaluate_plans(const model::LlamaModel& m,
-                                                               std::span<const ScoringPlan> plans,
-                                                               std::span<const ScoreRule> rules,
-                                                               const model::ActSettings& act, WorkSplit split,
-                                                               int threads,
-                                                               ProgressReporter& progress = silent_progress()) {
+inline std::vector<std::vector<ExampleOutcome>> evaluate_plans(
+    const model::LlamaModel& m, std::span<const ScoringPlan> plans, std::span<const ScoreRule> rules,
+    const model::ActSettings& act, WorkSplit split, int threads, ProgressReporter& progress = silent_progress()) {
   std::vector<std::vector<ExampleOutcome>> outcomes(rules.size(), std::vector<ExampleOutcome>(plans.size()));
   detail::for_each_plan_logits(m, plans, act, split, threads, progress, [&](std::size_t i, const auto& logits) {
     for (std::size_t r = 0; r < rules.size(); ++r)
@@ -118,28 +121,52 @@ inline std::vector<std::vector<Protocol>> plan_groups(const std::vector<Protocol
 
 }  // namespace detail
 
-// One result per protocol, in the order given; every protocol must apply to the task.
-inline std::vector<TaskResult> evaluate_task(const model::LlamaModel& m, const Task& task,
-                                             const std::vector<Protocol>& protocols, std::span<const Example> rows,
-                                             std::span<const Example> demo_pool, const model::ActSettings& act,
-                                             const EvalOptions& options) {
+// The seam another engine plugs into: score(plans, rules, progress) returns outcomes[r][i], plan i
+// scored by rules[r] (see score_plans). Everything else, from prompts to tallies, is shared.
+template <class ScorePlans>
+concept PlanScorer = requires(const ScorePlans& score, std::span<const ScoringPlan> plans,
+                              std::span<const ScoreRule> rules, ProgressReporter& progress) {
+  { score(plans, rules, progress) } -> std::same_as<std::vector<std::vector<ExampleOutcome>>>;
+};
+
+// Outcomes of every plan under every rule from one logits call per plan, one plan at a time:
+// logits_of(plan) returns what plan_logits_from returns (the rows of plan.row_ranges()).
+template <class PlanLogits>
+std::vector<std::vector<ExampleOutcome>> score_plans(std::span<const ScoringPlan> plans,
+                                                     std::span<const ScoreRule> rules, std::size_t vocab,
+                                                     PlanLogits&& logits_of, ProgressReporter& progress) {
+  std::vector<std::vector<ExampleOutcome>> outcomes(rules.size(), std::vector<ExampleOutcome>(plans.size()));
+  for (std::size_t i = 0; i < plans.size(); ++i) {
+    const std::vector<std::vector<float>> logits = logits_of(plans[i]);
+    for (std::size_t r = 0; r < rules.size(); ++r) outcomes[r][i] = score_example(plans[i], logits, vocab, rules[r]);
+    progress.advance(1);
+  }
+  return outcomes;
+}
+
+// One result per protocol, in the order given; every protocol must apply to the task. Plans are
+// made with `tokenizer` and scored by `score`.
+template <TextTokenizer Tok, PlanScorer Score>
+std::vector<TaskResult> evaluate_task_with(const Tok& tokenizer, const Score& score, const Task& task,
+                                           const std::vector<Protocol>& protocols, std::span<const Example> rows,
+                                           std::span<const Example> demo_pool, const EvalOptions& options) {
   std::vector<TaskResult> results;
   for (Protocol p : protocols) results.push_back({&task, p, options.shots, {}});
   const std::vector<std::uint64_t> seeds = options.shots == 0 ? std::vector<std::uint64_t>{0} : options.seeds;
   for (const std::uint64_t seed : seeds) {
     const Demonstrations demos = options.shots == 0 ? Demonstrations{} : Demonstrations(demo_pool, options.shots, seed);
     for (const auto& group : detail::plan_groups(protocols)) {
-      const std::vector<ScoringPlan> plans = make_plans(m, task, group.front(), rows, demos);
+      const std::vector<ScoringPlan> plans = make_plans(tokenizer, task, group.front(), rows, demos);
       std::vector<ScoreRule> rules;
       std::string label = std::string(task.name);
       for (Protocol p : group) {
         rules.push_back(rule_of(p));
-        label += (rules.size() == 1 ? " " : "+") + std::string(protocol_name(p));
+        label.append(rules.size() == 1 ? " " : "+").append(protocol_name(p));  // not "a" + b: GCC 12 -Wrestrict
       }
-      if (options.shots > 0) label += " seed " + std::to_string(seed);
+      if (options.shots > 0) label.append(" seed ").append(std::to_string(seed));
       auto outcomes = [&] {
         const ProgressStretch stretch(options.progress, label, plans.size());
-        return evaluate_plans(m, plans, rules, act, options.split, options.threads, options.progress);
+        return score(std::span<const ScoringPlan>(plans), std::span<const ScoreRule>(rules), options.progress.get());
       }();
       for (std::size_t r = 0; r < group.size(); ++r) {
         SeedRun run{seed, tally(outcomes[r]), std::move(outcomes[r])};
@@ -149,6 +176,18 @@ inline std::vector<TaskResult> evaluate_task(const model::LlamaModel& m, const T
     }
   }
   return results;
+}
+
+// One result per protocol, in the order given; every protocol must apply to the task.
+inline std::vector<TaskResult> evaluate_task(const model::LlamaModel& m, const Task& task,
+                                             const std::vector<Protocol>& protocols, std::span<const Example> rows,
+                                             std::span<const Example> demo_pool, const model::ActSettings& act,
+                                             const EvalOptions& options) {
+  const auto score = [&](std::span<const ScoringPlan> plans, std::span<const ScoreRule> rules,
+                         ProgressReporter& progress) {
+    return evaluate_plans(m, plans, rules, act, options.split, options.threads, progress);
+  };
+  return evaluate_task_with(m.tokenizer(), score, task, protocols, rows, demo_pool, options);
 }
 
 }  // namespace act::eval

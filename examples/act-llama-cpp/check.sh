@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Short end-to-end check of act-llama-cpp on stories260K (CTest act_llama_cpp_check): plain runs
+# are deterministic, a head set changes the logits, chunked prefill (running statistics) works,
+# and bad input fails with a clear message and a non-zero exit. Exit 77 (skip) without ../shared.
+# stories260K: 5 layers of 8 heads.
+#   check.sh RUNNER STORIES_GGUF WORK_DIR
+set -uo pipefail
+runner=$1 stories=$2 work=$3
+# ACT_SHARED_DIR points at ../shared from a checkout that is not beside it (as the C++ tests read it).
+[[ -n "${ACT_SHARED_DIR:-}" ]] && stories="$ACT_SHARED_DIR/models/stories260K.gguf"
+if [[ ! -f "$stories" ]]; then
+  echo "skipped: $stories not found (../shared is absent)"
+  exit 77
+fi
+mkdir -p "$work"
+failures=0
+fail() {
+  echo "FAIL: $*"
+  failures=$((failures + 1))
+}
+
+# Every head of stories260K's 5 layers x 8 heads that this file names exists; tau 0.05 makes sure
+# sinks are found in a short prompt, so the logits must change.
+cat >"$work/heads.json" <<'JSON'
+{"format": "act-head-set", "version": 1, "model": "stories260K", "beta": 0.4, "tau": 0.05,
+ "heads": [[0, 1], [1, 3], [2, 0], [3, 5], [4, 7]]}
+JSON
+cat >"$work/outside.json" <<'JSON'
+{"format": "act-head-set", "version": 1, "model": "other", "beta": 0.4, "tau": 0.1, "heads": [[40, 0]]}
+JSON
+prompt="Once upon a time there was a little girl who liked to play in the park with her dog"
+
+dump() {  # dump OUTPUT [flags...]
+  local out=$1
+  shift
+  "$runner" dump-logits -m "$stories" -t 1 -p "$prompt" -o "$out" "$@" || fail "dump-logits $* exited $?"
+}
+dump "$work/plain1.f32"
+dump "$work/plain2.f32"
+dump "$work/act.f32" --act-heads "$work/heads.json"
+dump "$work/act_chunked.f32" --act-heads "$work/heads.json" --ubatch 4
+cmp -s "$work/plain1.f32" "$work/plain2.f32" || fail "two plain runs differ"
+[[ -s "$work/plain1.f32" ]] || fail "no logits written"
+cmp -s "$work/plain1.f32" "$work/act.f32" && fail "the head set did not change the logits"
+cmp -s "$work/plain1.f32" "$work/act_chunked.f32" && fail "the head set did not change the chunked logits"
+
+expect_error() {  # expect_error NAME PATTERN ARGS...
+  local name=$1 pattern=$2
+  shift 2
+  local err code
+  err=$("$runner" "$@" 2>&1 >/dev/null)
+  code=$?
+  if ((code == 0 || code > 127)); then
+    fail "$name: expected a non-zero exit, got $code"
+  elif ! grep -q "act-llama-cpp: error: .*$pattern" <<<"$err"; then
+    fail "$name: stderr does not match '$pattern': $err"
+  else
+    echo "ok: $name (exit $code)"
+  fi
+}
+expect_error head_outside_model "head set names (layer 40" dump-logits -m "$stories" -p hi -o "$work/x" --act-heads "$work/outside.json"
+expect_error flash_attention_forced "flash attention keeps no softmax map" dump-logits -m "$stories" -p hi -o "$work/x" --act-heads "$work/heads.json" --flash-attn on
+expect_error missing_model "none.gguf" dump-logits -m "$work/none.gguf" -p hi -o "$work/x"
+expect_error corrupt_model "could not load" dump-logits -m "$work/heads.json" --tokens 1,2 -o "$work/x"
+expect_error bad_token "outside the vocabulary" dump-logits -m "$stories" --tokens 1,999999 -o "$work/x"
+expect_error context_overflow "exceeds the context" dump-logits -m "$stories" -p "$prompt" --ctx 4 -o "$work/x"
+
+((failures == 0)) && echo "act-llama-cpp check: all passed"
+exit $((failures == 0 ? 0 : 1))
