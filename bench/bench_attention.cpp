@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -21,6 +22,7 @@
 #include <new>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -255,8 +257,60 @@ void register_engine() {
   }
 }
 
+// ---- KV cache element types: the same causal ACT call over float32, half and bfloat16 K/V ----------
+// Counter kv_bytes: bytes of K and V the call reads (each element once per KV head and block row
+// would be the traffic; this is the cache's size, which the element type halves).
+template <class Element>
+void cache_type(benchmark::State& state, std::size_t n, std::size_t d, bool calibrated) {
+  EngineProblem p(n, d);
+  std::vector<Element> k(p.kv_heads * n * d), v(k.size());
+  for (std::size_t e = 0; e < k.size(); ++e) {
+    if constexpr (std::is_same_v<Element, float>) {
+      k[e] = p.k[e];
+      v[e] = p.v[e];
+    } else {  // upper halves (bfloat16) or zeroed halves: the values do not matter for timing
+      k[e] = Element{static_cast<std::uint16_t>(std::bit_cast<std::uint32_t>(p.k[e]) >> 16)};
+      v[e] = Element{static_cast<std::uint16_t>(std::bit_cast<std::uint32_t>(p.v[e]) >> 16)};
+      if constexpr (std::is_same_v<Element, act::Half>) {
+        k[e].bits &= 0xBFFF;  // keep exponents small: finite halves
+        v[e].bits &= 0xBFFF;
+      }
+    }
+  }
+  const auto call = [&](const auto& calibration) {
+    act::attention(act::head_major<const float>(p.q.data(), p.q_heads, n, d),
+                   act::head_major<const Element>(k.data(), p.kv_heads, n, d),
+                   act::head_major<const Element>(v.data(), p.kv_heads, n, d),
+                   act::head_major(p.out.data(), p.q_heads, n, d), {}, calibration);
+  };
+  for (auto _ : state) {
+    if (calibrated)
+      call(act::paper_calibration());
+    else
+      call(act::NoCalibration{});
+    benchmark::ClobberMemory();
+  }
+  state.counters["kv_bytes"] = static_cast<double>(2 * k.size() * sizeof(Element));
+}
+
+void register_cache_types() {
+  using Kernel = void (*)(benchmark::State&, std::size_t, std::size_t, bool);
+  const std::pair<const char*, Kernel> types[] = {
+      {"f32", cache_type<float>}, {"f16", cache_type<act::Half>}, {"bf16", cache_type<act::BFloat16>}};
+  for (bool calibrated : {false, true}) {
+    for (const auto& [type_name, kernel] : types) {
+      const std::string name =
+          std::string("cache_") + (calibrated ? "act_" : "plain_") + type_name + "/n:2048/d:64/heads:9/3";
+      benchmark::RegisterBenchmark(name.c_str(), kernel, std::size_t{2048}, std::size_t{64}, calibrated)
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
+    }
+  }
+}
+
 void register_all() {
   register_engine();
+  register_cache_types();
   using Kernel = void (*)(benchmark::State&, std::size_t, std::size_t, std::size_t);
   struct Variant {
     const char* name;

@@ -60,7 +60,7 @@ act::CalibrationReport step(DecodeProblem& p, Path path, const Cal& calibration,
   extras.sinks = &sinks;
   if (path == Path::decode)
     return act::attention(p.queries(), p.cache(p.k), p.cache(p.v), p.output(), options, calibration, extras);
-  const act::detail::Operands in{p.queries(), p.cache(p.k), p.cache(p.v)};
+  const act::detail::Operands<float> in{p.queries(), p.cache(p.k), p.cache(p.v)};
   const act::AttentionGeometry g = act::detail::resolve_fused(in, p.output(), options, extras);
   return act::detail::block_attention(in, p.output(), g, extras, calibration, threads);
 }

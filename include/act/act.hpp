@@ -14,6 +14,7 @@
 #include <act/kernels/fused_attention.hpp>
 #include <act/kernels/reference.hpp>
 #include <act/kernels/sink_state.hpp>
+#include <act/kernels/stages.hpp>
 #include <act/policies/calibration.hpp>
 #include <act/policies/column_mean_threshold.hpp>
 #include <act/policies/concepts.hpp>

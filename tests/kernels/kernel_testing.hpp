@@ -31,6 +31,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -364,6 +365,20 @@ CalibrationReport check_against_reference(const Problem& p, const Cal& calibrati
     }
   }
   return ref.report;
+}
+
+// The IEEE half with the same value as `x`, for the values these tests use (exactly representable
+// normal halves, zero and infinities).
+inline std::uint16_t exact_half(float x) {
+  const std::uint32_t bits = std::bit_cast<std::uint32_t>(x);
+  const auto sign = static_cast<std::uint16_t>((bits >> 16) & 0x8000u);
+  if (std::isinf(x)) return static_cast<std::uint16_t>(sign | 0x7C00u);
+  if (x == 0.0f) return sign;
+  const int exponent = static_cast<int>((bits >> 23) & 0xFFu) - 127;
+  const auto half =
+      static_cast<std::uint16_t>(sign | static_cast<std::uint32_t>(exponent + 15) << 10 | (bits & 0x7FFFFFu) >> 13);
+  REQUIRE(f16_to_f32(half) == x);
+  return half;
 }
 
 }  // namespace act::testing

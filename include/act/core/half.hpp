@@ -26,4 +26,17 @@ constexpr float bf16_to_f32(std::uint16_t bits) noexcept {
   return std::bit_cast<float>(static_cast<std::uint32_t>(bits) << 16);
 }
 
+// Storage types of 16-bit KV caches: distinct types (both are 16 bits) so views and kernels know
+// which widening applies.
+struct Half {
+  std::uint16_t bits;
+};
+struct BFloat16 {
+  std::uint16_t bits;
+};
+
+constexpr float to_float(float x) noexcept { return x; }
+constexpr float to_float(Half x) noexcept { return f16_to_f32(x.bits); }
+constexpr float to_float(BFloat16 x) noexcept { return bf16_to_f32(x.bits); }
+
 }  // namespace act

@@ -18,7 +18,7 @@ template <CalibrationPolicy Cal>
 CalibrationReport correct(HeadsView<const float> q, HeadsView<const float> k, HeadsView<const float> v,
                           HeadsView<float> out, std::span<const float> lse, const AttentionOptions& options,
                           const Cal& calibration, const AttentionExtras& extras = {}) {
-  const detail::Operands in{q, k, v};
+  const detail::Operands<float> in{q, k, v};
   const AttentionGeometry g = detail::resolve_fused(in, out, options, extras);
   detail::check_lse(lse, g);
   if (!extras.lse.empty()) detail::shape_error("correct() takes lse as an input; leave extras.lse empty");

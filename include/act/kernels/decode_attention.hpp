@@ -10,7 +10,8 @@
 //     calibrated head then adds its normalised weights e_j * exp(m - M) / L to the column
 //     statistics (the running ones in decode), chooses its sinks from them and corrects the row with
 //     the two gains of the spec, exactly as the block kernel does for every row.
-// Outcomes equal the block kernel's: a NaN or +inf score makes the row invalid (output NaN), a row
+// Scalar tails use explicit fused multiply-adds, so every cache type rounds alike whatever the
+// compiler contracts. Outcomes equal the block kernel's: a NaN or +inf score makes the row invalid (output NaN), a row
 // that sees no key or only -inf scores is empty (output 0). Keys the row cannot see are never read.
 #include <act/core/attention_options.hpp>
 #include <act/core/calibration_report.hpp>
@@ -19,6 +20,7 @@
 #include <act/kernels/attention_extras.hpp>
 #include <act/kernels/lane_ops.hpp>
 #include <act/kernels/operands.hpp>
+#include <act/simd/widen.hpp>
 #include <act/policies/calibration.hpp>
 
 #include <algorithm>
@@ -93,7 +95,8 @@ inline DecodeBuffers& decode_buffers() {
 // Scores of keys [first, first + count) (count <= width) for the query heads [head, head + heads),
 // keys in lanes: each key's products are summed across lanes by one transpose-reduce per head.
 // Lanes past `count` score -inf.
-inline void score_keys_in_lanes(const Operands& in, const AttentionGeometry& g, const DecodeLayout& layout,
+template <class KV>
+void score_keys_in_lanes(const Operands<KV>& in, const AttentionGeometry& g, const DecodeLayout& layout,
                                 std::size_t head, std::size_t heads, std::size_t first, std::size_t count,
                                 DecodeBuffers& buffers, float* tile) {
   const std::size_t kv_head = g.kv_head_of(head), vectors = g.head_dim / simd::width;
@@ -104,10 +107,11 @@ inline void score_keys_in_lanes(const Operands& in, const AttentionGeometry& g, 
       Floats acc(0.0f);
       float tail = 0.0f;
       if (t < count) {
-        const float* key = in.k.row(kv_head, first + t);
+        const KV* key = in.k.row(kv_head, first + t);
         for (std::size_t v = 0; v < vectors; ++v)
-          acc = xsimd::fma(simd::load(query + v * simd::width), Floats::load_unaligned(key + v * simd::width), acc);
-        for (std::size_t c = vectors * simd::width; c < g.head_dim; ++c) tail += query[c] * key[c];
+          acc = xsimd::fma(simd::load(query + v * simd::width), simd::widen(key + v * simd::width), acc);
+        for (std::size_t c = vectors * simd::width; c < g.head_dim; ++c)
+          tail = std::fma(query[c], simd::widen_scalar(key[c]), tail);
       }
       acc.store_aligned(head_tile + t * simd::width);
       if (vectors * simd::width < g.head_dim) head_tile[t * simd::width] += tail;  // lanes are summed next
@@ -154,7 +158,8 @@ inline ChunkPartial exponentiate_chunk(float* weights, std::size_t count) {
 }
 
 // out[c] += sum_j weights[j] * v_j[c] for the chunk's keys, four vectors of columns at a time.
-inline void accumulate_chunk_values(const float* weights, const Operands& in, const AttentionGeometry& g,
+template <class KV>
+void accumulate_chunk_values(const float* weights, const Operands<KV>& in, const AttentionGeometry& g,
                                     std::size_t kv_head, std::size_t first, std::size_t count, float* out) {
   const std::size_t vectors = g.head_dim / simd::width;
   for (std::size_t v0 = 0; v0 < vectors; v0 += 4) {
@@ -162,20 +167,21 @@ inline void accumulate_chunk_values(const float* weights, const Operands& in, co
     Floats acc[4] = {Floats(0.0f), Floats(0.0f), Floats(0.0f), Floats(0.0f)};
     for (std::size_t j = 0; j < count; ++j) {
       const Floats w(weights[j]);
-      const float* row = in.v.row(kv_head, first + j) + v0 * simd::width;
-      for (std::size_t u = 0; u < block; ++u) acc[u] = xsimd::fma(w, Floats::load_unaligned(row + u * simd::width), acc[u]);
+      const KV* row = in.v.row(kv_head, first + j) + v0 * simd::width;
+      for (std::size_t u = 0; u < block; ++u) acc[u] = xsimd::fma(w, simd::widen(row + u * simd::width), acc[u]);
     }
     for (std::size_t u = 0; u < block; ++u) acc[u].store_aligned(out + (v0 + u) * simd::width);
   }
   for (std::size_t c = vectors * simd::width; c < g.head_dim; ++c) {
     float sum = 0.0f;
-    for (std::size_t j = 0; j < count; ++j) sum += weights[j] * in.v.row(kv_head, first + j)[c];
+    for (std::size_t j = 0; j < count; ++j) sum = std::fma(weights[j], simd::widen_scalar(in.v.row(kv_head, first + j)[c]), sum);
     out[c] = sum;
   }
 }
 
 // Step 1 for one (KV head, chunk) item: every query head of the group.
-inline void decode_chunk(const Operands& in, const AttentionGeometry& g, const DecodeLayout& layout,
+template <class KV>
+void decode_chunk(const Operands<KV>& in, const AttentionGeometry& g, const DecodeLayout& layout,
                          std::size_t kv_head, std::size_t chunk, DecodeBuffers& buffers) {
   thread_local simd::AlignedVector<float> tile;
   tile.resize(g.group * simd::width * simd::width);
@@ -265,8 +271,8 @@ inline ColumnStatsView add_row_statistics(const AttentionGeometry& g, const Deco
 }
 
 // Step 2c: the two-gain correction of a valid row, from its sink weights and sink values.
-template <Rescaler Rule>
-void correct_decoded_row(const Operands& in, const AttentionGeometry& g, const DecodeLayout& layout,
+template <class KV, Rescaler Rule>
+void correct_decoded_row(const Operands<KV>& in, const AttentionGeometry& g, const DecodeLayout& layout,
                          std::size_t head, const SinkSet& sinks, const HeadsView<float>& out, const Rule& rule,
                          const DecodeBuffers& buffers, CalibrationReport& report) {
   thread_local std::vector<float> sink_output;
@@ -276,8 +282,8 @@ void correct_decoded_row(const Operands& in, const AttentionGeometry& g, const D
     if (s >= layout.visible) break;
     const float weight = decoded_weight(layout, buffers, head, s);
     sink_mass += weight;
-    const float* value = in.v.row(g.kv_head_of(head), s);
-    for (std::size_t c = 0; c < g.head_dim; ++c) sink_output[c] += weight * value[c];
+    const KV* value = in.v.row(g.kv_head_of(head), s);
+    for (std::size_t c = 0; c < g.head_dim; ++c) sink_output[c] = std::fma(weight, simd::widen_scalar(value[c]), sink_output[c]);
   }
   const auto gains = rule.gains(sink_mass, std::max(0.0f, 1.0f - sink_mass));
   if (!gains) {
@@ -290,8 +296,8 @@ void correct_decoded_row(const Operands& in, const AttentionGeometry& g, const D
     row[c] = gains->rest * row[c] + (gains->sink - gains->rest) * sink_output[c];
 }
 
-template <CalibrationPolicy Cal>
-void finish_head(const Operands& in, const HeadsView<float>& out, const AttentionGeometry& g,
+template <class KV, CalibrationPolicy Cal>
+void finish_head(const Operands<KV>& in, const HeadsView<float>& out, const AttentionGeometry& g,
                  const DecodeLayout& layout, std::size_t head, const AttentionExtras& extras, const Cal& calibration,
                  DecodeBuffers& buffers) {
   const bool calibrated = needs_statistics<Cal> && head_is_calibrated(extras, head);
@@ -316,8 +322,8 @@ void finish_head(const Operands& in, const HeadsView<float>& out, const Attentio
 // decode row goes through the block kernel, which reads the mask).
 inline bool takes_decode_path(const AttentionGeometry& g) noexcept { return g.q_len == 1 && g.mask.empty(); }
 
-template <CalibrationPolicy Cal>
-CalibrationReport decode_attention(const Operands& in, const HeadsView<float>& out, const AttentionGeometry& g,
+template <class KV, CalibrationPolicy Cal>
+CalibrationReport decode_attention(const Operands<KV>& in, const HeadsView<float>& out, const AttentionGeometry& g,
                                    const AttentionExtras& extras, const Cal& calibration, int threads) {
   const DecodeLayout layout(g);
   DecodeBuffers& buffers = decode_buffers();

@@ -130,14 +130,15 @@ class SlicedAttention {
   CalibrationReport report() const { return runner_.report(); }
 
  private:
-  detail::Operands in_;
+  detail::Operands<float> in_;
   HeadsView<float> out_;
   AttentionGeometry g_;
   AttentionExtras extras_;
   Cal calibration_;
   std::size_t slices_;
-  detail::AttendSweep sweep_{in_, out_, g_};
-  detail::WaveRunner<Cal, detail::AttendSweep> runner_{in_, out_, g_, extras_, calibration_, {}, true, sweep_};
+  detail::AttendSweep<float> sweep_{in_, out_, g_};
+  detail::WaveRunner<Cal, detail::AttendSweep<float>, float> runner_{in_,          out_, g_,   extras_,
+                                                                     calibration_, {},   true, sweep_};
 };
 
 }  // namespace act

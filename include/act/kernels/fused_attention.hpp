@@ -191,8 +191,9 @@ void fill_bias(const AttentionGeometry& g, std::size_t head, const QueryBlock& b
 
 // Scores of the block against every key any of its rows sees, into scratch.weights (plus the mask
 // in scratch.bias for masked calls; query heads sharing a mask reuse the panel of the previous one).
-inline simd::ScoreSummary score_block(const Operands& in, const AttentionGeometry& g, std::size_t head,
-                                      const QueryBlock& block, ThreadScratch& scratch) {
+template <class KV>
+simd::ScoreSummary score_block(const Operands<KV>& in, const AttentionGeometry& g, std::size_t head,
+                               const QueryBlock& block, ThreadScratch& scratch) {
   float* panel = scratch.query_panel.data();
   load_query_panel(in.q, head, block, g.scale, panel);
   const std::size_t kv_head = g.kv_head_of(head);
@@ -291,7 +292,7 @@ void repair_lane(const float* weights, std::size_t lane, std::size_t count, cons
   for (std::size_t c = 0; c < dim; ++c) {
     float sum = 0.0f;
     for (std::size_t j = 0; j < count; ++j)
-      if (visibility.sees(values, j, lane)) sum += weights[j * width + lane] * values[j][c];
+      if (visibility.sees(values, j, lane)) sum += weights[j * width + lane] * simd::widen_scalar(values[j][c]);
     (c < length ? rows[lane * length + c] : panel[c * width + lane]) = sum;
   }
 }
@@ -313,8 +314,9 @@ inline Floats row_lse(Floats max, Floats sum, const LaneStatus& lanes) {
 inline constexpr std::size_t value_tile = 64;
 
 // repair_lane for every valid lane of an attention block whose accumulated P V is not finite.
-inline void repair_block(const Operands& in, const AttentionGeometry& g, std::size_t head, const QueryBlock& block,
-                         ThreadScratch& scratch, Lanes valid) {
+template <class KV>
+void repair_block(const Operands<KV>& in, const AttentionGeometry& g, std::size_t head, const QueryBlock& block,
+                  ThreadScratch& scratch, Lanes valid) {
   bool keep[width];
   valid.store_unaligned(keep);
   const LaneVisibility visibility(block, g.mask.empty() ? nullptr : scratch.bias.data());
@@ -328,8 +330,9 @@ inline void repair_block(const Operands& in, const AttentionGeometry& g, std::si
 
 // One block of attention: scores, softmax, P V, output rows and lse; for calibrated heads also
 // the rows' status and their normalised weights added to the thread's column sums.
-inline void attend_block(const Operands& in, const HeadsView<float>& out, const AttentionGeometry& g, std::size_t head,
-                         const QueryBlock& block, ThreadScratch& scratch, const HeadRows& rows) {
+template <class KV>
+void attend_block(const Operands<KV>& in, const HeadsView<float>& out, const AttentionGeometry& g, std::size_t head,
+                  const QueryBlock& block, ThreadScratch& scratch, const HeadRows& rows) {
   const simd::ScoreSummary scores = score_block(in, g, head, block, scratch);
   const LaneStatus lanes{scores.bad, (scores.max == Floats(-simd::infinity)) | block.outside};
   const Lanes valid = lanes.valid();
@@ -375,8 +378,9 @@ inline Floats load_rows(const float* source, const QueryBlock& block, float padd
 // by the 1/r gains; the common factor exp(lse_true - lse) cancels in the ratio. A row is invalid when
 // a visible score or its lse is NaN or +inf, or when its lse is so far from the scores' that the
 // weights underflow to 0 or overflow; empty when its lse or every visible score is -inf.
-inline void statistics_block(const Operands& in, const AttentionGeometry& g, std::size_t head, const QueryBlock& block,
-                             ThreadScratch& scratch, const HeadRows& rows) {
+template <class KV>
+void statistics_block(const Operands<KV>& in, const AttentionGeometry& g, std::size_t head, const QueryBlock& block,
+                      ThreadScratch& scratch, const HeadRows& rows) {
   const simd::ScoreSummary scores = score_block(in, g, head, block, scratch);
   const Floats lse = load_rows(rows.shift, block, -simd::infinity);
   const Floats minus_infinity(-simd::infinity);
@@ -415,8 +419,9 @@ void rescale_row(float* row, std::size_t dim, const float* sink_panel, std::size
 
 // Scores of the block against its first `seen` sinks into scratch.weights (sinks below `unmasked`
 // are visible to every row); masked calls put the sinks' mask in scratch.bias.
-inline void score_sinks(const Operands& in, const AttentionGeometry& g, std::size_t head, const QueryBlock& block,
-                        const SinkSet& sinks, std::size_t seen, std::size_t unmasked, ThreadScratch& scratch) {
+template <class KV>
+void score_sinks(const Operands<KV>& in, const AttentionGeometry& g, std::size_t head, const QueryBlock& block,
+                 const SinkSet& sinks, std::size_t seen, std::size_t unmasked, ThreadScratch& scratch) {
   float* panel = scratch.query_panel.data();
   load_query_panel(in.q, head, block, g.scale, panel);
   const simd::ChosenRows keys{in.k.row(g.kv_head_of(head), 0), in.k.row_stride, sinks.data()};
@@ -431,8 +436,8 @@ inline void score_sinks(const Operands& in, const AttentionGeometry& g, std::siz
 
 // The two-gain correction of one block's valid rows (spec section 4): each row's sink weights
 // a_s = exp(q.k_s * scale - shift) * weight_scale give m = sum a_s and o_sink = sum a_s v_s.
-template <Rescaler Rule>
-void correct_block(const Operands& in, const HeadsView<float>& out, const AttentionGeometry& g, std::size_t head,
+template <class KV, Rescaler Rule>
+void correct_block(const Operands<KV>& in, const HeadsView<float>& out, const AttentionGeometry& g, std::size_t head,
                    const QueryBlock& block, const SinkSet& sinks, const HeadRows& rows, const Rule& rule,
                    ThreadScratch& scratch) {
   const auto sinks_below = [&](std::size_t column) {
@@ -516,7 +521,7 @@ concept BlockSweep = requires(const S& s, std::size_t head, const QueryBlock& bl
 
 // Runs `sweep` over the heads in waves, then chooses sinks and corrects rows for calibrated heads
 // (shared by act::attention and act::correct).
-template <CalibrationPolicy Cal, BlockSweep Sweep>
+template <CalibrationPolicy Cal, BlockSweep Sweep, class KV>
 class WaveRunner {
  public:
   // Per-thread column sums of one wave stay within this many floats (64 KiB, L2-resident) unless
@@ -525,8 +530,9 @@ class WaveRunner {
 
   // `given_lse`: the rows' lse is an input (correct); empty: the sweep produces it.
   // `sweep_plain_heads`: uncalibrated heads are swept too (attention) or skipped (correct).
-  WaveRunner(const Operands& in, const HeadsView<float>& out, const AttentionGeometry& g, const AttentionExtras& extras,
-             const Cal& calibration, std::span<const float> given_lse, bool sweep_plain_heads, const Sweep& sweep)
+  WaveRunner(const Operands<KV>& in, const HeadsView<float>& out, const AttentionGeometry& g,
+             const AttentionExtras& extras, const Cal& calibration, std::span<const float> given_lse,
+             bool sweep_plain_heads, const Sweep& sweep)
       : in_(in),
         out_(out),
         g_(g),
@@ -731,7 +737,7 @@ class WaveRunner {
     }
   }
 
-  Operands in_;
+  Operands<KV> in_;
   HeadsView<float> out_;
   AttentionGeometry g_;
   const AttentionExtras& extras_;
@@ -752,8 +758,9 @@ class WaveRunner {
 inline int thread_count(const AttentionOptions& options) { return parallel::resolve_threads(options.threads); }
 
 // Shape checks shared by the public kernels; float scores index keys as floats, so kv_len < 2^24.
-inline AttentionGeometry resolve_fused(const Operands& in, const HeadsView<float>& out, const AttentionOptions& options,
-                                       const AttentionExtras& extras) {
+template <class KV>
+AttentionGeometry resolve_fused(const Operands<KV>& in, const HeadsView<float>& out, const AttentionOptions& options,
+                                const AttentionExtras& extras) {
   const AttentionGeometry g = resolve_geometry(in.q, in.k, in.v, options);
   check_output(out, g, "output");
   check_extras(extras, g.q_heads, g.q_len);
@@ -762,8 +769,9 @@ inline AttentionGeometry resolve_fused(const Operands& in, const HeadsView<float
 }
 
 // The attention sweep as a named type (engine slices keep it as a member).
+template <class KV>
 struct AttendSweep {
-  const Operands& in;
+  const Operands<KV>& in;
   const HeadsView<float>& out;
   const AttentionGeometry& g;
   void operator()(std::size_t head, const QueryBlock& block, ThreadScratch& scratch, const HeadRows& rows) const {
@@ -771,13 +779,26 @@ struct AttendSweep {
   }
 };
 
-// The block kernel for any number of query rows (act::attention uses it unless it decodes).
-template <CalibrationPolicy Cal>
-CalibrationReport block_attention(const Operands& in, const HeadsView<float>& out, const AttentionGeometry& g,
+// The block kernel for any number of query rows.
+template <class KV, CalibrationPolicy Cal>
+CalibrationReport block_attention(const Operands<KV>& in, const HeadsView<float>& out, const AttentionGeometry& g,
                                   const AttentionExtras& extras, const Cal& calibration, int threads) {
-  const AttendSweep sweep{in, out, g};
-  WaveRunner runner(in, out, g, extras, calibration, {}, true, sweep);
+  const AttendSweep<KV> sweep{in, out, g};
+  WaveRunner<Cal, AttendSweep<KV>, KV> runner(in, out, g, extras, calibration, {}, true, sweep);
   return runner.run(threads);
+}
+
+// act::attention for any cache element type: one query row per head (decode) takes the split-K
+// path of decode_attention.hpp, everything else the block kernel.
+template <class KV, class Cal>
+CalibrationReport run_attention(HeadsView<const float> q, HeadsView<const KV> k, HeadsView<const KV> v,
+                                HeadsView<float> out, const AttentionOptions& options, const Cal& calibration,
+                                const AttentionExtras& extras) {
+  const Operands<KV> in{q, k, v};
+  const AttentionGeometry g = resolve_fused(in, out, options, extras);
+  const int threads = thread_count(options);
+  if (takes_decode_path(g)) return decode_attention(in, out, g, extras, calibration, threads);
+  return block_attention(in, out, g, extras, calibration, threads);
 }
 
 }  // namespace detail
@@ -789,11 +810,24 @@ template <CalibrationPolicy Cal = NoCalibration>
 CalibrationReport attention(HeadsView<const float> q, HeadsView<const float> k, HeadsView<const float> v,
                             HeadsView<float> out, const AttentionOptions& options = {}, const Cal& calibration = {},
                             const AttentionExtras& extras = {}) {
-  const detail::Operands in{q, k, v};
-  const AttentionGeometry g = detail::resolve_fused(in, out, options, extras);
-  const int threads = detail::thread_count(options);
-  if (detail::takes_decode_path(g)) return detail::decode_attention(in, out, g, extras, calibration, threads);
-  return detail::block_attention(in, out, g, extras, calibration, threads);
+  return detail::run_attention(q, k, v, out, options, calibration, extras);
+}
+
+// The same over an IEEE-half KV cache, read in place and widened in registers (exact: the result
+// is that of float32 K and V holding the same values).
+template <CalibrationPolicy Cal = NoCalibration>
+CalibrationReport attention(HeadsView<const float> q, HeadsView<const Half> k, HeadsView<const Half> v,
+                            HeadsView<float> out, const AttentionOptions& options = {}, const Cal& calibration = {},
+                            const AttentionExtras& extras = {}) {
+  return detail::run_attention(q, k, v, out, options, calibration, extras);
+}
+
+// The same over a bfloat16 KV cache.
+template <CalibrationPolicy Cal = NoCalibration>
+CalibrationReport attention(HeadsView<const float> q, HeadsView<const BFloat16> k, HeadsView<const BFloat16> v,
+                            HeadsView<float> out, const AttentionOptions& options = {}, const Cal& calibration = {},
+                            const AttentionExtras& extras = {}) {
+  return detail::run_attention(q, k, v, out, options, calibration, extras);
 }
 
 }  // namespace act

@@ -14,30 +14,37 @@
 
 #include <act/simd/aligned_vector.hpp>
 #include <act/simd/batch.hpp>
+#include <act/simd/widen.hpp>
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 namespace act::simd {
 
-// Key or value rows j = 0, 1, ... of one head, consecutive in the sequence.
+// Key or value rows j = 0, 1, ... of one head, consecutive in the sequence; elements are float,
+// Half or BFloat16 (widened in registers where they are read).
+template <class T>
 struct ConsecutiveRows {
-  const float* base;
+  const T* base;
   std::ptrdiff_t stride;
-  const float* operator[](std::size_t j) const noexcept { return base + static_cast<std::ptrdiff_t>(j) * stride; }
+  const T* operator[](std::size_t j) const noexcept { return base + static_cast<std::ptrdiff_t>(j) * stride; }
   std::size_t column(std::size_t j) const noexcept { return j; }
 };
+template <class T>
+ConsecutiveRows(T*, std::ptrdiff_t) -> ConsecutiveRows<std::remove_const_t<T>>;
 
 // The rows of chosen columns (sorted), e.g. the sinks of a head.
+template <class T>
 struct ChosenRows {
-  const float* base;
+  const T* base;
   std::ptrdiff_t stride;
   const std::uint32_t* columns;
-  const float* operator[](std::size_t j) const noexcept {
-    return base + static_cast<std::ptrdiff_t>(columns[j]) * stride;
-  }
+  const T* operator[](std::size_t j) const noexcept { return base + static_cast<std::ptrdiff_t>(columns[j]) * stride; }
   std::size_t column(std::size_t j) const noexcept { return columns[j]; }
 };
+template <class T>
+ChosenRows(T*, std::ptrdiff_t, const std::uint32_t*) -> ChosenRows<std::remove_const_t<T>>;
 
 // Lane-wise summary of the scores written so far.
 struct ScoreSummary {
@@ -62,7 +69,7 @@ enum class KeyMask {
 template <std::size_t Keys, KeyMask Mask, class Rows>
 void score_group(const float* panel, std::size_t dim, const Rows& keys, std::size_t first, Floats visible,
                  const float* bias, float* out, ScoreSummary& summary) noexcept {
-  const float* rows[Keys];
+  decltype(keys[0]) rows[Keys];
   Floats acc[Keys];
   for (std::size_t j = 0; j < Keys; ++j) {
     rows[j] = keys[first + j];
@@ -70,7 +77,7 @@ void score_group(const float* panel, std::size_t dim, const Rows& keys, std::siz
   }
   for (std::size_t c = 0; c < dim; ++c) {
     const Floats query = load(panel + c * width);
-    for (std::size_t j = 0; j < Keys; ++j) acc[j] = xsimd::fma(query, Floats(rows[j][c]), acc[j]);
+    for (std::size_t j = 0; j < Keys; ++j) acc[j] = xsimd::fma(query, Floats(widen_scalar(rows[j][c])), acc[j]);
   }
   for (std::size_t j = 0; j < Keys; ++j) {
     Floats score = acc[j];
@@ -193,8 +200,8 @@ void accumulate_columns(const float* weights, std::size_t count, const Rows& val
   for (std::size_t c = 0; c < Cols; ++c) acc[c] = load(panel + (first_col + c) * width);
   for (std::size_t j = 0; j < count; ++j) {
     const Floats weight = load(weights + j * width);
-    const float* row = values[j] + first_col;
-    for (std::size_t c = 0; c < Cols; ++c) acc[c] = xsimd::fma(Floats(row[c]), weight, acc[c]);
+    const auto* row = values[j] + first_col;
+    for (std::size_t c = 0; c < Cols; ++c) acc[c] = xsimd::fma(Floats(widen_scalar(row[c])), weight, acc[c]);
   }
   for (std::size_t c = 0; c < Cols; ++c) acc[c].store_aligned(panel + (first_col + c) * width);
 }
@@ -229,9 +236,9 @@ void accumulate_row_block(const float* weights, std::size_t count, const Rows& v
     for (std::size_t v = 0; v < Vectors; ++v)
       acc[r][v] = load(rows + (first_lane + r) * row_length + first_col + v * width);
   for (std::size_t j = 0; j < count; ++j) {
-    const float* row = values[j] + first_col;
+    const auto* row = values[j] + first_col;
     Floats value[Vectors];
-    for (std::size_t v = 0; v < Vectors; ++v) value[v] = Floats::load_unaligned(row + v * width);
+    for (std::size_t v = 0; v < Vectors; ++v) value[v] = widen(row + v * width);
     const float* weight = weights + j * width + first_lane;
     for (std::size_t r = 0; r < LaneCount; ++r) {
       const Floats w(weight[r]);

@@ -6,8 +6,11 @@
 
 namespace act::detail {
 
+// Q in float32; K and V in the cache's element type (float, Half or BFloat16), read in place.
+template <class KV>
 struct Operands {
-  HeadsView<const float> q, k, v;
+  HeadsView<const float> q;
+  HeadsView<const KV> k, v;
 };
 
 // A row with a NaN or +inf visible score is invalid (output NaN); one that sees no key or only
