@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace act::eval {
@@ -20,6 +21,7 @@ struct EvalOptions {
   std::vector<std::uint64_t> seeds = {1};  // k-shot only; zero-shot runs once
   WorkSplit split = WorkSplit::prompts;
   int threads = 1;
+  std::size_t context = 0;  // longest prompt allowed, in tokens; 0: the model's context length
   ProgressRef progress = silent_progress();
 };
 
@@ -50,6 +52,17 @@ inline std::vector<ScoringPlan> make_plans(const model::LlamaModel& m, const Tas
   plans.reserve(rows.size());
   for (const Example& ex : rows) plans.push_back(make_plan(m.tokenizer(), task, protocol, tokens, ex, demos.for_query(ex)));
   return plans;
+}
+
+// Throws act::Error naming the first row (1-based, with its id) whose prompt is longer than the
+// context: a forward pass over it would need memory in proportion and attend past what the model
+// was trained on.
+inline void check_plans_fit(std::span<const ScoringPlan> plans, std::size_t context, std::string_view task) {
+  for (std::size_t i = 0; i < plans.size(); ++i)
+    for (const auto& sequence : plans[i].sequences)
+      if (sequence.size() > context)
+        throw Error(std::string(task) + " row " + std::to_string(i + 1) + " (id " + plans[i].example_id + ") is " +
+                    std::to_string(sequence.size()) + " tokens, more than the context of " + std::to_string(context));
 }
 
 inline ScoreRule rule_of(Protocol p) {
@@ -130,6 +143,7 @@ inline std::vector<TaskResult> evaluate_task(const model::LlamaModel& m, const T
     const Demonstrations demos = options.shots == 0 ? Demonstrations{} : Demonstrations(demo_pool, options.shots, seed);
     for (const auto& group : detail::plan_groups(protocols)) {
       const std::vector<ScoringPlan> plans = make_plans(m, task, group.front(), rows, demos);
+      check_plans_fit(plans, m.config().usable_context(options.context), task.name);
       std::vector<ScoreRule> rules;
       std::string label = std::string(task.name);
       for (Protocol p : group) {
