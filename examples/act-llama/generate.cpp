@@ -22,15 +22,24 @@ struct GenerateOptions {
   std::string prompt;
   std::string prompt_file;
   bool chat = false;
+  bool parse_special = false;
   std::size_t max_new_tokens = 128;
   bool ignore_eos = false;
   act::model::SamplerOptions sampling;
   std::string timing_json;
 };
 
-// SmolLM2's chat template for a single user turn.
-std::string chat_prompt(const std::string& user) {
-  return "<|im_start|>user\n" + user + "<|im_end|>\n<|im_start|>assistant\n";
+// The prompt's tokens: the user's text, in SmolLM2's chat template for a single user turn with
+// --chat. The template's markers are special tokens; the user's text is plain text unless
+// --parse-special asks otherwise, so typed markers cannot end the turn.
+std::vector<std::int32_t> prompt_tokens(const act::text::Tokenizer& tokenizer, const std::string& user, bool chat,
+                                        act::text::SpecialTokens user_specials) {
+  if (!chat) return tokenizer.encode(user, true, user_specials);
+  std::vector<std::int32_t> ids = tokenizer.encode("<|im_start|>user\n", true);
+  const auto append = [&ids](const std::vector<std::int32_t>& more) { ids.insert(ids.end(), more.begin(), more.end()); };
+  append(tokenizer.encode(user, false, user_specials));
+  append(tokenizer.encode("<|im_end|>\n<|im_start|>assistant\n", false));
+  return ids;
 }
 
 // Writes token bytes to a stream as they come, holding back a UTF-8 character whose bytes are
@@ -104,7 +113,9 @@ void run_generate(const GenerateOptions& options) {
   const std::string text = options.prompt_file.empty()
                                ? options.prompt
                                : act::read_regular_file(options.prompt_file, max_prompt_file_bytes, "prompt file");
-  const auto prompt = tokenizer.encode(options.chat ? chat_prompt(text) : text, true);
+  const auto prompt = prompt_tokens(tokenizer, text, options.chat,
+                                    options.parse_special ? act::text::SpecialTokens::parse
+                                                          : act::text::SpecialTokens::as_text);
   if (prompt.empty()) throw act::Error("the prompt is empty");
   check_fits_context(prompt.size(), context, "the prompt");
 
@@ -152,6 +163,8 @@ void register_generate(CLI::App& app) {
   command->add_option("--prompt-file", options->prompt_file, "Read the prompt from this file (for long prompts)")
       ->excludes(prompt);
   command->add_flag("--chat", options->chat, "Wrap the prompt in the chat template (SmolLM2's <|im_start|> format)");
+  command->add_flag("--parse-special", options->parse_special,
+                    "Read special tokens written in the prompt (<|im_end|>, <s>) as those tokens, not as text");
   command->add_option("-n,--max-tokens", options->max_new_tokens, "Maximum new tokens")
       ->check(whole_number_from(0))
       ->capture_default_str();
