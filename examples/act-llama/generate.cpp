@@ -36,7 +36,9 @@ std::vector<std::int32_t> prompt_tokens(const act::text::Tokenizer& tokenizer, c
                                         act::text::SpecialTokens user_specials) {
   if (!chat) return tokenizer.encode(user, true, user_specials);
   std::vector<std::int32_t> ids = tokenizer.encode("<|im_start|>user\n", true);
-  const auto append = [&ids](const std::vector<std::int32_t>& more) { ids.insert(ids.end(), more.begin(), more.end()); };
+  const auto append = [&ids](const std::vector<std::int32_t>& more) {
+    ids.insert(ids.end(), more.begin(), more.end());
+  };
   append(tokenizer.encode(user, false, user_specials));
   append(tokenizer.encode("<|im_end|>\n<|im_start|>assistant\n", false));
   return ids;
@@ -113,9 +115,9 @@ void run_generate(const GenerateOptions& options) {
   const std::string text = options.prompt_file.empty()
                                ? options.prompt
                                : act::read_regular_file(options.prompt_file, max_prompt_file_bytes, "prompt file");
-  const auto prompt = prompt_tokens(tokenizer, text, options.chat,
-                                    options.parse_special ? act::text::SpecialTokens::parse
-                                                          : act::text::SpecialTokens::as_text);
+  const auto prompt =
+      prompt_tokens(tokenizer, text, options.chat,
+                    options.parse_special ? act::text::SpecialTokens::parse : act::text::SpecialTokens::as_text);
   if (prompt.empty()) throw act::Error("the prompt is empty");
   check_fits_context(prompt.size(), context, "the prompt");
 
