@@ -18,6 +18,7 @@
 #include <iterator>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -219,6 +220,19 @@ TEST_CASE("runner: head-set files are checked like the model", "[runner]") {
     INFO("stderr: " << forced.stderr_text);
     CHECK(forced.code == 0);
   }
+}
+
+TEST_CASE("runner: a prompt file, and a thread count above the cores", "[runner]") {
+  const fs::path model = tiny_model(), prompt = scratch() / "prompt.txt";
+  std::ofstream(prompt) << "Once upon a time";
+  const Exit from_file = run_act_llama({"generate", "-m", model.string(), "--prompt-file", prompt.string(), "-n", "2"});
+  INFO("stderr: " << from_file.stderr_text);
+  CHECK(from_file.code == 0);
+  // Too many threads only warn: the run goes on.
+  const std::string threads = std::to_string(std::thread::hardware_concurrency() + 1);
+  const Exit many = run_act_llama(generate(model, {"-t", threads}));
+  CHECK(many.code == 0);
+  CHECK_THAT(many.stderr_text, Catch::Contains("act-llama: warning: -t " + threads + " is more than the"));
 }
 
 TEST_CASE("runner: search-heads refuses one file as checkpoint and output", "[runner]") {
