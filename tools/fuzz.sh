@@ -16,10 +16,10 @@ seconds="${1:-60}"
 [[ "$seconds" =~ ^[1-9][0-9]*$ ]] || { echo "fuzz.sh: seconds-per-target must be a positive integer" >&2; exit 2; }
 build="${ACT_FUZZ_BUILD_DIR:-build-fuzz}"
 runs=fuzz/corpus-run
-targets=(fuzz_gguf fuzz_tokenizer fuzz_jsonl fuzz_head_set)
+targets=(fuzz_gguf fuzz_tokenizer fuzz_jsonl fuzz_head_set fuzz_sampler)
 # Longest input libFuzzer may generate: JSON needs room for deep nesting and long lines; 0 lets
 # libFuzzer take the largest seed (the tiny llama GGUFs).
-declare -A max_len=([fuzz_gguf]=0 [fuzz_tokenizer]=16384 [fuzz_jsonl]=65536 [fuzz_head_set]=65536)
+declare -A max_len=([fuzz_gguf]=0 [fuzz_tokenizer]=16384 [fuzz_jsonl]=65536 [fuzz_head_set]=65536 [fuzz_sampler]=4096)
 
 tools/install_deps.sh
 ACT_MODEL="$(tools/fetch_model.sh | tail -n 1)" || { echo "fuzz.sh: cannot fetch the SmolLM2 model" >&2; exit 2; }

@@ -7,6 +7,7 @@
 #include "eval_common.hpp"  // act-llama's
 
 #include <act/io/gguf.hpp>
+#include <act/model/llama_config.hpp>
 #include <act/text/tokenizer.hpp>
 
 #include <CLI/CLI.hpp>
@@ -35,10 +36,15 @@ inline void add_engine_flags(CLI::App& command, EngineFlags& flags) {
   command.add_flag("-v,--verbose", flags.verbose, "Show llama.cpp's log");
 }
 
+// The model's name as head-set files record it, read from the GGUF the engine loads.
+inline std::string model_name_of(const EngineFlags& flags) {
+  return act::model::model_name(act::io::GgufFile::open(act_llama::model_path(flags.common)));
+}
+
 inline Engine make_engine(const EngineFlags& flags) {
   EngineOptions options;
   options.model = act_llama::model_path(flags.common);
-  options.act = act_llama::act_settings(flags.common);
+  options.act = act_llama::act_settings(flags.common, model_name_of(flags));
   options.flash_attention = flags.flash_attn == "on" ? FlashAttention::on : FlashAttention::off;
   options.context = flags.common.context;
   options.ubatch = flags.ubatch;

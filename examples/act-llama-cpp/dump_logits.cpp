@@ -2,7 +2,7 @@
 // the format of `act-llama dump-logits`, so the two routes can be compared file to file.
 #include "cli.hpp"
 
-#include <act/io/atomic_file.hpp>
+#include <act/core/files.hpp>
 
 #include <memory>
 #include <string_view>
@@ -25,7 +25,7 @@ void run_dump(const DumpOptions& o) {
     if (t < 0 || static_cast<std::size_t>(t) >= engine.vocab_size())
       throw act::Error("token id " + std::to_string(t) + " is outside the vocabulary");
   const std::vector<float> logits = engine.sequence_logits(tokens, 0, tokens.size());
-  act::io::write_file_atomically(
+  act::write_file_atomically(
       o.output, std::string_view(reinterpret_cast<const char*>(logits.data()), logits.size() * sizeof(float)));
 }
 

@@ -5,7 +5,7 @@
 
 #include <act/eval/harness/harness.hpp>
 #include <act/eval/harness/result_file.hpp>
-#include <act/io/atomic_file.hpp>
+#include <act/core/files.hpp>
 
 #include <cstdio>
 #include <memory>
@@ -69,7 +69,7 @@ void run_eval(const EvalOptions& o) {
   for (const auto* task : tasks)
     for (auto& r : evaluate(o, engine, tokenizer, *task, protocols)) results.push_back(std::move(r));
   if (o.out.empty()) return;
-  const auto settings = act_llama::act_settings(o.engine.common);
+  const auto settings = act_llama::act_settings(o.engine.common, model_name_of(o.engine));
   const auto path = act_llama::model_path(o.engine.common);
   const act::eval::RunInfo info{path.filename().string(),
                                 path.string(),
@@ -81,7 +81,7 @@ void run_eval(const EvalOptions& o) {
                                 o.split};
   nlohmann::json doc = act::eval::results_json(info, results, false);
   doc["engine"] = "llama.cpp (llama-cpp-python 0.3.36 sdist)";
-  act::io::write_file_atomically(o.out, doc.dump(2) + "\n");
+  act::write_file_atomically(o.out, doc.dump(2) + "\n");
 }
 
 }  // namespace

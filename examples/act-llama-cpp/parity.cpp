@@ -96,7 +96,7 @@ void print_tally(const ParityTally& t, std::size_t prompts) {
 
 void run_parity(const ParityOptions& o) {
   if (o.engine.common.act_heads.empty()) throw act::Error("parity compares ACT effects: pass --act-heads");
-  const act::model::ActSettings act = act_llama::act_settings(o.engine.common);
+  const act::model::ActSettings act = act_llama::act_settings(o.engine.common, model_name_of(o.engine));
   const act::model::LlamaModel lib =
       act::model::LlamaModel::load(act_llama::model_path(o.engine.common), act::model::blas_gemm());
   EngineFlags plain_flags = o.engine;

@@ -2,6 +2,7 @@
 // What every act-llama subcommand shares: the model, thread and ACT flags, and turning them into a
 // loaded model and ACT settings. Errors are thrown as act::Error / std::exception and reported as
 // one line by main.cpp.
+#include <act/core/files.hpp>
 #include <act/heads/head_set.hpp>
 #include <act/model/act_settings.hpp>
 #include <act/model/blas_gemm.hpp>
@@ -13,7 +14,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
+#include <iostream>
 #include <optional>
 #include <string>
 #include <thread>
@@ -27,6 +28,7 @@ struct CommonOptions {
   std::optional<float> beta;
   std::optional<float> tau;
   std::size_t context = 0;
+  bool heads_any_model = false;
 };
 
 // Where tools/fetch_model.sh puts SmolLM2.
@@ -71,7 +73,9 @@ inline CLI::Validator real_number_in(double low, double high, bool low_open = fa
 
 inline void add_common_options(CLI::App& command, CommonOptions& options) {
   options.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  command.add_option("-m,--model", options.model, "GGUF model file (default: the fetched SmolLM2-135M-Instruct)");
+  command.add_option("-m,--model", options.model, "GGUF model file (default: the fetched SmolLM2-135M-Instruct)")
+      ->check(CLI::Validator(
+          [](std::string& text) { return text.empty() ? std::string("must not be empty") : std::string(); }, "FILE"));
   command.add_option("-t,--threads", options.threads, "Worker threads")->check(whole_number_from(1))->capture_default_str();
   command.add_option("--act-heads", options.act_heads, "ACT head-set file (JSON); none: plain attention")
       ->check(CLI::ExistingFile);
@@ -79,8 +83,32 @@ inline void add_common_options(CLI::App& command, CommonOptions& options) {
       ->check(real_number_in(0.0, 1.0));
   command.add_option("--tau", options.tau, "ACT: column-mean threshold of a sink (default: the head file's, else 0.1)")
       ->check(real_number_in(0.0, 1.0));
-  command.add_option("--ctx", options.context, "Context length in tokens (default: the model's)")
+  command.add_flag("--heads-any-model", options.heads_any_model,
+                   "Use an --act-heads file even when its \"model\" names another model");
+  command
+      .add_option("--ctx", options.context,
+                  "Context length in tokens (default: the model's); longer prompts are an error")
       ->check(whole_number_from(1));
+}
+
+// The context a run may use: --ctx, else the model's. Throws when --ctx exceeds the model's.
+inline std::size_t context_limit(const CommonOptions& options, const act::model::LlamaModel& m) {
+  return m.config().usable_context(options.context);
+}
+
+// Throws unless `tokens` fit in the run's context; `what` names the prompt ("the prompt", "row 7").
+inline void check_fits_context(std::size_t tokens, std::size_t context, const std::string& what) {
+  if (tokens > context)
+    throw act::Error(what + " is " + std::to_string(tokens) + " tokens, more than the context of " +
+                     std::to_string(context) + " (--ctx, at most the model's)");
+}
+
+// More threads than cores only adds contention (64 threads on 2 cores made decoding 6x slower).
+inline void warn_about_threads(int threads) {
+  const unsigned cores = std::thread::hardware_concurrency();
+  if (cores > 0 && static_cast<unsigned>(threads) > cores)
+    std::cerr << "act-llama: warning: -t " << threads << " is more than the " << cores
+              << " cores of this machine; expect it to be slower than -t " << cores << "\n";
 }
 
 inline act::model::LlamaModel load_model(const CommonOptions& options) {
@@ -92,19 +120,37 @@ inline act::model::LlamaModel load_model(const CommonOptions& options) {
       throw act::Error("model not found at " + path.string() + ": run tools/fetch_model.sh, or pass -m FILE");
     throw act::Error("model file not found: " + path.string());
   }
+  warn_about_threads(options.threads);
   return act::model::LlamaModel::load(path, act::model::blas_gemm());
 }
 
-// Every JSON file the runner writes: indented, one trailing newline; a failed write is an error.
+// Every JSON file the runner writes: indented, one trailing newline, written atomically (a failed
+// write is an error and leaves any previous file as it was).
 inline void write_json_file(const std::string& path, const nlohmann::json& doc) {
-  std::ofstream file(path);
-  file << doc.dump(2) << '\n';
-  if (!file) throw act::Error("cannot write " + path);
+  act::write_file_atomically(path, doc.dump(2) + '\n');
 }
 
-inline act::model::ActSettings act_settings(const CommonOptions& options) {
+// Checked before any work, so a run does not compute for minutes and then fail to save: a path
+// that exists must be a regular file (write_file_atomically refuses devices such as /dev/full).
+inline void check_output_path(const std::string& path, const std::string& flag) {
+  if (!path.empty() && std::filesystem::exists(path) && !std::filesystem::is_regular_file(path))
+    throw act::Error(flag + ": cannot write " + path + ": not a regular file");
+}
+
+// A head set names the model it was searched on; heads of another model are not calibration
+// sinks of this one, so running them is refused unless asked for. A file without a model passes.
+inline void check_head_set_model(const act::HeadSet& heads, const CommonOptions& options,
+                                 const std::string& model_name) {
+  if (heads.model.empty() || heads.model == model_name || options.heads_any_model) return;
+  throw act::Error(options.act_heads + " was made for model '" + heads.model + "', not '" + model_name +
+                   "' (pass --heads-any-model to use it anyway)");
+}
+
+// `model_name`: act::model::model_name of the loaded model.
+inline act::model::ActSettings act_settings(const CommonOptions& options, const std::string& model_name) {
   if (options.act_heads.empty()) return {};
   act::HeadSet heads = act::HeadSet::load(options.act_heads);
+  check_head_set_model(heads, options, model_name);
   const float beta = options.beta.value_or(heads.beta), tau = options.tau.value_or(heads.tau);
   return {std::move(heads), beta, tau};
 }

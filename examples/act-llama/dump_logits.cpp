@@ -3,7 +3,6 @@
 #include "common.hpp"
 #include "subcommands.hpp"
 
-#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,16 +18,16 @@ struct DumpOptions {
 };
 
 void run_dump(const DumpOptions& options) {
+  check_output_path(options.output, "-o");
   const act::model::LlamaModel model = load_model(options.common);
   const std::vector<std::int32_t> tokens =
       options.tokens.empty() ? model.tokenizer().encode(options.prompt, true) : options.tokens;
   if (tokens.empty()) throw act::Error("no tokens: pass --tokens or a non-empty --prompt");
+  check_fits_context(tokens.size(), context_limit(options.common, model), "the prompt");
   const act::model::Activations logits =
-      model.forward(tokens, act_settings(options.common), options.common.threads);
-  std::ofstream out(options.output, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(logits.data.data()),
-            static_cast<std::streamsize>(logits.data.size() * sizeof(float)));
-  if (!out) throw act::Error("cannot write " + options.output);
+      model.forward(tokens, act_settings(options.common, model.name()), options.common.threads);
+  act::write_file_atomically(options.output,
+                             {reinterpret_cast<const char*>(logits.data.data()), logits.data.size() * sizeof(float)});
 }
 
 }  // namespace
@@ -37,7 +36,9 @@ void register_dump_logits(CLI::App& app) {
   auto options = std::make_shared<DumpOptions>();
   CLI::App* command = app.add_subcommand("dump-logits", "Write the logits of every prompt position (raw float32)");
   add_common_options(*command, options->common);
-  auto* tokens = command->add_option("--tokens", options->tokens, "Token ids, comma separated")->delimiter(',');
+  auto* tokens = command->add_option("--tokens", options->tokens, "Token ids, comma separated")
+                     ->delimiter(',')
+                     ->check(whole_number_from(0));
   command->add_option("-p,--prompt", options->prompt, "Prompt text (tokenised with BOS)")->excludes(tokens);
   command->add_option("-o,--output", options->output, "Output file")->required();
   command->callback([options] { run_dump(*options); });

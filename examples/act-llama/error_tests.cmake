@@ -51,8 +51,14 @@ if(EXISTS ${STORIES})
   file(WRITE ${WORK}/broken.json "{\"format\": \"act-head-set\", ")
   expect_error(head_outside_model "layer 99" generate -m ${STORIES} -p hi --act-heads ${WORK}/outside.json)
   expect_error(broken_head_file "invalid JSON" generate -m ${STORIES} -p hi --act-heads ${WORK}/broken.json)
-  expect_error(context_overflow "context overflow" generate -m ${STORIES} --ctx 4 -p "Once upon a time there was a cat")
+  expect_error(context_overflow "the prompt is [0-9]+ tokens, more than the context of 4" generate -m ${STORIES} --ctx 4 -p "Once upon a time there was a cat")
   expect_error(context_above_model "exceeds the model" generate -m ${STORIES} --ctx 100000 -p hi)
+  expect_error(heads_of_other_model "made for model 'Smollm2 .*', not 'llama' \\(pass --heads-any-model"
+               generate -m ${STORIES} -p hi --act-heads ${CMAKE_CURRENT_LIST_DIR}/../../data/heads/smollm2-135m-shared.json)
+  expect_error(prompt_file_device "prompt file /dev/zero is not a regular file" generate -m ${STORIES} --prompt-file /dev/zero)
+  expect_error(prompt_and_prompt_file "excludes" generate -m ${STORIES} -p hi --prompt-file ${WORK}/none.txt)
+  expect_error(dump_logits_ctx "the prompt is 3 tokens, more than the context of 2"
+               dump-logits -m ${STORIES} --tokens 1,2,3 --ctx 2 -o ${WORK}/x.f32)
   expect_error(bad_token "outside the vocabulary" dump-logits -m ${STORIES} --tokens 1,99999 -o ${WORK}/x.f32)
 
   file(REMOVE ${WORK}/timing.json)

@@ -29,7 +29,7 @@ struct EvalCommandOptions {
 
 // The head set the run calibrates: the file's, or a control built from it.
 act::model::ActSettings eval_settings(const EvalCommandOptions& o, const act::model::LlamaModel& m) {
-  act::model::ActSettings from_file = act_settings(o.common);
+  act::model::ActSettings from_file = act_settings(o.common, m.name());
   if (o.control.empty()) return from_file;
   const auto& c = m.config();
   const auto candidates = act::eval::candidate_heads(c.layers, c.heads, act::eval::default_excluded_layers(c.layers));
@@ -42,6 +42,7 @@ act::model::ActSettings eval_settings(const EvalCommandOptions& o, const act::mo
 }
 
 void run_eval(const EvalCommandOptions& o) {
+  check_output_path(o.out, "-o");
   const auto tasks = act::eval::parse_task_list(o.tasks);
   const auto protocols = act::eval::parse_protocol_list(o.protocols);
   for (const auto* task : tasks) act::eval::protocols_for(*task, protocols);  // fail before loading anything
@@ -55,10 +56,13 @@ void run_eval(const EvalCommandOptions& o) {
   options.seeds = o.seeds;
   options.split = act::eval::parse_work_split(o.data.work_split);
   options.threads = o.common.threads;
+  options.context = context_limit(o.common, m);
   options.progress = progress_for(o.data);
   std::vector<act::eval::TaskResult> results;
   for (const auto* task : tasks) {
     const auto rows = load_split(o.data, *task, o.split, o.limit);
+    // An accuracy over no rows would print as 0.0000 and look like a result.
+    if (rows.empty()) throw act::Error("the " + o.split + " split of " + std::string(task->name) + " has no rows");
     const auto pool = o.shots > 0 ? load_split(o.data, *task, "calib") : std::vector<act::eval::Example>{};
     for (auto& r : act::eval::evaluate_task(m, *task, act::eval::protocols_for(*task, protocols), rows, pool, act, options)) {
       std::printf("%-14s %-11s %zu rows  accuracy %.4f\n", std::string(task->name).c_str(),

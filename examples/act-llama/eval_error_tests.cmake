@@ -45,4 +45,22 @@ if(EXISTS ${STORIES})
   expect_error(sinks_bad_head "--heads: '3-5' is not a layer:head pair" sinks ${model} -p hi --heads 3-5)
   expect_error(sinks_head_outside "--heads: 9:0 is outside the model" sinks ${model} -p hi --heads 9:0)
   expect_error(sinks_unknown_task "unknown task 'nope'" sinks ${model} --data ${data} --task nope)
+
+  # --ctx bounds every subcommand's prompts; the error names the row.
+  expect_error(eval_row_over_ctx "copa row 1 \\(id .*\\) is [0-9]+ tokens, more than the context of 8"
+               eval ${model} --data ${data} --task copa --protocol letter --limit 2 --ctx 8 -q)
+  expect_error(search_row_over_ctx "copa row 1 .* more than the context of 8"
+               search-heads ${model} --data ${data} --tasks copa --prompts 2 --ctx 8 -q -o ${WORK}/h.json)
+  expect_error(sinks_prompt_over_ctx "the prompt is [0-9]+ tokens, more than the context of 2"
+               sinks ${model} -p "Once upon a time" --ctx 2)
+  expect_error(sinks_row_over_ctx "copa dev row 1 is [0-9]+ tokens, more than the context of 8"
+               sinks ${model} --data ${data} --task copa --limit 2 --ctx 8 -q)
+  expect_error(eval_ctx_above_model "exceeds the model" eval ${model} --data ${data} --task copa --ctx 100000)
+  # An empty split would otherwise report accuracy 0.0000 and exit 0.
+  file(MAKE_DIRECTORY ${WORK}/empty_data/copa)
+  file(WRITE ${WORK}/empty_data/copa/dev.jsonl "")
+  expect_error(eval_empty_split "the dev split of copa has no rows"
+               eval ${model} --data ${WORK}/empty_data --task copa --protocol letter)
+  expect_error(search_layer_outside "--exclude-layers: layer 99 is outside the model"
+               search-heads ${model} --data ${data} --tasks copa --exclude-layers 0,99 -o ${WORK}/h.json)
 endif()

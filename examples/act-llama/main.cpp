@@ -5,8 +5,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdio>
 #include <exception>
 #include <iostream>
+#include <new>
 #include <string>
 
 namespace {
@@ -24,6 +26,13 @@ std::string known_subcommands(const CLI::App& app) {
   for (const CLI::App* command : app.get_subcommands({}))
     names += (names.empty() ? "" : ", ") + command->get_name();
   return names;
+}
+
+// Output that never reached standard output (a full disk, a closed pipe) is a failed run, even
+// when the error only shows when the last buffered bytes are flushed at exit.
+bool stdout_failed() {
+  std::cout.flush();
+  return !std::cout || std::fflush(stdout) != 0 || std::ferror(stdout) != 0;
 }
 
 }  // namespace
@@ -45,8 +54,16 @@ int main(int argc, char** argv) {
     }
     std::cerr << "act-llama: error: " << error.what() << " (see --help)\n";
     return 2;  // bad usage, the usual code of command-line tools (CLI11's own are 101 and up)
+  } catch (const std::bad_alloc&) {
+    std::cerr << "act-llama: error: out of memory: use a shorter prompt or --ctx, fewer rows (--limit, --prompts) "
+                 "or fewer threads (-t)\n";
+    return 1;
   } catch (const std::exception& error) {
     std::cerr << "act-llama: error: " << error.what() << '\n';
+    return 1;
+  }
+  if (stdout_failed()) {
+    std::cerr << "act-llama: error: cannot write to standard output (disk full or pipe closed?)\n";
     return 1;
   }
   return 0;

@@ -42,6 +42,7 @@ std::vector<act::eval::ScoringPlan> calibration_plans(const SearchCommandOptions
     const auto protocol = task->kind == act::eval::TaskKind::classification ? act::eval::Protocol::label : mc;
     const auto rows = load_split(o.data, *task, o.split, o.prompts);
     per_task.push_back(act::eval::make_plans(m, *task, protocol, rows, {}));
+    act::eval::check_plans_fit(per_task.back(), context_limit(o.common, m), task->name);
   }
   std::vector<act::eval::ScoringPlan> plans;
   for (std::size_t i = 0; plans.size() < o.prompts; ++i) {
@@ -56,12 +57,16 @@ std::vector<act::eval::ScoringPlan> calibration_plans(const SearchCommandOptions
   return plans;
 }
 
-// "none" or "0,1,29".
-std::vector<std::uint32_t> parse_layers(const std::string& text) {
+// "none" or "0,1,29", each a layer of the model.
+std::vector<std::uint32_t> parse_layers(const std::string& text, std::size_t model_layers) {
   std::vector<std::uint32_t> layers;
   if (text == "none") return layers;
-  for (const std::string& item : CLI::detail::split(text, ','))
+  for (const std::string& item : CLI::detail::split(text, ',')) {
     layers.push_back(parse_index(item, "--exclude-layers", "a layer number (give e.g. 0,1,29 or none)"));
+    if (layers.back() >= model_layers)
+      throw act::Error("--exclude-layers: layer " + item + " is outside the model (" + std::to_string(model_layers) +
+                       " layers)");
+  }
   return layers;
 }
 
@@ -78,14 +83,24 @@ void print_summary(const act::eval::SearchResult& r, const act::HeadSet& set, ac
                 ranked[i].accuracy_gain, ranked[i].margin_gain, ranked[i].fixed, ranked[i].broken);
 }
 
+// The checkpoint is appended to and the head set replaced: one file cannot be both.
+void check_output_paths(const SearchCommandOptions& o) {
+  check_output_path(o.out, "-o");
+  check_output_path(o.checkpoint, "--checkpoint");
+  if (o.checkpoint.empty()) return;
+  const auto same = std::filesystem::weakly_canonical(o.checkpoint) == std::filesystem::weakly_canonical(o.out);
+  if (same) throw act::Error("--checkpoint and -o are the same file (" + o.out + "): give the checkpoint its own");
+}
+
 void run_search(const SearchCommandOptions& o) {
+  check_output_paths(o);
   const act::model::LlamaModel m = load_model(o.common);
   const auto plans = calibration_plans(o, m);
   if (plans.empty()) throw act::Error("no calibration prompts");
   act::eval::SearchOptions options;
   options.beta = o.common.beta.value_or(0.4f);
   options.tau = o.common.tau.value_or(0.1f);
-  if (!o.exclude_layers.empty()) options.excluded_layers = parse_layers(o.exclude_layers);
+  if (!o.exclude_layers.empty()) options.excluded_layers = parse_layers(o.exclude_layers, m.config().layers);
   options.split = act::eval::parse_work_split(o.data.work_split);
   options.threads = o.common.threads;
   options.progress = progress_for(o.data);

@@ -90,6 +90,8 @@ void run_prompt(const SinksOptions& o, const act::model::LlamaModel& m, float ta
   const auto heads = parse_heads(o.heads, m.config());
   const auto tokens = m.tokenizer().encode(o.prompt, true);
   if (tokens.empty()) throw act::Error("the prompt tokenises to nothing");
+  check_fits_context(tokens.size(), context_limit(o.common, m), "the prompt");
+  if (!o.png_dir.empty()) act::eval::check_attention_map_size(m.config(), tokens.size());  // fail before the work
   const auto reports =
       act::eval::describe_sinks(m.observe_sinks(tokens, tau, o.common.threads), tokens, m.tokenizer(), tau);
   std::printf("%zu tokens:", tokens.size());
@@ -112,8 +114,15 @@ void run_task(const SinksOptions& o, const act::model::LlamaModel& m, float tau)
   const auto& task = act::eval::find_task(o.task);
   const auto heads = parse_heads(o.heads, m.config());
   const auto rows = load_split(o.data, task, o.split, o.limit);
+  const std::size_t context = context_limit(o.common, m);
   std::vector<std::vector<std::int32_t>> prompts;
-  for (const auto& ex : rows) prompts.push_back(m.tokenizer().encode(task_prompt(task, ex), true));
+  for (const auto& ex : rows) {
+    prompts.push_back(m.tokenizer().encode(task_prompt(task, ex), true));
+    check_fits_context(prompts.back().size(), context,
+                       o.task + " " + o.split + " row " + std::to_string(prompts.size()));
+  }
+  if (prompts.empty()) throw act::Error("the " + o.split + " split of " + o.task + " has no rows");
+  if (!o.png_dir.empty()) act::eval::check_attention_map_size(m.config(), prompts[0].size());
   std::vector<std::vector<act::eval::HeadSinkReport>> reports(prompts.size());
   {
     act::eval::ProgressStretch progress(progress_for(o.data), "sinks " + o.task, prompts.size());
@@ -137,7 +146,7 @@ void run_task(const SinksOptions& o, const act::model::LlamaModel& m, float tau)
     std::printf(" %zu:%.2f", l, sum / static_cast<double>(m.config().heads));
   }
   std::printf("\n");
-  if (!prompts.empty()) write_pictures(o, m, prompts[0], heads, tau);
+  write_pictures(o, m, prompts[0], heads, tau);
   if (!o.out.empty()) write_json_file(o.out, summary.to_json(o.top));
 }
 
@@ -158,6 +167,7 @@ void register_sinks(CLI::App& app) {
   command->add_option("-o,--out", o->out, "Also write the numbers as JSON");
   command->callback([o, prompt, task] {
     if (prompt->count() == 0 && task->count() == 0) throw act::Error("sinks needs -p PROMPT or --task NAME");
+    check_output_path(o->out, "-o");
     const act::model::LlamaModel m = load_model(o->common);
     const float tau = o->common.tau.value_or(0.1f);
     if (prompt->count() > 0) {

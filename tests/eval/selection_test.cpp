@@ -3,8 +3,12 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <limits>
+#include <string>
 
 using namespace act::eval;
 using act::HeadId;
@@ -46,8 +50,8 @@ TEST_CASE("compare_outcomes: gains, fixed and broken against the baseline", "[ev
   CHECK(e.accuracy_gain == Approx(0.0));
   CHECK(e.margin == Approx(2.0 / 3.0));
   CHECK(e.margin_gain == Approx(2.0 / 3.0 - 0.5 / 3.0));
-  CHECK(HeadEffect::from_values(e.id, e.values()).margin_gain == e.margin_gain);
-  CHECK_THROWS_WITH(HeadEffect::from_values(e.id, {{"prompts", 1.0}}), Catch::Contains("lacks \"correct\""));
+  CHECK(HeadEffect::from_values(e.id, e.values(), 3).margin_gain == e.margin_gain);
+  CHECK_THROWS_WITH(HeadEffect::from_values(e.id, {{"prompts", 3.0}}, 3), Catch::Contains("lacks \"correct\""));
 }
 
 TEST_CASE("selection: accuracy gain, margin gain, top-k", "[eval][selection]") {
@@ -82,7 +86,7 @@ TEST_CASE("selection: the head set records every head's measurements", "[eval][s
 
 TEST_CASE("checkpoint: heads survive reopening, other searches are refused", "[eval][checkpoint]") {
   const auto path = fresh_path("act_checkpoint_test.jsonl");
-  const nlohmann::json search = {{"prompts", 4}, {"beta", 0.4}};
+  const nlohmann::json search = {{"prompts", 100}, {"beta", 0.4}};
   {
     SearchCheckpoint cp(path, search);
     CHECK(cp.done().empty());
@@ -103,7 +107,7 @@ TEST_CASE("checkpoint: heads survive reopening, other searches are refused", "[e
 
 TEST_CASE("checkpoint: a torn last line is dropped, a bad middle line is an error", "[eval][checkpoint]") {
   const auto path = fresh_path("act_checkpoint_torn.jsonl");
-  const nlohmann::json search = {{"prompts", 1}};
+  const nlohmann::json search = {{"prompts", 100}};
   SearchCheckpoint(path, search).append(std::vector<HeadEffect>{effect(2, 0, 0.0, 0.0)});
   { std::ofstream(path, std::ios::app) << R"({"layer": 2, "head": 1, "val)"; }
   {
@@ -119,5 +123,56 @@ TEST_CASE("checkpoint: a torn last line is dropped, a bad middle line is an erro
 
   { std::ofstream(path) << "{\"something\": \"else\"}\n"; }
   CHECK_THROWS_WITH(SearchCheckpoint(path, search), Catch::Contains("is not a head search checkpoint"));
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("checkpoint: every value read back is checked against the search", "[eval][checkpoint]") {
+  // effect() measures 100 prompts; each case edits one value of a valid line.
+  const HeadEffect valid = effect(2, 0, 0.01, 0.5);
+  const auto error_with = [&](const char* key, double value, std::size_t prompts = 100) {
+    auto values = valid.values();
+    values[key] = value;
+    try {
+      HeadEffect::from_values(valid.id, values, prompts);
+    } catch (const act::FormatError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(error_with("margin", 0.25) == "no error");
+  CHECK_THAT(error_with("correct", -5), Catch::Contains("\"correct\" must be a whole number in [0, 100]"));
+  CHECK_THAT(error_with("correct", 1e300), Catch::Contains("\"correct\""));
+  CHECK_THAT(error_with("correct", 50.5), Catch::Contains("\"correct\""));
+  CHECK_THAT(error_with("fixed", 52), Catch::Contains("\"fixed\" must be a whole number in [0, 51]"));
+  CHECK_THAT(error_with("broken", 50), Catch::Contains("\"broken\" must be a whole number in [0, 49]"));
+  CHECK_THAT(error_with("prompts", 99), Catch::Contains("\"prompts\" must be the search's 100"));
+  CHECK_THAT(error_with("prompts", 100, 4), Catch::Contains("\"prompts\""));
+  CHECK_THAT(error_with("accuracy", 0.9), Catch::Contains("\"accuracy\" must be correct / prompts"));
+  CHECK_THAT(error_with("accuracy_gain", 3.0), Catch::Contains("\"accuracy_gain\""));
+  CHECK_THAT(error_with("margin_gain", std::numeric_limits<double>::infinity()), Catch::Contains("must be finite"));
+
+  // Through the file: the line is named.
+  const auto path = fresh_path("act_checkpoint_values.jsonl");
+  const nlohmann::json search = {{"prompts", 100}};
+  SearchCheckpoint(path, search).append(std::vector<HeadEffect>{valid});
+  {
+    std::ofstream(path, std::ios::app) << R"({"layer": 2, "head": 1, "values": {"prompts": 100, "correct": -5}})"
+                                       << "\n";
+  }
+  CHECK_THROWS_WITH(SearchCheckpoint(path, search),
+                    Catch::Contains("act_checkpoint_values.jsonl:3") && Catch::Contains("\"correct\""));
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("checkpoint: creation is exclusive, a second opener resumes the first's file", "[eval][checkpoint]") {
+  const auto path = fresh_path("act_checkpoint_exclusive.jsonl");
+  const nlohmann::json search = {{"prompts", 100}};
+  SearchCheckpoint first(path, search);
+  SearchCheckpoint second(path, search);  // sees the file the first created: no second header
+  first.append(std::vector<HeadEffect>{effect(2, 0, 0.0, 0.0)});
+  std::ifstream in(path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(std::count(text.begin(), text.end(), '\n') == 2);
+  CHECK(SearchCheckpoint(path, search).done().size() == 1);
   std::filesystem::remove(path);
 }

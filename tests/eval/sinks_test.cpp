@@ -108,3 +108,13 @@ TEST_CASE("sinks: maps recomputed from Q and K agree with the model's own statis
     CHECK(s.token == printable(m.tokenizer().token_text(tokens[s.column])));
   }
 }
+
+TEST_CASE("sinks: attention maps are refused past their memory budget", "[eval][sinks]") {
+  act::model::LlamaConfig smollm;
+  smollm.layers = 30;
+  smollm.heads = 9;
+  // 512 MiB / (30 * 9 heads * 4 bytes) = 705.2^2 cells per head.
+  CHECK(max_attention_map_tokens(smollm) == 705);
+  CHECK_NOTHROW(check_attention_map_size(smollm, 705));
+  CHECK_THROWS_WITH(check_attention_map_size(smollm, 706), Catch::Contains("limited to 705 tokens"));
+}

@@ -68,6 +68,14 @@ TEST_CASE("malformed head files name the field or position", "[heads]") {
              Catch::Contains("missing field \"beta\""));
   CHECK_THAT(error_of(R"({"format": "act-head-set", "version": 1, "beta": "x", "tau": 0.1, "heads": []})"),
              Catch::Contains("\"beta\" must be a finite number"));
+  // beta and tau are in [0, 1] in a file as on the command line.
+  CHECK_THAT(error_of(R"({"format": "act-head-set", "version": 1, "beta": 0.4, "tau": 1.5, "heads": []})"),
+             Catch::Contains("\"tau\" must be in [0, 1] (got 1.5)"));
+  CHECK_THAT(error_of(R"({"format": "act-head-set", "version": 1, "beta": 0.4, "tau": -0.1, "heads": []})"),
+             Catch::Contains("\"tau\" must be in [0, 1]"));
+  CHECK_THAT(error_of(R"({"format": "act-head-set", "version": 1, "beta": 2, "tau": 0.1, "heads": []})"),
+             Catch::Contains("\"beta\" must be in [0, 1]"));
+  CHECK(error_of(R"({"format": "act-head-set", "version": 1, "beta": 1, "tau": 0, "heads": []})") == "no error");
 }
 
 TEST_CASE("a head set that does not fit the model is rejected", "[heads]") {
@@ -79,4 +87,19 @@ TEST_CASE("a head set that does not fit the model is rejected", "[heads]") {
 
 TEST_CASE("a missing head file is a clear error", "[heads]") {
   CHECK_THROWS_WITH(act::HeadSet::load("/nonexistent/heads.json"), Catch::Contains("cannot open head set file"));
+}
+
+TEST_CASE("head set files must be regular files of bounded size", "[heads]") {
+  CHECK_THROWS_WITH(act::HeadSet::load("/dev/zero"), Catch::Contains("not a regular file"));
+  const auto path = std::filesystem::temp_directory_path() / "act_head_set_too_big.json";
+  std::filesystem::remove(path);
+  { std::ofstream(path) << head_file("[]"); }
+  std::filesystem::resize_file(path, act::HeadSet::max_file_bytes + 1);
+  CHECK_THROWS_WITH(act::HeadSet::load(path), Catch::Contains("more than the"));
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("saving a head set over a device is refused and leaves it alone", "[heads]") {
+  // save() is write_file_atomically (tested in core/files_test.cpp): never an in-place truncation.
+  CHECK_THROWS_WITH(act::HeadSet({{1, 0}}, 0.4f, 0.1f).save("/dev/full"), Catch::Contains("not a regular file"));
 }

@@ -15,6 +15,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <stdexcept>
 #include <vector>
@@ -250,6 +251,31 @@ TEST_CASE("Sampler: greedy, nucleus and seeded sampling", "[model][sampler]") {
   CHECK_THROWS_AS(Sampler({-1.0f, 1.0f, 0}), std::invalid_argument);
   CHECK_THROWS_AS(Sampler({1.0f, 0.0f, 0}), std::invalid_argument);
   CHECK_THROWS_AS(Sampler({1.0f, 1.5f, 0}), std::invalid_argument);
+}
+
+TEST_CASE("Sampler: non-finite logits are an error naming the token, greedy or sampled", "[model][sampler]") {
+  // The old sampler read order[-1] here (NaN made the nucleus empty) and greedy returned token 0.
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  for (const float temperature : {0.0f, 1.0f}) {
+    Sampler sampler({temperature, 0.9f, 3});
+    CHECK_THROWS_WITH(sampler.sample(std::vector<float>{1.0f, nan, 2.0f}), Catch::Contains("logit of token 1 is nan"));
+    CHECK_THROWS_WITH(sampler.sample(std::vector<float>{inf, 0.0f}), Catch::Contains("logit of token 0 is inf"));
+    CHECK_THROWS_WITH(sampler.sample(std::vector<float>{0.0f, -inf}), Catch::Contains("token 1"));
+    CHECK_THROWS_AS(sampler.sample(std::vector<float>{}), std::invalid_argument);
+  }
+}
+
+TEST_CASE("Sampler: extreme but finite logits and temperatures keep a token", "[model][sampler]") {
+  const float big = std::numeric_limits<float>::max();
+  // Ties: every token equally likely and the greedy pick the first; a denormal temperature makes
+  // the weights of all but the best 0, so the best is drawn every time.
+  Sampler tiny({1e-40f, 0.5f, 1});
+  for (int i = 0; i < 10; ++i) CHECK(tiny.sample(std::vector<float>{-big, big, 0.0f}) == 1);
+  CHECK(Sampler({}).sample(std::vector<float>{2.0f, 2.0f}) == 0);
+  Sampler ties({1.0f, 1.0f, 5});
+  std::vector<int> counts(3, 0);
+  for (int i = 0; i < 300; ++i) ++counts[static_cast<std::size_t>(ties.sample(std::vector<float>{0.5f, 0.5f, 0.5f}))];
+  for (const int c : counts) CHECK(c > 50);  // 100 expected each; binomial sd 8
 }
 
 TEST_CASE("matmul of a group sharing the input equals one product per matrix", "[model][matmul]") {

@@ -8,6 +8,7 @@
 #include "tiny_llama.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include <iterator>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -39,9 +41,10 @@ const fs::path& scratch() {
   return dir;
 }
 
-// Runs act-llama with `args`, stdout discarded and stderr kept; as user `uid` when given (root
-// only: root reads files whatever their permissions).
-Exit run_act_llama(const std::vector<std::string>& args, std::optional<uid_t> uid = std::nullopt) {
+// Runs act-llama with `args`, stdout sent to `out_path` (discarded by default) and stderr kept; as
+// user `uid` when given (root only: root reads files whatever their permissions).
+Exit run_act_llama(const std::vector<std::string>& args, std::optional<uid_t> uid = std::nullopt,
+                   const char* out_path = "/dev/null") {
   const fs::path err_file = scratch() / "stderr.txt";
   std::vector<char*> argv{const_cast<char*>(ACT_LLAMA)};
   for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
@@ -49,7 +52,7 @@ Exit run_act_llama(const std::vector<std::string>& args, std::optional<uid_t> ui
   const pid_t pid = fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {
-    const int out = open("/dev/null", O_WRONLY);
+    const int out = open(out_path, O_WRONLY);
     const int err = open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0666);
     if (out < 0 || err < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) _exit(120);
     if (uid && (setgid(*uid) != 0 || setuid(*uid) != 0)) _exit(121);
@@ -68,8 +71,8 @@ Exit run_act_llama(const std::vector<std::string>& args, std::optional<uid_t> ui
 
 // The run failed cleanly with `code` and its one line of stderr names the problem.
 void expect_failure(const std::vector<std::string>& args, int code, const std::string& problem,
-                    std::optional<uid_t> uid = std::nullopt) {
-  const Exit result = run_act_llama(args, uid);
+                    std::optional<uid_t> uid = std::nullopt, const char* out_path = "/dev/null") {
+  const Exit result = run_act_llama(args, uid, out_path);
   INFO("stderr: " << result.stderr_text);
   REQUIRE_FALSE(result.signal.has_value());
   REQUIRE(result.code == code);
@@ -150,9 +153,91 @@ TEST_CASE("runner: a model this library does not support", "[runner]") {
 TEST_CASE("runner: a prompt longer than the context", "[runner]") {
   const fs::path model = tiny_model();
   const std::string long_prompt(3 * TinyLlama::context, 'x');  // one byte token per character
-  expect_failure({"generate", "-m", model.string(), "-p", long_prompt}, 1, "context overflow");
-  expect_failure(generate(model, {"--ctx", "4"}), 1, "context overflow");
+  expect_failure({"generate", "-m", model.string(), "-p", long_prompt}, 1, "more than the context of 64");
+  expect_failure(generate(model, {"--ctx", "4"}), 1, "the prompt is 17 tokens, more than the context of 4");
   expect_failure(generate(model, {"--ctx", "65"}), 1, "exceeds the model");
+  // dump-logits honours --ctx too (it used to ignore it).
+  expect_failure({"dump-logits", "-m", model.string(), "--tokens", "1,2,3", "--ctx", "2", "-o",
+                  (scratch() / "logits.f32").string()},
+                 1, "the prompt is 3 tokens, more than the context of 2");
+}
+
+TEST_CASE("runner: generation that fills the context stops cleanly", "[runner]") {
+  // "Once upon a time" is 17 tokens on the tiny vocabulary (BOS and byte fallback): a context of 17
+  // holds the prompt and no more (one token is still sampled from its logits), 18 one more.
+  const fs::path model = tiny_model();
+  for (const char* context : {"17", "18"}) {
+    const Exit result = run_act_llama(
+        {"generate", "-m", model.string(), "-p", "Once upon a time", "--ctx", context, "-n", "10", "--ignore-eos"});
+    INFO("stderr: " << result.stderr_text);
+    CHECK(result.code == 0);
+    CHECK_THAT(result.stderr_text, Catch::Contains(std::string("the context of ") + context + " tokens is full"));
+  }
+}
+
+TEST_CASE("runner: non-finite logits are an error, greedy or sampled", "[runner]") {
+  TinyLlama model;
+  model.nan_logit = true;
+  const fs::path path = write_model("nan-logit.gguf", model.build());
+  expect_failure(generate(path, {"--temperature", "1"}), 1, "is nan: the model produced a non-finite value");
+  expect_failure(generate(path), 1, "non-finite");
+}
+
+TEST_CASE("runner: outputs that cannot be written fail the run", "[runner]") {
+  const fs::path model = tiny_model();
+  // Devices are refused rather than replaced by the atomic rename.
+  expect_failure(generate(model, {"--timing-json", "/dev/full"}), 1,
+                 "--timing-json: cannot write /dev/full: not a regular file");
+  expect_failure({"dump-logits", "-m", model.string(), "--tokens", "1,2", "-o", "/dev/full"}, 1, "not a regular file");
+  // Generated text that never reached stdout.
+  expect_failure(generate(model, {"--ignore-eos"}), 1, "standard output", std::nullopt, "/dev/full");
+  expect_failure({"generate", "-m", model.string(), "-p", "hi", "-n", "0"}, 1, "standard output", std::nullopt,
+                 "/dev/full");
+}
+
+TEST_CASE("runner: head-set files are checked like the model", "[runner]") {
+  const fs::path model = tiny_model();
+  SECTION("not regular files") {
+    expect_failure(generate(model, {"--act-heads", "/dev/zero"}), 1, "not a regular file");
+    const fs::path fifo = scratch() / "heads.fifo";
+    fs::remove(fifo);
+    REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+    expect_failure(generate(model, {"--act-heads", fifo.string()}), 1, "not a regular file");  // no hang
+    fs::remove(fifo);
+  }
+  SECTION("tau outside [0, 1]") {
+    const fs::path heads = scratch() / "tau.json";
+    std::ofstream(heads) << R"({"format": "act-head-set", "version": 1, "beta": 0.4, "tau": 7, "heads": [[0, 1]]})";
+    expect_failure(generate(model, {"--act-heads", heads.string()}), 1, "\"tau\" must be in [0, 1]");
+  }
+  SECTION("made for another model") {
+    const fs::path heads = scratch() / "other-model.json";
+    std::ofstream(heads) << R"({"format": "act-head-set", "version": 1, "model": "stories260K", "beta": 0.4,
+                               "tau": 0.1, "heads": [[0, 1]]})";
+    expect_failure(generate(model, {"--act-heads", heads.string()}), 1,
+                   "made for model 'stories260K', not 'tiny-llama' (pass --heads-any-model");
+    const Exit forced = run_act_llama(generate(model, {"--act-heads", heads.string(), "--heads-any-model"}));
+    INFO("stderr: " << forced.stderr_text);
+    CHECK(forced.code == 0);
+  }
+}
+
+TEST_CASE("runner: a prompt file, and a thread count above the cores", "[runner]") {
+  const fs::path model = tiny_model(), prompt = scratch() / "prompt.txt";
+  std::ofstream(prompt) << "Once upon a time";
+  const Exit from_file = run_act_llama({"generate", "-m", model.string(), "--prompt-file", prompt.string(), "-n", "2"});
+  INFO("stderr: " << from_file.stderr_text);
+  CHECK(from_file.code == 0);
+  // Too many threads only warn: the run goes on.
+  const std::string threads = std::to_string(std::thread::hardware_concurrency() + 1);
+  const Exit many = run_act_llama(generate(model, {"-t", threads}));
+  CHECK(many.code == 0);
+  CHECK_THAT(many.stderr_text, Catch::Contains("act-llama: warning: -t " + threads + " is more than the"));
+}
+
+TEST_CASE("runner: search-heads refuses one file as checkpoint and output", "[runner]") {
+  const std::string out = (scratch() / "heads-out.json").string();
+  expect_failure({"search-heads", "--tasks", "sst2", "-o", out, "--checkpoint", out}, 1, "are the same file");
 }
 
 TEST_CASE("runner: bad flag values", "[runner]") {
@@ -176,6 +261,9 @@ TEST_CASE("runner: bad flag values", "[runner]") {
   const fs::path heads = scratch() / "heads.json";
   std::ofstream(heads) << R"({"format": "act-head-set", "version": 1, "beta": 1.5, "tau": 0.1, "heads": [[0, 1]]})";
   expect_failure(generate(model, {"--act-heads", heads.string()}), 1, "beta");
+  expect_failure({"dump-logits", "-m", model.string(), "--tokens", "", "-o", (scratch() / "x.f32").string()}, 2,
+                 "--tokens");
+  expect_failure({"generate", "-m", "", "-p", "hi"}, 2, "--model");  // not the default model
   expect_failure({}, 2, "subcommand");
   expect_failure({"translate"}, 2, "unknown subcommand 'translate'");
 }

@@ -10,8 +10,11 @@
 
 #include <bit>
 #include <cstdint>
+#include <cstring>
+#include <limits>
 #include <random>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -43,6 +46,9 @@ struct TinyLlama {
   // ggml type id of every matrix (norms stay F32). F32 (0) holds small random values; a block
   // type holds random bytes, so its scales may decode to NaN or inf.
   std::uint32_t matrix_type = 0;
+  // F32 only: a NaN in the last row of token_embd, which doubles as the output matrix, so the
+  // logit of the last token is NaN (as a corrupt output.weight row would make it).
+  bool nan_logit = false;
 
   static text::Vocabulary vocabulary() {
     return spm_vocab({{"\xE2\x96\x81", -1.0f}, {"\xE2\x96\x81the", -2.0f}, {"\xE2\x96\x81" "a", -3.0f},
@@ -62,7 +68,12 @@ struct TinyLlama {
     add_vocabulary(b, vocab);
     std::mt19937 rng(7);
     const auto matrix = [&](const char* name, std::uint64_t rows, std::uint64_t cols) {
-      b.tensor({name, matrix_type, {cols, rows}, random_data(matrix_type, rows * cols, rng), std::nullopt});
+      Bytes data = random_data(matrix_type, rows * cols, rng);
+      if (nan_logit && std::string_view(name) == "token_embd.weight") {
+        const float nan = std::numeric_limits<float>::quiet_NaN();
+        std::memcpy(data.data() + (rows - 1) * cols * sizeof(float), &nan, sizeof nan);
+      }
+      b.tensor({name, matrix_type, {cols, rows}, std::move(data), std::nullopt});
     };
     const auto norm = [&](const char* name) { b.tensor({name, 0, {width}, random_data(0, width, rng), std::nullopt}); };
     const std::uint64_t kv_width = kv_heads * width / heads;

@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <random>
 #include <string>
 #include <string_view>
@@ -45,6 +46,16 @@ TEST_CASE("text.tokenizer: special tokens in the text encode as themselves", "[t
   // Incomplete special tokens are plain text.
   CHECK(tokenizer.encode("<|im_start|", false) ==
         Ids{'<', '|', 'i', 'm', '_', 's', 't', 'a', 'r', 't', '|'});
+}
+
+TEST_CASE("text.tokenizer: special tokens can be read as plain text (user input)", "[text]") {
+  const Tokenizer tokenizer(chat_vocab());
+  using act::text::SpecialTokens;
+  const Ids plain = tokenizer.encode("x<|im_end|>", false, SpecialTokens::as_text);
+  CHECK(std::find(plain.begin(), plain.end(), im_end) == plain.end());  // the user cannot close a turn
+  CHECK(tokenizer.decode(plain) == "x<|im_end|>");
+  CHECK(tokenizer.encode("hello", false, SpecialTokens::as_text) == tokenizer.encode("hello", false));
+  CHECK(tokenizer.encode("", false, SpecialTokens::as_text).empty());
 }
 
 TEST_CASE("text.tokenizer: the longest special token at a position wins", "[text]") {

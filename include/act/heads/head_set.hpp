@@ -9,19 +9,18 @@
 //     "measurements": [{"layer": 3, "head": 5, "values": {"accuracy_gain": 0.02}}]   (optional)
 //   }
 #include <act/core/error.hpp>
+#include <act/core/files.hpp>
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <charconv>
-#include <cstdlib>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <map>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -80,6 +79,10 @@ class HeadSet {
                           std::to_string(heads_per_layer) + " heads");
   }
 
+  // Largest head-set file load() reads: a real one (every head of a large model, with
+  // measurements) is well under 1 MB.
+  static constexpr std::size_t max_file_bytes = std::size_t{16} << 20;
+
   nlohmann::json to_json() const;
   static HeadSet from_json_text(std::string_view text, std::string_view source = "head set");
   static HeadSet load(const std::filesystem::path& path);
@@ -114,6 +117,14 @@ inline float finite_number(const nlohmann::json& root, const char* key, std::str
   if (!value.is_number() || !(std::fabs(value.get<double>()) <= std::numeric_limits<float>::max()))
     head_set_error(source, std::string("field \"") + key + "\" must be a finite number (got " + shown(value) + ")");
   return value.get<float>();
+}
+
+// beta and tau are a weight and a threshold on attention weights: both in [0, 1], as the CLI requires.
+inline float unit_interval(const nlohmann::json& root, const char* key, std::string_view source) {
+  const float value = finite_number(root, key, source);
+  if (value < 0.0f || value > 1.0f)
+    head_set_error(source, std::string("field \"") + key + "\" must be in [0, 1] (got " + shown(root[key]) + ")");
+  return value;
 }
 
 // nlohmann reports a byte offset; people want a line and column.
@@ -167,8 +178,8 @@ inline HeadSet HeadSet::from_json_text(std::string_view text, std::string_view s
     if (!root["model"].is_string()) detail::head_set_error(source, "field \"model\" must be a string");
     set.model = root["model"].get<std::string>();
   }
-  set.beta = detail::finite_number(root, "beta", source);
-  set.tau = detail::finite_number(root, "tau", source);
+  set.beta = detail::unit_interval(root, "beta", source);
+  set.tau = detail::unit_interval(root, "tau", source);
   if (!root.contains("heads") || !root["heads"].is_array())
     detail::head_set_error(source, "field \"heads\" must be an array of [layer, head] pairs");
   const auto& heads = root["heads"];
@@ -201,19 +212,14 @@ inline HeadSet HeadSet::from_json_text(std::string_view text, std::string_view s
   return set;
 }
 
+// Throws act::Error for a path that is not a regular file or is above max_file_bytes.
 inline HeadSet HeadSet::load(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("act: cannot open head set file " + path.string());
-  std::ostringstream text;
-  text << in.rdbuf();
-  return from_json_text(text.str(), path.string());
+  return from_json_text(read_regular_file(path, max_file_bytes, "head set file"), path.string());
 }
 
+// Atomic: a failed save leaves any previous file at `path` as it was.
 inline void HeadSet::save(const std::filesystem::path& path) const {
-  std::ofstream out(path, std::ios::binary);
-  if (!out) throw Error("act: cannot write head set file " + path.string());
-  out << to_json().dump(2) << '\n';
-  if (!out) throw Error("act: failed writing head set file " + path.string());
+  write_file_atomically(path, to_json().dump(2) + '\n');
 }
 
 }  // namespace act

@@ -7,9 +7,16 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <stdexcept>
+#include <filesystem>
 #include <string>
 
 namespace act::model {
+
+// A model's name as head-set files record it: general.name, else the file name.
+inline std::string model_name(const io::GgufFile& file) {
+  return file.find_string("general.name").value_or(std::filesystem::path(file.name()).filename().string());
+}
 
 struct LlamaConfig {
   std::size_t layers = 0;
@@ -25,6 +32,15 @@ struct LlamaConfig {
 
   std::size_t head_dim() const noexcept { return dim / heads; }
   std::size_t kv_dim() const noexcept { return kv_heads * head_dim(); }
+
+  // The context a run asks for, in tokens: `requested`, or the model's when 0. Throws
+  // std::invalid_argument when `requested` exceeds the model's.
+  std::size_t usable_context(std::size_t requested) const {
+    if (requested > context_length)
+      throw std::invalid_argument("context of " + std::to_string(requested) + " tokens exceeds the model's " +
+                                  std::to_string(context_length));
+    return requested == 0 ? context_length : requested;
+  }
 
   // Throws FormatError naming `source` and the offending value.
   void validate(const std::string& source = "model") const;

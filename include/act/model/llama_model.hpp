@@ -121,10 +121,7 @@ class LlamaModel {
   const LlamaWeights& weights() const noexcept { return weights_; }
   const text::Tokenizer& tokenizer() const noexcept { return tokenizer_; }
   const io::GgufFile& file() const noexcept { return file_; }
-  // general.name, else the file name.
-  std::string name() const {
-    return file_.find_string("general.name").value_or(std::filesystem::path(file_.name()).filename().string());
-  }
+  std::string name() const { return model_name(file_); }
 
   // Throws std::out_of_range for an id outside the vocabulary.
   void check_tokens(std::span<const std::int32_t> tokens) const {

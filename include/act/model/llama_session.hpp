@@ -27,7 +27,7 @@ class Session {
       : model_(model),
         threads_(options.threads),
         act_(std::move(options.act)),
-        cache_(model.config().layers, checked_context(model.config(), options.context), model.config().kv_dim()) {
+        cache_(model.config().layers, model.config().usable_context(options.context), model.config().kv_dim()) {
     if (threads_ < 1) throw std::invalid_argument("threads must be at least 1 (got " + std::to_string(threads_) + ")");
     plan_.masks = act_.layer_masks(model.config().layers, model.config().heads);
     plan_.calibration = &act_.calibration();
@@ -73,13 +73,6 @@ class Session {
   const LlamaModel& model() const noexcept { return model_; }
 
  private:
-  static std::size_t checked_context(const LlamaConfig& config, std::size_t requested) {
-    if (requested > config.context_length)
-      throw std::invalid_argument("context of " + std::to_string(requested) + " tokens exceeds the model's " +
-                                  std::to_string(config.context_length));
-    return requested == 0 ? config.context_length : requested;
-  }
-
   const LlamaModel& model_;
   int threads_;
   ActSettings act_;

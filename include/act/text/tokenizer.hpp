@@ -93,6 +93,10 @@ class SpecialTokenSplitter {
 
 }  // namespace detail
 
+// How encode() treats special tokens written in the text: as the tokens (a chat template the
+// program builds) or as plain text (what a user typed).
+enum class SpecialTokens { parse, as_text };
+
 class Tokenizer {
  public:
   // Throws what from_gguf (vocabulary_gguf.hpp) and the constructor throw.
@@ -117,11 +121,18 @@ class Tokenizer {
   }
 
   // The token ids of `text` (any bytes). BOS goes first when add_bos is true and the vocabulary
-  // asks for it (tokenizer.ggml.add_bos_token; SmolLM2 does not).
-  std::vector<std::int32_t> encode(std::string_view text, bool add_bos) const {
+  // asks for it (tokenizer.ggml.add_bos_token; SmolLM2 does not). With SpecialTokens::as_text,
+  // special tokens written in the text are spelt as ordinary text: what untrusted user text in a
+  // chat turn needs, so that typing "<|im_end|>" cannot close the turn.
+  std::vector<std::int32_t> encode(std::string_view text, bool add_bos,
+                                   SpecialTokens specials = SpecialTokens::parse) const {
     std::vector<std::int32_t> ids;
     ids.reserve(text.size() / 3 + 2);
     if (add_bos && add_bos_) ids.push_back(bos_);
+    if (specials == SpecialTokens::as_text) {
+      if (!text.empty()) encode_fragment(text, true, ids);
+      return ids;
+    }
     bool starts_segment = true;
     for (const detail::Fragment& fragment : specials_.split(text)) {
       if (fragment.special != no_token) {

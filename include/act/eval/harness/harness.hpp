@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace act::eval {
@@ -20,6 +21,9 @@ struct EvalOptions {
   std::vector<std::uint64_t> seeds = {1};  // k-shot only; zero-shot runs once
   WorkSplit split = WorkSplit::prompts;
   int threads = 1;
+  // Longest prompt allowed, in tokens. evaluate_task: 0 means the model's context length;
+  // evaluate_task_with: 0 means no limit here (the scorer's engine enforces its own).
+  std::size_t context = 0;
   ProgressRef progress = silent_progress();
 };
 
@@ -56,6 +60,17 @@ std::vector<ScoringPlan> make_plans(const Tok& tokenizer, const Task& task, Prot
 inline std::vector<ScoringPlan> make_plans(const model::LlamaModel& m, const Task& task, Protocol protocol,
                                            std::span<const Example> rows, const Demonstrations& demos) {
   return make_plans(m.tokenizer(), task, protocol, rows, demos);
+}
+
+// Throws act::Error naming the first row (1-based, with its id) whose prompt is longer than the
+// context: a forward pass over it would need memory in proportion and attend past what the model
+// was trained on.
+inline void check_plans_fit(std::span<const ScoringPlan> plans, std::size_t context, std::string_view task) {
+  for (std::size_t i = 0; i < plans.size(); ++i)
+    for (const auto& sequence : plans[i].sequences)
+      if (sequence.size() > context)
+        throw Error(std::string(task) + " row " + std::to_string(i + 1) + " (id " + plans[i].example_id + ") is " +
+                    std::to_string(sequence.size()) + " tokens, more than the context of " + std::to_string(context));
 }
 
 inline ScoreRule rule_of(Protocol p) {
@@ -157,6 +172,7 @@ std::vector<TaskResult> evaluate_task_with(const Tok& tokenizer, const Score& sc
     const Demonstrations demos = options.shots == 0 ? Demonstrations{} : Demonstrations(demo_pool, options.shots, seed);
     for (const auto& group : detail::plan_groups(protocols)) {
       const std::vector<ScoringPlan> plans = make_plans(tokenizer, task, group.front(), rows, demos);
+      if (options.context != 0) check_plans_fit(plans, options.context, task.name);
       std::vector<ScoreRule> rules;
       std::string label = std::string(task.name);
       for (Protocol p : group) {
@@ -187,7 +203,9 @@ inline std::vector<TaskResult> evaluate_task(const model::LlamaModel& m, const T
                          ProgressReporter& progress) {
     return evaluate_plans(m, plans, rules, act, options.split, options.threads, progress);
   };
-  return evaluate_task_with(m.tokenizer(), score, task, protocols, rows, demo_pool, options);
+  EvalOptions bounded = options;
+  bounded.context = m.config().usable_context(options.context);
+  return evaluate_task_with(m.tokenizer(), score, task, protocols, rows, demo_pool, bounded);
 }
 
 }  // namespace act::eval

@@ -2,16 +2,37 @@
 // The full post-softmax attention map of every head of a short prompt, for pictures. The model's
 // kernels never materialise it, so it is recomputed here from each layer's Q and K (the layer's
 // RMSNorm, projections and RoPE, exactly as the model applies them), layer by layer along the
-// un-calibrated forward pass. O(layers * heads * n^2) memory: meant for prompts of tens of tokens.
+// un-calibrated forward pass. O(layers * heads * n^2) memory: meant for prompts of tens of tokens,
+// and refused past max_attention_map_tokens() (512 MiB of maps; 705 tokens on SmolLM2-135M).
 #include <act/model/llama_model.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <span>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 namespace act::eval {
+
+// The memory attention_maps() may use for its maps; the pictures drawn from them add about a
+// fifth of it (a per-head heatmap is 8 x 8 pixels of 3 bytes per map cell).
+inline constexpr std::size_t max_attention_map_bytes = std::size_t{512} << 20;
+
+// The longest prompt whose maps fit max_attention_map_bytes on a model shaped like `c`.
+inline std::size_t max_attention_map_tokens(const model::LlamaConfig& c) {
+  const double per_cell = static_cast<double>(c.layers * c.heads * sizeof(float));
+  return static_cast<std::size_t>(std::sqrt(static_cast<double>(max_attention_map_bytes) / per_cell));
+}
+
+// Throws std::invalid_argument for a prompt past max_attention_map_tokens().
+inline void check_attention_map_size(const model::LlamaConfig& c, std::size_t tokens) {
+  if (tokens > max_attention_map_tokens(c))
+    throw std::invalid_argument("attention maps of " + std::to_string(tokens) + " tokens would need more than " +
+                                std::to_string(max_attention_map_bytes >> 20) + " MiB; pictures are limited to " +
+                                std::to_string(max_attention_map_tokens(c)) + " tokens on this model");
+}
 
 // Row-major [n, n]; row i holds the weights query i gives keys 0..i (the rest are 0).
 struct AttentionMap {
@@ -76,6 +97,7 @@ inline AttentionMap causal_softmax(const model::LlamaConfig& c, const std::vecto
 inline std::vector<std::vector<AttentionMap>> attention_maps(const model::LlamaModel& m,
                                                              std::span<const std::int32_t> tokens) {
   const auto& c = m.config();
+  check_attention_map_size(c, tokens.size());
   model::Activations hidden = m.embed(tokens);
   std::vector<std::vector<AttentionMap>> maps(c.layers);
   std::vector<float> q, k;

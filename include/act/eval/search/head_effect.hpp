@@ -5,6 +5,7 @@
 #include <act/eval/harness/tally.hpp>
 #include <act/heads/head_set.hpp>
 
+#include <cmath>
 #include <map>
 #include <span>
 #include <stdexcept>
@@ -30,19 +31,49 @@ struct HeadEffect {
             {"margin", margin},                        {"margin_gain", margin_gain}};
   }
 
-  // Throws act::FormatError naming the missing value.
-  static HeadEffect from_values(HeadId id, const std::map<std::string, double>& values) {
+  // Reads a measurement back (from a checkpoint) for a search over `prompts` prompts. Every value
+  // is checked, since a hand-edited or corrupt file must not become a wrong head set: counts are
+  // whole numbers in [0, prompts] ("prompts" itself must equal `prompts`), fixed heads are among the
+  // correct ones and broken among the wrong, accuracy is correct / prompts, gains and margins are
+  // finite. Throws act::FormatError naming the value.
+  static HeadEffect from_values(HeadId id, const std::map<std::string, double>& values, std::size_t prompts) {
     const auto get = [&](const char* key) {
       const auto it = values.find(key);
       if (it == values.end()) throw FormatError(std::string("act: head measurement lacks \"") + key + "\"");
+      if (!std::isfinite(it->second)) bad_value(key, "must be finite");
       return it->second;
     };
-    const auto count = [&](const char* key) { return static_cast<std::size_t>(get(key)); };
-    return {id,  count("prompts"), count("correct"), count("fixed"), count("broken"), get("accuracy"),
-            get("accuracy_gain"), get("margin"),    get("margin_gain")};
+    const auto count = [&](const char* key, std::size_t most) {
+      const double value = get(key);  // compared as double: a cast of an out-of-range value is undefined
+      if (!(value >= 0.0 && value <= static_cast<double>(most) && value == std::floor(value)))
+        bad_value(key,
+                  "must be a whole number in [0, " + std::to_string(most) + "] (got " + std::to_string(value) + ")");
+      return static_cast<std::size_t>(value);
+    };
+    if (count("prompts", prompts) != prompts) bad_value("prompts", "must be the search's " + std::to_string(prompts));
+    HeadEffect e{id,
+                 prompts,
+                 count("correct", prompts),
+                 0,
+                 0,
+                 get("accuracy"),
+                 get("accuracy_gain"),
+                 get("margin"),
+                 get("margin_gain")};
+    e.fixed = count("fixed", e.correct);
+    e.broken = count("broken", prompts - e.correct);
+    if (prompts > 0 && std::fabs(e.accuracy - static_cast<double>(e.correct) / static_cast<double>(prompts)) > 1e-9)
+      bad_value("accuracy", "must be correct / prompts");
+    if (std::fabs(e.accuracy_gain) > 1.0) bad_value("accuracy_gain", "must be in [-1, 1]");
+    return e;
   }
 
   HeadMeasurement measurement() const { return {id, values()}; }
+
+ private:
+  [[noreturn]] static void bad_value(const std::string& key, const std::string& what) {
+    throw FormatError("act: head measurement \"" + key + "\" " + what);
+  }
 };
 
 // `calibrated[p]` and `baseline[p]` are outcomes of the same prompt.

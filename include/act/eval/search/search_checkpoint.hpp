@@ -7,30 +7,42 @@
 //
 // Heads are appended a layer at a time with one write and a flush, so an interrupted search
 // loses at most the layer in flight. A final line without its newline (a write cut short) is
-// dropped on reopening; any other malformed line is an error.
+// dropped on reopening; any other malformed line, and any value out of range or inconsistent with
+// the search's prompt count (HeadEffect::from_values), is an error. The file is created
+// exclusively, so two searches started on one path cannot both write a header.
+#include <act/core/files.hpp>
 #include <act/eval/search/head_effect.hpp>
 #include <act/io/jsonl.hpp>
 
 #include <nlohmann/json.hpp>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <stdexcept>
 #include <string>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 namespace act::eval {
 
 class SearchCheckpoint {
  public:
-  // Opens `path`, creating it when absent. Throws act::FormatError when it was written for a
-  // different search or is malformed, act::Error when it cannot be read or written.
+  // Opens `path`, creating it when absent. `search` identifies the search and holds its prompt
+  // count as "prompts". Throws act::FormatError when the file was written for a different search
+  // or is malformed, act::Error when it cannot be read or written.
   SearchCheckpoint(std::filesystem::path path, nlohmann::json search) : path_(std::move(path)) {
-    if (std::filesystem::exists(path_)) {
+    const auto& prompts = search.at("prompts");
+    if (!prompts.is_number_integer() || prompts.get<std::int64_t>() < 0)
+      throw std::invalid_argument("act: a search's \"prompts\" must be a count");
+    prompts_ = prompts.get<std::size_t>();
+    if (!create(nlohmann::json{{"format", "act-head-search-checkpoint"}, {"version", 1}, {"search", search}}.dump() +
+                "\n"))
       load(search);
-    } else {
-      write(nlohmann::json{{"format", "act-head-search-checkpoint"}, {"version", 1}, {"search", search}}.dump() + "\n");
-    }
   }
 
   const std::map<HeadId, HeadEffect>& done() const noexcept { return done_; }
@@ -72,7 +84,7 @@ class SearchCheckpoint {
         values[key] = value.get<double>();
       }
       try {
-        done_[id] = HeadEffect::from_values(id, values);
+        done_[id] = HeadEffect::from_values(id, values, prompts_);
       } catch (const FormatError& e) {
         row->fail(e.what());
       }
@@ -87,6 +99,17 @@ class SearchCheckpoint {
     return text.str();
   }
 
+  // Writes `header` to a new file at path_; false when the file already exists.
+  bool create(const std::string& header) const {
+    const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0 && errno == EEXIST) return false;
+    if (fd < 0) throw Error("act: cannot create checkpoint " + path_.string() + ": " + std::strerror(errno));
+    const int error = act::detail::write_all(fd, header);
+    ::close(fd);
+    if (error != 0) throw Error("act: cannot write checkpoint " + path_.string() + ": " + std::strerror(error));
+    return true;
+  }
+
   void write(const std::string& text) const {
     std::ofstream out(path_, std::ios::binary | std::ios::app);
     out << text;
@@ -95,6 +118,7 @@ class SearchCheckpoint {
   }
 
   std::filesystem::path path_;
+  std::size_t prompts_ = 0;
   std::map<HeadId, HeadEffect> done_;
 };
 
