@@ -15,10 +15,16 @@
 
 namespace act_llama {
 
-void write_png(const std::filesystem::path& path, const act::eval::RgbImage& image) {
-  const int ok = stbi_write_png(path.string().c_str(), static_cast<int>(image.width), static_cast<int>(image.height), 3,
-                                image.pixels.data(), static_cast<int>(image.width * 3));
-  if (ok == 0) throw act::Error("cannot write " + path.string());
+std::string encode_png(const act::eval::RgbImage& image) {
+  std::string bytes;
+  const auto append = [](void* context, void* data, int size) {
+    static_cast<std::string*>(context)->append(static_cast<const char*>(data), static_cast<std::size_t>(size));
+  };
+  const int ok = stbi_write_png_to_func(append, &bytes, static_cast<int>(image.width), static_cast<int>(image.height),
+                                        3, image.pixels.data(), static_cast<int>(image.width * 3));
+  if (ok == 0)
+    throw act::Error("cannot encode a " + std::to_string(image.width) + "x" + std::to_string(image.height) + " PNG");
+  return bytes;
 }
 
 }  // namespace act_llama

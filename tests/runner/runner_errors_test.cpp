@@ -229,3 +229,27 @@ TEST_CASE("runner: a policy on the command line runs", "[runner][policy]") {
     CHECK(result.code == 0);
   }
 }
+
+TEST_CASE("runner: sinks writes readable figures and the calibrated summary", "[runner][figures]") {
+  const fs::path model = tiny_model();
+  const fs::path heads = scratch() / "figure_heads.json";
+  std::ofstream(heads)
+      << R"({"format": "act-head-set", "version": 1, "beta": 0.4, "tau": 0.05, "heads": [[0, 1], [1, 0]]})";
+  const fs::path dir = scratch() / "figures";
+  fs::remove_all(dir);
+  const Exit result =
+      run_act_llama({"sinks", "-m", model.string(), "-p", "Once upon a time", "--act-heads", heads.string(),
+                     "--figures", dir.string(), "-o", (scratch() / "sinks.json").string()});
+  INFO("stderr: " << result.stderr_text);
+  REQUIRE(result.code == 0);
+  for (const char* name : {"overview.svg", "head_0_1.svg", "head_1_0.svg", "sink_tokens.svg"}) {
+    CAPTURE(name);
+    std::ifstream in(dir / name);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    CHECK(text.rfind("<svg ", 0) == 0);
+    CHECK(text.find("</svg>") != std::string::npos);
+  }
+  std::ifstream json(scratch() / "sinks.json");
+  const std::string doc((std::istreambuf_iterator<char>(json)), std::istreambuf_iterator<char>());
+  CHECK(doc.find("\"mean_sink_mass_before\"") != std::string::npos);
+}

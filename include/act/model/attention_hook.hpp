@@ -68,8 +68,8 @@ class CalibratingAttention final : public AttentionHook {
       : masks_(std::move(masks)), calibration_(std::move(calibration)), running_(running) {}
 
   CalibrationReport attend(const LayerAttention& call) override {
-    if (call.layer >= masks_.size() || masks_[call.layer].empty()) return run(call, NoCalibration{}, {});
     AttentionExtras extras;
+    if (call.layer >= masks_.size() || masks_[call.layer].empty()) return run(call, NoCalibration{}, extras);
     extras.calibrated_heads = masks_[call.layer];
     if (!running_.empty()) extras.running_stats = running_[call.layer].span();
     return calibration_.visit([&](const auto& calibration) { return run(call, calibration, extras); });

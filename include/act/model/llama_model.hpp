@@ -185,9 +185,13 @@ class LlamaModel {
   }
 
   // One transformer block over hidden [n, dim] in place; the new tokens sit at the end of `kv`.
-  CalibrationReport run_layer(std::size_t layer, Activations& hidden, const RotaryAngles& angles,
-                              const detail::KvSlice& kv, detail::Workspace& work, AttentionHook& hook,
-                              int threads) const {
+  // Never inlined: every caller must run the same compiled body, or inlining into one caller but
+  // not another lets the compiler contract or vectorise the float arithmetic differently, and a
+  // forward pass split at a layer boundary (the head search's shared prefix) would no longer be
+  // bit-identical to an unsplit one (measured: it was not, once the attention hook was added).
+  [[gnu::noinline]] CalibrationReport run_layer(std::size_t layer, Activations& hidden, const RotaryAngles& angles,
+                                                const detail::KvSlice& kv, detail::Workspace& work, AttentionHook& hook,
+                                                int threads) const {
     const LlamaLayerWeights& w = weights_.layers[layer];
     const std::size_t n = hidden.rows, dim = config_.dim, hd = config_.head_dim();
     const MatmulOptions mm{&gemm_, threads};
