@@ -234,7 +234,7 @@ TEST_CASE("runner: sinks writes readable figures and the calibrated summary", "[
   const fs::path model = tiny_model();
   const fs::path heads = scratch() / "figure_heads.json";
   std::ofstream(heads)
-      << R"({"format": "act-head-set", "version": 1, "beta": 0.4, "tau": 0.05, "heads": [[0, 1], [1, 0]]})";
+      << R"({"format": "act-head-set", "version": 1, "beta": 0.4, "tau": 0.05, "heads": [[0, 1], [0, 3]]})";
   const fs::path dir = scratch() / "figures";
   fs::remove_all(dir);
   const Exit result =
@@ -242,7 +242,7 @@ TEST_CASE("runner: sinks writes readable figures and the calibrated summary", "[
                      "--figures", dir.string(), "-o", (scratch() / "sinks.json").string()});
   INFO("stderr: " << result.stderr_text);
   REQUIRE(result.code == 0);
-  for (const char* name : {"overview.svg", "head_0_1.svg", "head_1_0.svg", "sink_tokens.svg"}) {
+  for (const char* name : {"overview.svg", "head_0_1.svg", "head_0_3.svg", "sink_tokens.svg"}) {
     CAPTURE(name);
     std::ifstream in(dir / name);
     const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
