@@ -27,6 +27,8 @@ struct CommonOptions {
   std::string act_heads;
   std::optional<float> beta;
   std::optional<float> tau;
+  std::string detector;  // registry text; empty: --tau, else the head file's, else the paper's
+  std::string rescaler;  // likewise with --beta
   std::size_t context = 0;
   bool heads_any_model = false;
 };
@@ -58,8 +60,11 @@ inline CLI::Validator whole_number_from(long long minimum) {
 // infinity (then only finiteness bounds it). Unlike CLI::Range this rejects NaN, which every
 // comparison would let through.
 inline CLI::Validator real_number_in(double low, double high, bool low_open = false) {
-  const auto bound = [](double x) { return std::isinf(x) ? std::string(x > 0 ? "inf" : "-inf") : CLI::detail::to_string(x); };
-  const std::string range = (low_open || std::isinf(low) ? "(" : "[") + bound(low) + ", " + bound(high) + (std::isinf(high) ? ")" : "]");
+  const auto bound = [](double x) {
+    return std::isinf(x) ? std::string(x > 0 ? "inf" : "-inf") : CLI::detail::to_string(x);
+  };
+  const std::string range =
+      (low_open || std::isinf(low) ? "(" : "[") + bound(low) + ", " + bound(high) + (std::isinf(high) ? ")" : "]");
   return CLI::Validator(
       [=](std::string& text) -> std::string {
         double value = 0;
@@ -71,18 +76,50 @@ inline CLI::Validator real_number_in(double low, double high, bool low_open = fa
       "FLOAT in " + range);
 }
 
+// A detector or rescaler in registry text (act/policies/registry.hpp); a bad one is a usage error.
+template <class Parse>
+CLI::Validator policy_text(Parse parse, std::string kind) {
+  return CLI::Validator(
+      [parse](std::string& text) -> std::string {
+        try {
+          parse(text);
+        } catch (const std::invalid_argument& e) {
+          return e.what();
+        }
+        return {};
+      },
+      std::move(kind));
+}
+
 inline void add_common_options(CLI::App& command, CommonOptions& options) {
   options.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   command.add_option("-m,--model", options.model, "GGUF model file (default: the fetched SmolLM2-135M-Instruct)")
       ->check(CLI::Validator(
           [](std::string& text) { return text.empty() ? std::string("must not be empty") : std::string(); }, "FILE"));
-  command.add_option("-t,--threads", options.threads, "Worker threads")->check(whole_number_from(1))->capture_default_str();
+  command.add_option("-t,--threads", options.threads, "Worker threads")
+      ->check(whole_number_from(1))
+      ->capture_default_str();
   command.add_option("--act-heads", options.act_heads, "ACT head-set file (JSON); none: plain attention")
       ->check(CLI::ExistingFile);
-  command.add_option("--beta", options.beta, "ACT: weight kept by sinks (default: the head file's, else 0.4)")
-      ->check(real_number_in(0.0, 1.0));
-  command.add_option("--tau", options.tau, "ACT: column-mean threshold of a sink (default: the head file's, else 0.1)")
-      ->check(real_number_in(0.0, 1.0));
+  auto* beta = command
+                   .add_option("--beta", options.beta,
+                               "ACT: same as --rescaler redistribute:BETA (default: the head file's policy, else 0.4)")
+                   ->check(real_number_in(0.0, 1.0));
+  auto* tau = command
+                  .add_option("--tau", options.tau,
+                              "ACT: same as --detector column-mean:TAU (default: the head file's policy, else 0.1)")
+                  ->check(real_number_in(0.0, 1.0));
+  command
+      .add_option("--detector", options.detector,
+                  "ACT sink detector, e.g. column-mean:0.1[:first|token0|none], top-k:2[:token0], initial-token "
+                  "(default: the head file's)")
+      ->check(policy_text(act::parse_detector, "DETECTOR"))
+      ->excludes(tau);
+  command
+      .add_option("--rescaler", options.rescaler,
+                  "ACT rescale rule, e.g. redistribute:0.4, scale-only:0.4 (default: the head file's)")
+      ->check(policy_text(act::parse_rescaler, "RESCALER"))
+      ->excludes(beta);
   command.add_flag("--heads-any-model", options.heads_any_model,
                    "Use an --act-heads file even when its \"model\" names another model");
   command
@@ -146,13 +183,29 @@ inline void check_head_set_model(const act::HeadSet& heads, const CommonOptions&
                    "' (pass --heads-any-model to use it anyway)");
 }
 
+// The policy a run calibrates with: each half from its flag (--detector or --tau, --rescaler or
+// --beta), else from `recorded` (the head file's, or the paper's default).
+inline act::AnyCalibration chosen_calibration(const CommonOptions& options, act::AnyCalibration recorded) {
+  if (!options.detector.empty()) {
+    recorded.detector = act::parse_detector(options.detector);
+  } else if (options.tau) {
+    recorded.detector = act::ColumnMeanThreshold{*options.tau};
+  }
+  if (!options.rescaler.empty()) {
+    recorded.rescaler = act::parse_rescaler(options.rescaler);
+  } else if (options.beta) {
+    recorded.rescaler = act::Redistribute{*options.beta};
+  }
+  return recorded;
+}
+
 // `model_name`: act::model::model_name of the loaded model.
 inline act::model::ActSettings act_settings(const CommonOptions& options, const std::string& model_name) {
   if (options.act_heads.empty()) return {};
   act::HeadSet heads = act::HeadSet::load(options.act_heads);
   check_head_set_model(heads, options, model_name);
-  const float beta = options.beta.value_or(heads.beta), tau = options.tau.value_or(heads.tau);
-  return {std::move(heads), beta, tau};
+  act::AnyCalibration calibration = chosen_calibration(options, heads.calibration());
+  return {std::move(heads), std::move(calibration)};
 }
 
 }  // namespace act_llama

@@ -2,8 +2,8 @@
 #include "eval_common.hpp"
 #include "subcommands.hpp"
 
-#include <act/eval/search/candidate_heads.hpp>
 #include <act/eval/harness/result_file.hpp>
+#include <act/eval/search/candidate_heads.hpp>
 
 #include <cstdio>
 #include <iostream>
@@ -33,12 +33,17 @@ act::model::ActSettings eval_settings(const EvalCommandOptions& o, const act::mo
   if (o.control.empty()) return from_file;
   const auto& c = m.config();
   const auto candidates = act::eval::candidate_heads(c.layers, c.heads, act::eval::default_excluded_layers(c.layers));
-  const float beta = from_file.enabled() ? from_file.beta() : o.common.beta.value_or(0.4f);
-  const float tau = from_file.enabled() ? from_file.tau() : o.common.tau.value_or(0.1f);
-  if (o.control == "all") return {act::HeadSet(candidates, beta, tau, m.name()), beta, tau};
-  if (!from_file.enabled()) throw act::Error("--control random needs --act-heads: it draws as many heads as that file has");
-  const auto drawn = act::eval::random_heads(candidates, from_file.heads().size(), o.control_seed);
-  return {act::HeadSet(drawn, beta, tau, m.name()), beta, tau};
+  const act::AnyCalibration calibration =
+      from_file.enabled() ? from_file.calibration() : chosen_calibration(o.common, act::AnyCalibration::paper());
+  const auto control_set = [&](std::vector<act::HeadId> heads) {
+    act::HeadSet set(std::move(heads), 0.4f, 0.1f, m.name());
+    set.set_calibration(calibration);
+    return act::model::ActSettings(std::move(set), calibration);
+  };
+  if (o.control == "all") return control_set(candidates);
+  if (!from_file.enabled())
+    throw act::Error("--control random needs --act-heads: it draws as many heads as that file has");
+  return control_set(act::eval::random_heads(candidates, from_file.heads().size(), o.control_seed));
 }
 
 void run_eval(const EvalCommandOptions& o) {
@@ -64,7 +69,8 @@ void run_eval(const EvalCommandOptions& o) {
     // An accuracy over no rows would print as 0.0000 and look like a result.
     if (rows.empty()) throw act::Error("the " + o.split + " split of " + std::string(task->name) + " has no rows");
     const auto pool = o.shots > 0 ? load_split(o.data, *task, "calib") : std::vector<act::eval::Example>{};
-    for (auto& r : act::eval::evaluate_task(m, *task, act::eval::protocols_for(*task, protocols), rows, pool, act, options)) {
+    for (auto& r :
+         act::eval::evaluate_task(m, *task, act::eval::protocols_for(*task, protocols), rows, pool, act, options)) {
       std::printf("%-14s %-11s %zu rows  accuracy %.4f\n", std::string(task->name).c_str(),
                   std::string(act::eval::protocol_name(r.protocol)).c_str(), rows.size(), r.accuracy());
       std::fflush(stdout);
@@ -72,9 +78,13 @@ void run_eval(const EvalCommandOptions& o) {
     }
   }
   if (o.out.empty()) return;
-  act::eval::RunInfo info{m.name(), model_path(o.common).string(), act::io::model_sha256(model_path(o.common)),
+  act::eval::RunInfo info{m.name(),
+                          model_path(o.common).string(),
+                          act::io::model_sha256(model_path(o.common)),
                           o.common.act_heads,
-                          act.heads().size(), act.beta(), act.tau(), o.split};
+                          act.heads().size(),
+                          act.calibration(),
+                          o.split};
   nlohmann::json doc = act::eval::results_json(info, results, o.per_example);
   doc["act"]["head_list"] = act.heads().to_json()["heads"];
   if (!o.control.empty()) doc["act"]["control"] = {{"kind", o.control}, {"seed", o.control_seed}};
@@ -91,8 +101,9 @@ void register_eval(CLI::App& app) {
   command->add_option("--task", o->tasks, "Tasks: names separated by commas, or all, classification, multiple_choice")
       ->required();
   command->add_option("--split", o->split, "Split to evaluate (calib, dev)")->capture_default_str();
-  command->add_option("--protocol", o->protocols,
-                      "Protocols, comma separated: label (classification); letter, loglik, loglik-norm (multiple choice)")
+  command
+      ->add_option("--protocol", o->protocols,
+                   "Protocols, comma separated: label (classification); letter, loglik, loglik-norm (multiple choice)")
       ->capture_default_str();
   command->add_option("--shots", o->shots, "Demonstrations per prompt, drawn from the calib split")
       ->check(whole_number_from(0))
@@ -101,9 +112,10 @@ void register_eval(CLI::App& app) {
       ->delimiter(',')
       ->check(whole_number_from(0));
   command->add_option("--limit", o->limit, "Only the first N rows of each split (0: all)")->check(whole_number_from(0));
-  command->add_option("--control", o->control,
-                      "Replace the head set by a control: all (every candidate head) or random (as many heads as "
-                      "--act-heads, drawn with --control-seed)")
+  command
+      ->add_option("--control", o->control,
+                   "Replace the head set by a control: all (every candidate head) or random (as many heads as "
+                   "--act-heads, drawn with --control-seed)")
       ->check(CLI::IsMember({"all", "random"}));
   command->add_option("--control-seed", o->control_seed, "Seed of the random control")
       ->check(whole_number_from(0))

@@ -86,7 +86,9 @@ struct Timing {
   std::size_t prompt_tokens = 0, decoded_tokens = 0;
   double prefill_seconds = 0.0, decode_seconds = 0.0;
 
-  static double rate(std::size_t tokens, double seconds) { return seconds > 0.0 ? static_cast<double>(tokens) / seconds : 0.0; }
+  static double rate(std::size_t tokens, double seconds) {
+    return seconds > 0.0 ? static_cast<double>(tokens) / seconds : 0.0;
+  }
   nlohmann::json to_json(int threads) const {
     return {{"threads", threads},
             {"prompt_tokens", prompt_tokens},
@@ -146,12 +148,13 @@ void run_generate(const GenerateOptions& options) {
     std::cerr << "generation stopped: the context of " << session.context() << " tokens is full (--ctx)\n";
 
   std::cerr << "prefill: " << timing.prompt_tokens << " tokens, "
-            << Timing::rate(timing.prompt_tokens, timing.prefill_seconds) << " tokens/s; decode: "
-            << timing.decoded_tokens << " tokens, " << Timing::rate(timing.decoded_tokens, timing.decode_seconds)
-            << " tokens/s (" << session.threads() << " threads)\n";
+            << Timing::rate(timing.prompt_tokens, timing.prefill_seconds)
+            << " tokens/s; decode: " << timing.decoded_tokens << " tokens, "
+            << Timing::rate(timing.decoded_tokens, timing.decode_seconds) << " tokens/s (" << session.threads()
+            << " threads)\n";
   if (session.act().enabled())
-    std::cerr << "act: " << session.act().heads().size() << " heads, beta " << session.act().beta() << ", tau "
-              << session.act().tau() << "; rows calibrated " << session.report().rows_calibrated << '\n';
+    std::cerr << "act: " << session.act().heads().size() << " heads, " << session.act().calibration().text()
+              << "; rows calibrated " << session.report().rows_calibrated << '\n';
   if (!options.timing_json.empty()) write_json_file(options.timing_json, timing.to_json(session.threads()));
 }
 
@@ -177,7 +180,9 @@ void register_generate(CLI::App& app) {
   command->add_option("--top-p", options->sampling.top_p, "Nucleus sampling mass, in (0, 1]")
       ->check(real_number_in(0.0, 1.0, true))
       ->capture_default_str();
-  command->add_option("--seed", options->sampling.seed, "Sampling seed")->check(whole_number_from(0))->capture_default_str();
+  command->add_option("--seed", options->sampling.seed, "Sampling seed")
+      ->check(whole_number_from(0))
+      ->capture_default_str();
   command->add_option("--timing-json", options->timing_json, "Write prefill/decode timings to this JSON file");
   command->callback([options, prompt] {
     // Checked here, not by CLI11's ->required(), because either of two options will do.

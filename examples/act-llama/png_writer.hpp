@@ -1,12 +1,13 @@
 #pragma once
-// Writes an RGB image as PNG (stb_image_write; its implementation lives in png_writer.cpp only).
+// Encodes an RGB image as PNG bytes in memory (stb_image_write; its implementation lives in
+// png_writer.cpp only), for the SVG figures' embedded rasters.
 #include <act/eval/inspect/heatmap.hpp>
 
-#include <filesystem>
+#include <string>
 
 namespace act_llama {
 
-// Throws act::Error when the file cannot be written.
-void write_png(const std::filesystem::path& path, const act::eval::RgbImage& image);
+// Throws act::Error when encoding fails.
+std::string encode_png(const act::eval::RgbImage& image);
 
 }  // namespace act_llama

@@ -36,7 +36,8 @@ struct SearchCommandOptions {
 std::vector<act::eval::ScoringPlan> calibration_plans(const SearchCommandOptions& o, const act::model::LlamaModel& m) {
   const auto mc = act::eval::parse_protocol(o.mc_protocol);
   if (act::eval::protocol_applies(mc, act::eval::TaskKind::classification))
-    throw act::Error("--protocol is the multiple-choice protocol (letter, loglik or loglik-norm); classification always uses label");
+    throw act::Error(
+        "--protocol is the multiple-choice protocol (letter, loglik or loglik-norm); classification always uses label");
   std::vector<std::vector<act::eval::ScoringPlan>> per_task;
   for (const auto* task : act::eval::parse_task_list(o.tasks)) {
     const auto protocol = task->kind == act::eval::TaskKind::classification ? act::eval::Protocol::label : mc;
@@ -71,16 +72,18 @@ std::vector<std::uint32_t> parse_layers(const std::string& text, std::size_t mod
 }
 
 void print_summary(const act::eval::SearchResult& r, const act::HeadSet& set, act::eval::SelectBy by) {
-  std::printf("baseline: %zu/%zu right (accuracy %.4f, mean margin %.4f); %zu heads measured in %.1f s (%zu from the checkpoint)\n",
-              r.baseline.correct, r.baseline.examples, r.baseline.accuracy(), r.baseline.mean_margin(), r.heads.size(),
-              r.seconds, r.resumed);
+  std::printf(
+      "baseline: %zu/%zu right (accuracy %.4f, mean margin %.4f); %zu heads measured in %.1f s (%zu from the "
+      "checkpoint)\n",
+      r.baseline.correct, r.baseline.examples, r.baseline.accuracy(), r.baseline.mean_margin(), r.heads.size(),
+      r.seconds, r.resumed);
   std::printf("selected %zu heads:", set.size());
   for (const auto& id : set.heads()) std::printf(" %u:%u", id.layer, id.head);
   std::printf("\nbest heads by %s gain:\n", by == act::eval::SelectBy::accuracy ? "accuracy" : "margin");
   const auto ranked = act::eval::rank_heads(r.heads, by);
   for (std::size_t i = 0; i < ranked.size() && i < 10; ++i)
-    std::printf("  %2u:%-2u accuracy %+.4f  margin %+.4f  fixed %zu broken %zu\n", ranked[i].id.layer, ranked[i].id.head,
-                ranked[i].accuracy_gain, ranked[i].margin_gain, ranked[i].fixed, ranked[i].broken);
+    std::printf("  %2u:%-2u accuracy %+.4f  margin %+.4f  fixed %zu broken %zu\n", ranked[i].id.layer,
+                ranked[i].id.head, ranked[i].accuracy_gain, ranked[i].margin_gain, ranked[i].fixed, ranked[i].broken);
 }
 
 // The checkpoint is appended to and the head set replaced: one file cannot be both.
@@ -98,8 +101,7 @@ void run_search(const SearchCommandOptions& o) {
   const auto plans = calibration_plans(o, m);
   if (plans.empty()) throw act::Error("no calibration prompts");
   act::eval::SearchOptions options;
-  options.beta = o.common.beta.value_or(0.4f);
-  options.tau = o.common.tau.value_or(0.1f);
+  options.calibration = chosen_calibration(o.common, act::AnyCalibration::paper());
   if (!o.exclude_layers.empty()) options.excluded_layers = parse_layers(o.exclude_layers, m.config().layers);
   options.split = act::eval::parse_work_split(o.data.work_split);
   options.threads = o.common.threads;
@@ -107,8 +109,11 @@ void run_search(const SearchCommandOptions& o) {
   options.model_sha256 = act::io::model_sha256(model_path(o.common));
   if (!o.checkpoint.empty()) options.checkpoint = o.checkpoint;
   const act::eval::SelectionRule rule{act::eval::parse_select_by(o.select), o.top_k, o.min_gain};
-  std::printf("%zu calibration prompts; %s search\n", plans.size(),
-              o.naive ? "naive" : o.screen_prompts > 0 ? "screened" : "exact");
+  std::printf("%zu calibration prompts; %s search; policy %s\n", plans.size(),
+              o.naive                ? "naive"
+              : o.screen_prompts > 0 ? "screened"
+                                     : "exact",
+              options.calibration.text().c_str());
 
   act::eval::SearchResult result;
   std::vector<act::HeadMeasurement> screened_out;
@@ -127,7 +132,7 @@ void run_search(const SearchCommandOptions& o) {
   } else {
     result = act::eval::search_heads(m, plans, options);
   }
-  act::HeadSet set = act::eval::make_head_set(result.heads, rule, options.beta, options.tau, m.name());
+  act::HeadSet set = act::eval::make_head_set(result.heads, rule, options.calibration, m.name());
   for (auto& measurement : screened_out) {
     measurement.values["screened_out"] = 1.0;
     set.measurements.push_back(std::move(measurement));
@@ -144,7 +149,9 @@ void register_search_heads(CLI::App& app) {
       app.add_subcommand("search-heads", "Measure every candidate head calibrated alone and write a head-set file");
   add_common_options(*command, o->common);
   add_data_options(*command, o->data);
-  command->add_option("--tasks", o->tasks, "Calibration tasks: names separated by commas, or all, classification, multiple_choice")
+  command
+      ->add_option("--tasks", o->tasks,
+                   "Calibration tasks: names separated by commas, or all, classification, multiple_choice")
       ->required();
   command->add_option("--split", o->split, "Split the prompts come from")->capture_default_str();
   command->add_option("--prompts", o->prompts, "Number of calibration prompts (round-robin over the tasks)")
@@ -163,10 +170,12 @@ void register_search_heads(CLI::App& app) {
   command->add_option("--exclude-layers", o->exclude_layers,
                       "Layers never calibrated, comma separated, or none (default: 0, 1 and the last)");
   command->add_option("-o,--out", o->out, "Head-set file to write (JSON)")->required();
-  command->add_option("--checkpoint", o->checkpoint, "JSON-lines file of finished heads; resumes an interrupted search");
+  command->add_option("--checkpoint", o->checkpoint,
+                      "JSON-lines file of finished heads; resumes an interrupted search");
   command->add_flag("--naive", o->naive, "Full forward pass per head and prompt (for measuring the shared search)");
-  command->add_option("--screen-prompts", o->screen_prompts,
-                      "Screen every head on this many prompts first, then search the best --screen-keep on all")
+  command
+      ->add_option("--screen-prompts", o->screen_prompts,
+                   "Screen every head on this many prompts first, then search the best --screen-keep on all")
       ->check(whole_number_from(0));
   command->add_option("--screen-keep", o->screen_keep, "Heads that survive screening")
       ->check(whole_number_from(1))

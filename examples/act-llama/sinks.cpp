@@ -1,16 +1,21 @@
 // act-llama sinks: where the attention sinks are. For one prompt: every head's sinks with their
 // tokens and column means; for a task: how often heads have sinks beyond the first token and
-// which tokens they are. Optionally PNG pictures of the attention maps.
+// which tokens they are. With --act-heads: which sinks that head set calibrates, on how many rows,
+// and the sink mass before and after. Optionally SVG figures (--figures DIR).
 #include "eval_common.hpp"
 #include "png_writer.hpp"
 #include "subcommands.hpp"
 
 #include <act/eval/inspect/attention_map.hpp>
-#include <act/eval/tasks/prompt.hpp>
+#include <act/eval/inspect/calibrated_sinks.hpp>
 #include <act/eval/inspect/sink_stats.hpp>
+#include <act/eval/inspect/svg_figures.hpp>
+#include <act/eval/tasks/prompt.hpp>
+#include <act/core/files.hpp>
 
 #include <cstdio>
 #include <memory>
+#include <mutex>
 
 namespace act_llama {
 namespace {
@@ -23,7 +28,7 @@ struct SinksOptions {
   std::string split = "dev";
   std::size_t limit = 20;
   std::string heads;
-  std::string png_dir;
+  std::string figures;
   std::size_t top = 20;
   std::string out;
 };
@@ -49,7 +54,7 @@ std::vector<act::HeadId> parse_heads(const std::string& text, const act::model::
 // The prompt text a task's example is evaluated with (label or letter protocol).
 std::string task_prompt(const act::eval::Task& task, const act::eval::Example& ex) {
   return task.kind == act::eval::TaskKind::classification ? act::eval::classification_prompt(task, ex)
-                                                           : act::eval::letter_prompt(task, ex);
+                                                          : act::eval::letter_prompt(task, ex);
 }
 
 void print_head(const act::eval::HeadSinkReport& r) {
@@ -67,37 +72,99 @@ nlohmann::json head_json(const act::eval::HeadSinkReport& r) {
   return {{"layer", r.id.layer}, {"head", r.id.head}, {"candidates", sinks}, {"calibrated", r.calibrated}};
 }
 
-void write_pictures(const SinksOptions& o, const act::model::LlamaModel& m, const std::vector<std::int32_t>& tokens,
-                    const std::vector<act::HeadId>& heads, float tau) {
-  if (o.png_dir.empty()) return;
-  std::filesystem::create_directories(o.png_dir);
-  const auto maps = act::eval::attention_maps(m, tokens);
-  std::vector<std::vector<act::eval::SinkMarks>> marks(maps.size());
-  for (std::size_t l = 0; l < maps.size(); ++l)
-    for (const auto& map : maps[l]) marks[l].push_back(act::eval::sink_marks(map, tau));
-  const std::filesystem::path dir = o.png_dir;
-  write_png(dir / "overview.png", act::eval::overview(maps, marks));
-  for (const auto& id : heads) {
-    const auto name = "head_" + std::to_string(id.layer) + "_" + std::to_string(id.head) + ".png";
-    write_png(dir / name, act::eval::heatmap(maps[id.layer][id.head], marks[id.layer][id.head]));
-  }
-  std::printf("pictures in %s: overview.png (rows: layers, columns: heads)%s; strip above each map: orange = kept "
-              "first sink, red = sinks ACT rescales; colour: log10 weight from -4 (blue) to 0 (yellow)\n",
-              o.png_dir.c_str(), heads.empty() ? "" : " and head_L_H.png per --heads head");
+// The head set's heads, or --heads when given.
+std::vector<act::HeadId> drawn_heads(const std::vector<act::HeadId>& chosen, const act::model::ActSettings& act) {
+  return chosen.empty() ? act.heads().heads() : chosen;
 }
 
-void run_prompt(const SinksOptions& o, const act::model::LlamaModel& m, float tau) {
+// printable() text of each token.
+std::vector<std::string> token_texts(const act::model::LlamaModel& m, const std::vector<std::int32_t>& tokens) {
+  std::vector<std::string> texts;
+  for (const std::int32_t t : tokens) texts.push_back(act::eval::printable(m.tokenizer().token_text(t)));
+  return texts;
+}
+
+// overview.svg and head_L_H.svg for one prompt, before and after `act`.
+void write_figures(const SinksOptions& o, const act::model::LlamaModel& m, const std::vector<std::int32_t>& tokens,
+                   const std::vector<act::HeadId>& heads, const act::model::ActSettings& act, std::string_view what) {
+  if (o.figures.empty()) return;
+  std::filesystem::create_directories(o.figures);
+  const auto before = act::eval::attention_maps(m, tokens);
+  const auto after = act::eval::attention_maps(m, tokens, act);
+  const std::filesystem::path dir = o.figures;
+  const std::string title = m.name() + ", " + std::string(what) + " (" + std::to_string(tokens.size()) + " tokens)";
+  act::write_file_atomically(dir / "overview.svg",
+                                 act::eval::overview_svg(before, after, act.heads(), title, encode_png));
+  std::vector<std::string> labels = token_texts(m, tokens);
+  for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = act::eval::token_label(labels[i], i);
+  for (const auto& id : heads) {
+    const auto name = "head_" + std::to_string(id.layer) + "_" + std::to_string(id.head) + ".svg";
+    act::write_file_atomically(dir / name, act::eval::head_svg(before[id.layer][id.head], after[id.layer][id.head],
+                                                                   id, labels, act.calibration().text(), encode_png));
+  }
+  std::printf("figures in %s: overview.svg%s\n", o.figures.c_str(), heads.empty() ? "" : " and head_L_H.svg per head");
+}
+
+void print_calibrated(const act::eval::CalibratedSinkSummary& s, std::size_t top) {
+  std::printf("calibrated sinks of the head set (%s), %zu prompts x heads:\n", s.heads().calibration().text().c_str(),
+              s.pairs());
+  std::printf("  share of (prompt, head) pairs with calibrated sinks %.3f; share of rows calibrated %.3f\n",
+              s.share_of_pairs_with_sinks(), s.share_of_rows_calibrated());
+  std::printf("  mean sink mass of calibrated rows: before ACT %.3f, after %.3f\n", s.mean_sink_mass_before(),
+              s.mean_sink_mass_after());
+  std::printf("  calibrated sink tokens (columns; at position 0 / interior / last):");
+  for (const auto& t : s.top_tokens(top))
+    std::printf(" '%s' %zu (%zu/%zu/%zu)", t.token.c_str(), t.count, t.initial, t.interior, t.final);
+  std::printf("\n");
+}
+
+// Adds one prompt to `summary` (maps without and with the head set).
+void add_calibrated(act::eval::CalibratedSinkSummary& summary, const act::model::LlamaModel& m,
+                    const std::vector<std::int32_t>& tokens, const act::model::ActSettings& act) {
+  summary.add(act::eval::attention_maps(m, tokens), act::eval::attention_maps(m, tokens, act), token_texts(m, tokens));
+}
+
+// What a run observes (the detector, with tau for listing candidate columns) and calibrates.
+struct SinksSetup {
+  act::model::ActSettings act;  // from --act-heads; empty: nothing calibrated
+  act::AnyDetector detector;
+  float tau = 0.1f;
+};
+
+SinksSetup sinks_setup(const CommonOptions& common) {
+  act::model::ActSettings act = act_settings(common);
+  const act::AnyCalibration calibration =
+      act.enabled() ? act.calibration() : chosen_calibration(common, act::AnyCalibration::paper());
+  const auto* column_mean = std::get_if<act::ColumnMeanThreshold>(&calibration.detector);
+  return {std::move(act), calibration.detector, column_mean != nullptr ? column_mean->tau : common.tau.value_or(0.1f)};
+}
+
+// The calibrated-sink summary (only with a head set): printed, charted, and returned as JSON.
+nlohmann::json report_calibrated(const SinksOptions& o, const act::eval::CalibratedSinkSummary& summary,
+                                 std::string_view what) {
+  print_calibrated(summary, o.top);
+  if (!o.figures.empty()) {
+    std::filesystem::create_directories(o.figures);
+    const std::string title = "Most frequent non-initial sinks ACT calibrates: " + std::string(what);
+    act::write_file_atomically(std::filesystem::path(o.figures) / "sink_tokens.svg",
+                                   act::eval::sink_chart_svg(summary.top_tokens(o.top, true), title, summary.pairs()));
+  }
+  return summary.to_json(o.top);
+}
+
+void run_prompt(const SinksOptions& o, const act::model::LlamaModel& m, const SinksSetup& setup) {
   const auto heads = parse_heads(o.heads, m.config());
   const auto tokens = m.tokenizer().encode(o.prompt, true);
   if (tokens.empty()) throw act::Error("the prompt tokenises to nothing");
   check_fits_context(tokens.size(), context_limit(o.common, m), "the prompt");
-  if (!o.png_dir.empty()) act::eval::check_attention_map_size(m.config(), tokens.size());  // fail before the work
-  const auto reports =
-      act::eval::describe_sinks(m.observe_sinks(tokens, tau, o.common.threads), tokens, m.tokenizer(), tau);
+  if (!o.figures.empty()) act::eval::check_attention_map_size(m.config(), tokens.size());  // fail before the work
+  const auto reports = act::eval::describe_sinks(m.observe_sinks(tokens, setup.detector, o.common.threads), tokens,
+                                                 m.tokenizer(), setup.tau);
   std::printf("%zu tokens:", tokens.size());
   for (std::size_t i = 0; i < tokens.size(); ++i)
     std::printf(" %zu:'%s'", i, act::eval::printable(m.tokenizer().token_text(tokens[i])).c_str());
-  std::printf("\nsinks (column mean > %.3g; * = rescaled by ACT) of %s:\n", static_cast<double>(tau),
+  std::printf("\nsinks (column mean > %.3g; * = chosen by %s) of %s:\n", static_cast<double>(setup.tau),
+              act::policy_text(setup.detector).c_str(),
               heads.empty() ? "heads with sinks beyond token 0" : "the chosen heads");
   nlohmann::json list = nlohmann::json::array();
   for (const auto& r : reports) {
@@ -106,11 +173,53 @@ void run_prompt(const SinksOptions& o, const act::model::LlamaModel& m, float ta
     if (chosen) print_head(r);
     list.push_back(head_json(r));
   }
-  write_pictures(o, m, tokens, heads, tau);
-  if (!o.out.empty()) write_json_file(o.out, {{"tau", tau}, {"tokens", tokens}, {"heads", list}});
+  nlohmann::json doc = {
+      {"tau", setup.tau}, {"detector", act::policy_text(setup.detector)}, {"tokens", tokens}, {"heads", list}};
+  if (setup.act.enabled()) {
+    act::eval::CalibratedSinkSummary summary(setup.act.heads());
+    add_calibrated(summary, m, tokens, setup.act);
+    doc["calibrated"] = report_calibrated(o, summary, "one prompt");
+  }
+  write_figures(o, m, tokens, drawn_heads(heads, setup.act), setup.act, "one prompt");
+  if (!o.out.empty()) write_json_file(o.out, doc);
 }
 
-void run_task(const SinksOptions& o, const act::model::LlamaModel& m, float tau) {
+void print_task_summary(const SinksOptions& o, const act::eval::SinkSummary& summary, const act::model::LlamaConfig& c,
+                        float tau) {
+  std::printf("%s/%s, %zu prompts, tau %.3g\n", o.task.c_str(), o.split.c_str(), summary.prompts(),
+              static_cast<double>(tau));
+  std::printf("share of (prompt, head) pairs with sinks between the first and the last token: %.3f\n",
+              summary.share_with_interior());
+  std::printf("share with a sink at the last token (a column seen by one query): %.3f\n", summary.share_with_final());
+  std::printf("most frequent interior sink tokens:");
+  for (const auto& [token, count] : summary.top_tokens(o.top)) std::printf(" '%s' %zu", token.c_str(), count);
+  std::printf("\nper layer, share of prompts x heads with interior sinks:");
+  for (std::size_t l = 0; l < c.layers; ++l) {
+    double sum = 0.0;
+    for (std::size_t h = 0; h < c.heads; ++h) sum += summary.head_share(l, h);
+    std::printf(" %zu:%.2f", l, sum / static_cast<double>(c.heads));
+  }
+  std::printf("\n");
+}
+
+// The head set's calibrated sinks over every prompt (maps are per prompt: O(layers heads n^2) each).
+act::eval::CalibratedSinkSummary calibrated_over(const SinksOptions& o, const act::model::LlamaModel& m,
+                                                 const std::vector<std::vector<std::int32_t>>& prompts,
+                                                 const act::model::ActSettings& act) {
+  act::eval::CalibratedSinkSummary summary(act.heads());
+  std::mutex adding;
+  act::eval::ProgressStretch progress(progress_for(o.data), "calibrated sinks " + o.task, prompts.size());
+  act::parallel::parallel_for(prompts.size(), o.common.threads, [&](std::size_t i) {
+    auto before = act::eval::attention_maps(m, prompts[i]);
+    auto after = act::eval::attention_maps(m, prompts[i], act);
+    const std::lock_guard lock(adding);
+    summary.add(before, after, token_texts(m, prompts[i]));
+    progress.advance();
+  });
+  return summary;
+}
+
+void run_task(const SinksOptions& o, const act::model::LlamaModel& m, const SinksSetup& setup) {
   const auto& task = act::eval::find_task(o.task);
   const auto heads = parse_heads(o.heads, m.config());
   const auto rows = load_split(o.data, task, o.split, o.limit);
@@ -122,32 +231,25 @@ void run_task(const SinksOptions& o, const act::model::LlamaModel& m, float tau)
                        o.task + " " + o.split + " row " + std::to_string(prompts.size()));
   }
   if (prompts.empty()) throw act::Error("the " + o.split + " split of " + o.task + " has no rows");
-  if (!o.png_dir.empty()) act::eval::check_attention_map_size(m.config(), prompts[0].size());
+  if (!o.figures.empty()) act::eval::check_attention_map_size(m.config(), prompts[0].size());
   std::vector<std::vector<act::eval::HeadSinkReport>> reports(prompts.size());
   {
     act::eval::ProgressStretch progress(progress_for(o.data), "sinks " + o.task, prompts.size());
     act::parallel::parallel_for(prompts.size(), o.common.threads, [&](std::size_t i) {
-      reports[i] = act::eval::describe_sinks(m.observe_sinks(prompts[i], tau, 1), prompts[i], m.tokenizer(), tau);
+      reports[i] = act::eval::describe_sinks(m.observe_sinks(prompts[i], setup.detector, 1), prompts[i], m.tokenizer(),
+                                             setup.tau);
       progress.advance();
     });
   }
-  act::eval::SinkSummary summary(m.config().layers, m.config().heads, tau);
+  act::eval::SinkSummary summary(m.config().layers, m.config().heads, setup.tau);
   for (std::size_t i = 0; i < prompts.size(); ++i) summary.add(reports[i], prompts[i].size());
-  std::printf("%s/%s, %zu prompts, tau %.3g\n", o.task.c_str(), o.split.c_str(), summary.prompts(), static_cast<double>(tau));
-  std::printf("share of (prompt, head) pairs with sinks between the first and the last token: %.3f\n",
-              summary.share_with_interior());
-  std::printf("share with a sink at the last token (a column seen by one query): %.3f\n", summary.share_with_final());
-  std::printf("most frequent interior sink tokens:");
-  for (const auto& [token, count] : summary.top_tokens(o.top)) std::printf(" '%s' %zu", token.c_str(), count);
-  std::printf("\nper layer, share of prompts x heads with interior sinks:");
-  for (std::size_t l = 0; l < m.config().layers; ++l) {
-    double sum = 0.0;
-    for (std::size_t h = 0; h < m.config().heads; ++h) sum += summary.head_share(l, h);
-    std::printf(" %zu:%.2f", l, sum / static_cast<double>(m.config().heads));
-  }
-  std::printf("\n");
-  write_pictures(o, m, prompts[0], heads, tau);
-  if (!o.out.empty()) write_json_file(o.out, summary.to_json(o.top));
+  print_task_summary(o, summary, m.config(), setup.tau);
+  nlohmann::json doc = summary.to_json(o.top);
+  if (setup.act.enabled())
+    doc["calibrated"] = report_calibrated(o, calibrated_over(o, m, prompts, setup.act), o.task + "/" + o.split);
+  if (!prompts.empty())
+    write_figures(o, m, prompts[0], drawn_heads(heads, setup.act), setup.act, o.task + "/" + o.split + " prompt 0");
+  if (!o.out.empty()) write_json_file(o.out, doc);
 }
 
 }  // namespace
@@ -162,18 +264,21 @@ void register_sinks(CLI::App& app) {
   command->add_option("--split", o->split, "Split of --task")->capture_default_str();
   command->add_option("--limit", o->limit, "Prompts of --task")->check(whole_number_from(1))->capture_default_str();
   command->add_option("--heads", o->heads, "Heads to show (and draw), e.g. 3:5,4:0");
-  command->add_option("--png-dir", o->png_dir, "Write overview.png and head_L_H.png here (for --task: its first prompt)");
+  command->add_option("--figures", o->figures,
+                      "Write SVG figures here: overview.svg, head_L_H.svg (--heads, else the head set's) and, with "
+                      "--act-heads, sink_tokens.svg (for --task: maps of its first prompt)");
   command->add_option("--top", o->top, "Sink tokens to list")->check(whole_number_from(1))->capture_default_str();
   command->add_option("-o,--out", o->out, "Also write the numbers as JSON");
   command->callback([o, prompt, task] {
     if (prompt->count() == 0 && task->count() == 0) throw act::Error("sinks needs -p PROMPT or --task NAME");
     check_output_path(o->out, "-o");
     const act::model::LlamaModel m = load_model(o->common);
-    const float tau = o->common.tau.value_or(0.1f);
+    const SinksSetup setup = sinks_setup(o->common);
+    setup.act.layer_masks(m.config().layers, m.config().heads);  // heads outside the model: fail now
     if (prompt->count() > 0) {
-      run_prompt(*o, m, tau);
+      run_prompt(*o, m, setup);
     } else {
-      run_task(*o, m, tau);
+      run_task(*o, m, setup);
     }
   });
 }

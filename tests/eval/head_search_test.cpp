@@ -104,7 +104,7 @@ TEST_CASE("head search: an interrupted search resumes from its checkpoint", "[ev
   CHECK(again.resumed == full.heads.size());
   require_same(full, again);
 
-  options.beta = 0.5f;  // another search may not reuse it
+  options.calibration = act::AnyCalibration::paper(0.5f);  // another search may not reuse it
   CHECK_THROWS_WITH(search_heads(*m, plans, options), Catch::Contains("different search"));
   std::filesystem::remove(path);
 }

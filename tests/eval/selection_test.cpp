@@ -74,7 +74,7 @@ TEST_CASE("selection: accuracy gain, margin gain, top-k", "[eval][selection]") {
 
 TEST_CASE("selection: the head set records every head's measurements", "[eval][selection]") {
   const std::vector<HeadEffect> heads = {effect(2, 0, 0.02, 0.1), effect(2, 1, -0.02, -0.3)};
-  const act::HeadSet set = make_head_set(heads, {}, 0.4f, 0.1f, "tiny");
+  const act::HeadSet set = make_head_set(heads, {}, act::AnyCalibration::paper(), "tiny");
   CHECK(set.heads() == std::vector<HeadId>{{2, 0}});
   REQUIRE(set.measurements.size() == 2);
   CHECK(set.measurements[1].id == HeadId{2, 1});
@@ -117,7 +117,11 @@ TEST_CASE("checkpoint: a torn last line is dropped, a bad middle line is an erro
   }
   CHECK(SearchCheckpoint(path, search).done().size() == 2);
 
-  { std::ofstream(path, std::ios::app) << "{oops}\n" << R"({"layer": 3, "head": 0, "values": {}})" << "\n"; }
+  {
+    std::ofstream(path, std::ios::app) << "{oops}\n"
+                                       << R"({"layer": 3, "head": 0, "values": {}})"
+                                       << "\n";
+  }
   CHECK_THROWS_WITH(SearchCheckpoint(path, search), Catch::Contains("act_checkpoint_torn.jsonl:4: invalid JSON"));
   std::filesystem::remove(path);
 

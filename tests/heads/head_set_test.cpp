@@ -1,6 +1,7 @@
 #include <act/heads/head_set.hpp>
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <fstream>
@@ -53,10 +54,11 @@ TEST_CASE("head set round-trips through its JSON file", "[heads]") {
 }
 
 TEST_CASE("malformed head files name the field or position", "[heads]") {
-  CHECK_THAT(error_of("{\"format\": \"act-head-set\",\n  oops}"), Catch::Contains("heads.json") && Catch::Contains("line 2"));
+  CHECK_THAT(error_of("{\"format\": \"act-head-set\",\n  oops}"),
+             Catch::Contains("heads.json") && Catch::Contains("line 2"));
   CHECK_THAT(error_of("[1, 2]"), Catch::Contains("top level must be a JSON object"));
   CHECK_THAT(error_of(R"({"format": "other", "version": 1})"), Catch::Contains("\"format\""));
-  CHECK_THAT(error_of(R"({"format": "act-head-set", "version": 2})"), Catch::Contains("\"version\" must be 1"));
+  CHECK_THAT(error_of(R"({"format": "act-head-set", "version": 3})"), Catch::Contains("\"version\" must be 1 or 2"));
   CHECK_THAT(error_of(head_file("[[1, 2], [3]]")), Catch::Contains("heads[1] must be [layer, head]"));
   CHECK_THAT(error_of(head_file("[[1, -2]]")), Catch::Contains("heads[0][1] must be a non-negative integer"));
   CHECK_THAT(error_of(head_file("[[1.5, 2]]")), Catch::Contains("heads[0][0]"));
@@ -102,4 +104,43 @@ TEST_CASE("head set files must be regular files of bounded size", "[heads]") {
 TEST_CASE("saving a head set over a device is refused and leaves it alone", "[heads]") {
   // save() is write_file_atomically (tested in core/files_test.cpp): never an in-place truncation.
   CHECK_THROWS_WITH(act::HeadSet({{1, 0}}, 0.4f, 0.1f).save("/dev/full"), Catch::Contains("not a regular file"));
+}
+
+TEST_CASE("head set records the policy it was searched with", "[heads][policy]") {
+  act::HeadSet set({{4, 2}}, 0.4f, 0.1f, "m");
+  set.set_calibration({act::parse_detector("top-k:2"), act::parse_rescaler("scale-only:0.5")});
+  const nlohmann::json json = set.to_json();
+  CHECK(json["version"] == 2);  // a version-1 reader refuses it instead of running the paper's rule
+  CHECK(json["detector"] == "top-k:2:token0");
+  CHECK(json["rescaler"] == "scale-only:0.5");
+  const act::HeadSet back = act::HeadSet::from_json_text(json.dump());
+  REQUIRE(back.policy.has_value());
+  CHECK(back.calibration().text() == "top-k:2:token0 + scale-only:0.5");
+
+  // The paper's pair is recorded as beta and tau: the file stays version 1.
+  set.set_calibration(act::AnyCalibration::paper(0.3f, 0.2f));
+  CHECK_FALSE(set.policy.has_value());
+  CHECK(set.to_json()["version"] == 1);
+  CHECK(set.to_json().contains("detector") == false);
+  CHECK(set.calibration().text() == "column-mean:0.2:first + redistribute:0.3");
+}
+
+TEST_CASE("old head files keep meaning the paper's policy", "[heads][policy]") {
+  const act::HeadSet old = act::HeadSet::from_json_text(head_file("[[1, 2]]"));
+  CHECK_FALSE(old.policy.has_value());
+  CHECK(old.calibration().is_paper());
+  CHECK(old.calibration().text() == "column-mean:0.1:first + redistribute:0.4");
+}
+
+TEST_CASE("a bad recorded policy is a format error naming it", "[heads][policy]") {
+  const auto v2 = [](const std::string& fields) {
+    return R"({"format": "act-head-set", "version": 2, "beta": 0.4, "tau": 0.1, "heads": [])" + fields + "}";
+  };
+  CHECK_THAT(error_of(v2("")), Catch::Contains("version 2 needs the fields"));
+  CHECK_THAT(error_of(v2(R"(, "detector": "top-k:2")")), Catch::Contains("\"rescaler\" must be a policy's text"));
+  CHECK_THAT(error_of(v2(R"(, "detector": "top-q:2", "rescaler": "scale-only:1")")),
+             Catch::Contains("unknown detector 'top-q:2'"));
+  CHECK_THAT(error_of(v2(R"(, "detector": "top-k:0", "rescaler": "scale-only:1")")),
+             Catch::Contains("K must be a whole number >= 1"));
+  CHECK_THAT(error_of(v2(R"(, "detector": 3, "rescaler": "scale-only:1")")), Catch::Contains("\"detector\""));
 }

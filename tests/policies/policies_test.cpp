@@ -1,6 +1,7 @@
 // Sink detectors and rescalers on hand-made statistics: strictness, keep rules, ties, gains formulas
 // and the rows a rule refuses.
 #include <act/policies/calibration.hpp>
+#include <act/policies/registry.hpp>
 #include <act/policies/scale_only.hpp>
 #include <act/policies/top_k_columns.hpp>
 
@@ -148,4 +149,63 @@ TEST_CASE("paper_calibration is the reference's setting", "[policies]") {
   CHECK(paper.rescaler.beta == 0.4f);
   const auto chat = paper_calibration(0.4f, 0.15f);
   CHECK(chat.detector.tau == 0.15f);
+}
+
+TEST_CASE("initial-token detector selects column 0 whatever its mean", "[policies][initial-token]") {
+  CHECK(select(InitialToken{}, {{0.01f, 5.0f, 0.9f}, {3, 3, 3}}) == SinkSet{0});
+  CHECK(select(InitialToken{}, {{0.0f, 1.0f}, {0, 1}}).empty());  // no query saw it (cannot happen in causal prefill)
+  CHECK(select(InitialToken{}, {{}, {}}).empty());
+}
+
+TEST_CASE("initial-token scaling: token 0 times the factor, the row renormalised", "[policies][initial-token]") {
+  const auto scaling = AnyCalibration::initial_token_scaling(2.0f);
+  const auto rescaler = std::get<ScaleOnly>(scaling.rescaler);
+  // Row: token 0 has m = 0.3, the rest r = 0.7. After: 0.6 / 1.3 and 0.7 / 1.3.
+  const auto gains = rescaler.gains(0.3f, 0.7f);
+  REQUIRE(gains.has_value());
+  CHECK(gains->sink * 0.3f == Approx(0.6 / 1.3));
+  CHECK(gains->rest * 0.7f == Approx(0.7 / 1.3));
+  CHECK(scaling.text() == "initial-token + scale-only:2");
+}
+
+TEST_CASE("policy text parses to the policy and back", "[policies][registry]") {
+  const char* const texts[] = {"column-mean:0.1:first", "column-mean:0.25:token0", "column-mean:0:none",
+                               "top-k:3:token0",        "top-k:1:first",           "initial-token"};
+  for (const char* text : texts) CHECK(policy_text(parse_detector(text)) == text);
+  CHECK(policy_text(parse_detector("column-mean:0.1")) == "column-mean:0.1:first");  // the paper's keep rule
+  CHECK(policy_text(parse_detector("top-k:2")) == "top-k:2:token0");
+  CHECK(std::get<ColumnMeanThreshold>(parse_detector("column-mean:0.15:token0")).keep == KeepSink::token_zero);
+  CHECK(std::get<TopKColumns>(parse_detector("top-k:3")).k == 3);
+  for (const char* text : {"redistribute:0.4", "scale-only:0.5", "scale-only:3"})
+    CHECK(policy_text(parse_rescaler(text)) == text);
+  CHECK(AnyCalibration{}.is_paper());
+  CHECK_FALSE(AnyCalibration::initial_token_scaling(0.5f).is_paper());
+  CHECK_FALSE((AnyCalibration{parse_detector("column-mean:0.1:token0"), Redistribute{0.4f}}.is_paper()));
+}
+
+TEST_CASE("bad policy text is one line naming the policy and what is wrong", "[policies][registry]") {
+  const std::pair<const char*, const char*> detectors[] = {
+      {"", "unknown detector '' (known: column-mean:TAU[:first|token0|none], top-k:K"},
+      {"column", "unknown detector 'column'"},
+      {"column-mean", "'column-mean:TAU[:first|token0|none]': takes 1 to 2 arguments (got 0)"},
+      {"column-mean:abc", "TAU must be a finite number in [0, 1] (got 'abc')"},
+      {"column-mean:nan", "TAU must be a finite number"},
+      {"column-mean:1.5", "TAU must be a finite number in [0, 1]"},
+      {"column-mean:0.1:last", "the kept sink must be first, token0 or none (got 'last')"},
+      {"column-mean:0.1:first:x", "takes 1 to 2 arguments (got 3)"},
+      {"top-k:0", "K must be a whole number >= 1 (got '0')"},
+      {"top-k:-2", "K must be a whole number >= 1"},
+      {"top-k:2.5", "K must be a whole number >= 1"},
+      {"initial-token:3", "takes no arguments (got 1)"},
+  };
+  for (const auto& [text, message] : detectors) {
+    CAPTURE(text);
+    CHECK_THROWS_WITH(parse_detector(text), Catch::Contains(message));
+  }
+  CHECK_THROWS_WITH(parse_rescaler("redistribute:1.5"), Catch::Contains("BETA must be a finite number in [0, 1]"));
+  CHECK_THROWS_WITH(parse_rescaler("scale-only:-1"), Catch::Contains("BETA must be a finite number"));
+  CHECK_THROWS_WITH(parse_rescaler("scale-only:inf"), Catch::Contains("BETA must be a finite number"));
+  CHECK_THROWS_WITH(parse_rescaler("keep"),
+                    Catch::Contains("unknown rescaler 'keep' (known: redistribute:BETA, scale-only:BETA)"));
+  CHECK_THROWS_AS(parse_rescaler("redistribute"), std::invalid_argument);
 }

@@ -243,14 +243,21 @@ TEST_CASE("runner: search-heads refuses one file as checkpoint and output", "[ru
 TEST_CASE("runner: bad flag values", "[runner]") {
   const fs::path model = tiny_model();
   const std::pair<std::vector<std::string>, std::string> cases[] = {
-      {{"-t", "0"}, "--threads"},         {{"-t", "many"}, "--threads"},
-      {{"--beta", "1.5"}, "--beta"},      {{"--tau", "-0.5"}, "--tau"},
-      {{"--ctx", "0"}, "--ctx"},          {{"--ctx", "-1"}, "--ctx"},
-      {{"-n", "ten"}, "--max-tokens"},    {{"--top-p", "1.5"}, "--top-p"},
-      {{"--top-p", "0"}, "--top-p"},      {{"--temperature", "-1"}, "--temperature"},
+      {{"-t", "0"}, "--threads"},
+      {{"-t", "many"}, "--threads"},
+      {{"--beta", "1.5"}, "--beta"},
+      {{"--tau", "-0.5"}, "--tau"},
+      {{"--ctx", "0"}, "--ctx"},
+      {{"--ctx", "-1"}, "--ctx"},
+      {{"-n", "ten"}, "--max-tokens"},
+      {{"--top-p", "1.5"}, "--top-p"},
+      {{"--top-p", "0"}, "--top-p"},
+      {{"--temperature", "-1"}, "--temperature"},
       {{"--temperature", "inf"}, "--temperature"},
-      {{"--beta", "nan"}, "--beta"},      {{"--tau", "nan"}, "--tau"},
-      {{"--seed", "x"}, "--seed"},        {{"--act-heads"}, "--act-heads"},
+      {{"--beta", "nan"}, "--beta"},
+      {{"--tau", "nan"}, "--tau"},
+      {{"--seed", "x"}, "--seed"},
+      {{"--act-heads"}, "--act-heads"},
       {{"--bogus"}, "--bogus"},
   };
   for (const auto& [flags, named] : cases) {
@@ -266,4 +273,71 @@ TEST_CASE("runner: bad flag values", "[runner]") {
   expect_failure({"generate", "-m", "", "-p", "hi"}, 2, "--model");  // not the default model
   expect_failure({}, 2, "subcommand");
   expect_failure({"translate"}, 2, "unknown subcommand 'translate'");
+}
+
+TEST_CASE("runner: a bad policy is a usage error in every subcommand", "[runner][policy]") {
+  const fs::path model = tiny_model();
+  const std::vector<std::string> subcommands[] = {
+      {"generate", "-p", "hi"},    {"dump-logits", "--tokens", "1,2", "-o", (scratch() / "x.f32").string()},
+      {"eval", "--tasks", "sst2"}, {"search-heads", "--tasks", "sst2", "-o", (scratch() / "h.json").string()},
+      {"sinks", "-p", "hi"},
+  };
+  const std::pair<std::vector<std::string>, std::string> cases[] = {
+      {{"--detector", "top-k:0"}, "K must be a whole number >= 1 (got '0')"},
+      {{"--detector", "column-mean:2"}, "TAU must be a finite number in [0, 1] (got '2')"},
+      {{"--detector", "colum-mean:0.1"}, "unknown detector 'colum-mean:0.1' (known: column-mean:TAU"},
+      {{"--detector", "column-mean:0.1:last"}, "the kept sink must be first, token0 or none"},
+      {{"--rescaler", "redistribute:nan"}, "BETA must be a finite number in [0, 1]"},
+      {{"--rescaler", "scale"}, "unknown rescaler 'scale'"},
+      {{"--detector", "top-k:2", "--tau", "0.2"}, "--tau"},  // two spellings of the detector
+      {{"--rescaler", "scale-only:0.5", "--beta", "0.2"}, "--beta"},
+  };
+  for (const auto& command : subcommands) {
+    for (const auto& [flags, message] : cases) {
+      std::vector<std::string> args = command;
+      args.insert(args.end(), {"-m", model.string()});
+      args.insert(args.end(), flags.begin(), flags.end());
+      CAPTURE(args);
+      expect_failure(args, 2, message);
+    }
+  }
+}
+
+TEST_CASE("runner: a policy on the command line runs", "[runner][policy]") {
+  const fs::path model = tiny_model();
+  const fs::path heads = scratch() / "policy_heads.json";
+  std::ofstream(heads) << R"({"format": "act-head-set", "version": 2, "beta": 0.4, "tau": 0.1, "heads": [[0, 1]],
+                              "detector": "initial-token", "rescaler": "scale-only:0.5"})";
+  for (const std::vector<std::string>& flags :
+       {std::vector<std::string>{"--act-heads", heads.string()},
+        {"--act-heads", heads.string(), "--detector", "top-k:2", "--rescaler", "redistribute:0.3"}}) {
+    CAPTURE(flags);
+    const Exit result = run_act_llama(generate(model, flags));
+    INFO("stderr: " << result.stderr_text);
+    CHECK(result.code == 0);
+  }
+}
+
+TEST_CASE("runner: sinks writes readable figures and the calibrated summary", "[runner][figures]") {
+  const fs::path model = tiny_model();
+  const fs::path heads = scratch() / "figure_heads.json";
+  std::ofstream(heads)
+      << R"({"format": "act-head-set", "version": 1, "beta": 0.4, "tau": 0.05, "heads": [[0, 1], [0, 3]]})";
+  const fs::path dir = scratch() / "figures";
+  fs::remove_all(dir);
+  const Exit result =
+      run_act_llama({"sinks", "-m", model.string(), "-p", "Once upon a time", "--act-heads", heads.string(),
+                     "--figures", dir.string(), "-o", (scratch() / "sinks.json").string()});
+  INFO("stderr: " << result.stderr_text);
+  REQUIRE(result.code == 0);
+  for (const char* name : {"overview.svg", "head_0_1.svg", "head_0_3.svg", "sink_tokens.svg"}) {
+    CAPTURE(name);
+    std::ifstream in(dir / name);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    CHECK(text.rfind("<svg ", 0) == 0);
+    CHECK(text.find("</svg>") != std::string::npos);
+  }
+  std::ifstream json(scratch() / "sinks.json");
+  const std::string doc((std::istreambuf_iterator<char>(json)), std::istreambuf_iterator<char>());
+  CHECK(doc.find("\"mean_sink_mass_before\"") != std::string::npos);
 }

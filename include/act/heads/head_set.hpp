@@ -8,8 +8,14 @@
 //     "heads": [[3, 5], [4, 0]],
 //     "measurements": [{"layer": 3, "head": 5, "values": {"accuracy_gain": 0.02}}]   (optional)
 //   }
+//
+// Version 2 adds the policy the heads were searched with, as registry text (act/policies/registry.hpp):
+//   "detector": "top-k:3:token0", "rescaler": "scale-only:0.5"
+// and is written only for such sets, so a version-1 reader refuses them rather than misreading
+// them as the paper's. A file without the two fields means the paper's policy with its beta and tau.
 #include <act/core/error.hpp>
 #include <act/core/files.hpp>
+#include <act/policies/registry.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -21,6 +27,7 @@
 #include <filesystem>
 #include <limits>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,6 +51,8 @@ class HeadSet {
   float beta = 0.4f;
   float tau = 0.1f;
   std::vector<HeadMeasurement> measurements;
+  // The policy the heads were searched with; unset: the paper's with beta and tau.
+  std::optional<AnyCalibration> policy;
 
   HeadSet() = default;
   HeadSet(std::vector<HeadId> heads, float b, float t, std::string model_name = {})
@@ -58,6 +67,18 @@ class HeadSet {
   bool contains(std::uint32_t layer, std::uint32_t head) const {
     return std::binary_search(heads_.begin(), heads_.end(), HeadId{layer, head});
   }
+  AnyCalibration calibration() const { return policy.value_or(AnyCalibration::paper(beta, tau)); }
+  // Records `c`: the paper's pair as beta and tau (a version-1 file), any other as `policy`.
+  void set_calibration(const AnyCalibration& c) {
+    if (c.is_paper()) {
+      beta = std::get<Redistribute>(c.rescaler).beta;
+      tau = std::get<ColumnMeanThreshold>(c.detector).tau;
+      policy.reset();
+    } else {
+      policy = c;
+    }
+  }
+
   const std::vector<HeadId>& heads() const noexcept { return heads_; }
   std::size_t size() const noexcept { return heads_.size(); }
   bool empty() const noexcept { return heads_.empty(); }
@@ -144,16 +165,43 @@ inline double shortest_decimal(float value) {
   return std::strtod(text, nullptr);
 }
 
+// Version 2's "detector" and "rescaler" (both or neither); a file without them means the paper's.
+inline std::optional<AnyCalibration> read_policy(const nlohmann::json& root, std::string_view source) {
+  if (!root.contains("detector") && !root.contains("rescaler")) {
+    if (root["version"] == 2) head_set_error(source, "version 2 needs the fields \"detector\" and \"rescaler\"");
+    return std::nullopt;
+  }
+  const auto text = [&](const char* key) {
+    if (!root.contains(key) || !root[key].is_string())
+      head_set_error(source, std::string("field \"") + key + "\" must be a policy's text, e.g. \"top-k:3\"");
+    return root[key].get<std::string>();
+  };
+  try {
+    return AnyCalibration{parse_detector(text("detector")), parse_rescaler(text("rescaler"))};
+  } catch (const std::invalid_argument& e) {
+    head_set_error(source, e.what());
+  }
+}
+
 }  // namespace detail
 
 inline nlohmann::json HeadSet::to_json() const {
   nlohmann::json heads = nlohmann::json::array();
   for (const HeadId& id : heads_) heads.push_back({id.layer, id.head});
-  nlohmann::json root = {{"format", "act-head-set"}, {"version", 1}, {"model", model},
-                         {"beta", detail::shortest_decimal(beta)}, {"tau", detail::shortest_decimal(tau)},    {"heads", heads}};
+  nlohmann::json root = {{"format", "act-head-set"},
+                         {"version", policy ? 2 : 1},
+                         {"model", model},
+                         {"beta", detail::shortest_decimal(beta)},
+                         {"tau", detail::shortest_decimal(tau)},
+                         {"heads", heads}};
+  if (policy) {
+    root["detector"] = policy_text(policy->detector);
+    root["rescaler"] = policy_text(policy->rescaler);
+  }
   if (!measurements.empty()) {
     nlohmann::json list = nlohmann::json::array();
-    for (const auto& m : measurements) list.push_back({{"layer", m.id.layer}, {"head", m.id.head}, {"values", m.values}});
+    for (const auto& m : measurements)
+      list.push_back({{"layer", m.id.layer}, {"head", m.id.head}, {"values", m.values}});
     root["measurements"] = list;
   }
   return root;
@@ -171,9 +219,10 @@ inline HeadSet HeadSet::from_json_text(std::string_view text, std::string_view s
   if (!root.is_object()) detail::head_set_error(source, "top level must be a JSON object");
   if (!root.contains("format") || root["format"] != "act-head-set")
     detail::head_set_error(source, "field \"format\" must be \"act-head-set\"");
-  if (!root.contains("version") || root["version"] != 1)
-    detail::head_set_error(source, "field \"version\" must be 1");
+  if (!root.contains("version") || (root["version"] != 1 && root["version"] != 2))
+    detail::head_set_error(source, "field \"version\" must be 1 or 2");
   HeadSet set;
+  set.policy = detail::read_policy(root, source);
   if (root.contains("model")) {
     if (!root["model"].is_string()) detail::head_set_error(source, "field \"model\" must be a string");
     set.model = root["model"].get<std::string>();
@@ -186,7 +235,8 @@ inline HeadSet HeadSet::from_json_text(std::string_view text, std::string_view s
   for (std::size_t i = 0; i < heads.size(); ++i) {
     const std::string where = "heads[" + std::to_string(i) + "]";
     if (!heads[i].is_array() || heads[i].size() != 2) detail::head_set_error(source, where + " must be [layer, head]");
-    set.add({detail::head_index(heads[i][0], source, where + "[0]"), detail::head_index(heads[i][1], source, where + "[1]")});
+    set.add({detail::head_index(heads[i][0], source, where + "[0]"),
+             detail::head_index(heads[i][1], source, where + "[1]")});
   }
   if (root.contains("measurements")) {
     const auto& list = root["measurements"];

@@ -1,8 +1,9 @@
 #pragma once
-// Which heads of a model ACT calibrates, and with which hyper-parameters: the paper's detector
-// (column mean > tau, first candidate kept) and rescale (sinks x beta, mass redistributed).
+// Which heads of a model ACT calibrates, and with which policy: by default the paper's detector
+// (column mean > tau, first candidate kept) and rescale (sinks x beta, mass redistributed); any
+// detector and rescaler of act/policies/registry.hpp otherwise.
 #include <act/heads/head_set.hpp>
-#include <act/policies/calibration.hpp>
+#include <act/policies/registry.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -16,20 +17,23 @@ class ActSettings {
   // No head calibrated: plain attention.
   ActSettings() = default;
 
-  // Throws std::invalid_argument for beta outside [0, 1] or a non-finite tau.
-  ActSettings(HeadSet heads, float beta, float tau) : heads_(std::move(heads)), calibration_(paper_calibration(beta, tau)) {}
+  // The paper's policy. Throws std::invalid_argument for beta outside [0, 1] or a non-finite tau.
+  ActSettings(HeadSet heads, float beta, float tau)
+      : heads_(std::move(heads)), calibration_(AnyCalibration::paper(beta, tau)) {}
 
-  // The head set's own beta and tau.
+  ActSettings(HeadSet heads, AnyCalibration calibration)
+      : heads_(std::move(heads)), calibration_(std::move(calibration)) {}
+
+  // The policy the head set was searched with (the paper's with its beta and tau for files that
+  // record none).
   static ActSettings from_head_set(HeadSet heads) {
-    const float beta = heads.beta, tau = heads.tau;
-    return {std::move(heads), beta, tau};
+    AnyCalibration calibration = heads.calibration();
+    return {std::move(heads), std::move(calibration)};
   }
 
   const HeadSet& heads() const noexcept { return heads_; }
   bool enabled() const noexcept { return !heads_.empty(); }
-  float beta() const noexcept { return calibration_.rescaler.beta; }
-  float tau() const noexcept { return calibration_.detector.tau; }
-  const Calibration<ColumnMeanThreshold, Redistribute>& calibration() const noexcept { return calibration_; }
+  const AnyCalibration& calibration() const noexcept { return calibration_; }
 
   // Per layer, the kernels' calibrated_heads mask; empty for a layer with no calibrated head.
   // Throws act::FormatError if a head lies outside the model.
@@ -44,7 +48,7 @@ class ActSettings {
 
  private:
   HeadSet heads_;
-  Calibration<ColumnMeanThreshold, Redistribute> calibration_ = paper_calibration();
+  AnyCalibration calibration_ = AnyCalibration::paper();
 };
 
 }  // namespace act::model

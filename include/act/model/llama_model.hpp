@@ -9,14 +9,12 @@
 //   run_layers() over any range of layers with any calibration (so hidden states before a layer
 //   can be computed once and reused for every head of that layer), logits() for the rows wanted.
 //   observe_sinks() reports the sinks of every head without changing the output.
-#include <act/core/attention_options.hpp>
+// Every layer's attention goes through one AttentionHook (attention_hook.hpp), whatever the policy.
 #include <act/core/calibration_report.hpp>
-#include <act/core/column_stats.hpp>
 #include <act/core/heads_view.hpp>
 #include <act/io/gguf.hpp>
-#include <act/kernels/fused_attention.hpp>
-#include <act/kernels/sink_state.hpp>
 #include <act/model/act_settings.hpp>
+#include <act/model/attention_hook.hpp>
 #include <act/model/gemm.hpp>
 #include <act/model/llama_config.hpp>
 #include <act/model/llama_weights.hpp>
@@ -25,7 +23,6 @@
 #include <act/model/rope.hpp>
 #include <act/model/swiglu.hpp>
 #include <act/model/vector_ops.hpp>
-#include <act/policies/identity.hpp>
 #include <act/text/tokenizer.hpp>
 
 #include <cstddef>
@@ -50,33 +47,23 @@ struct Activations {
   const float* row(std::size_t i) const noexcept { return data.data() + i * cols; }
 };
 
-// What observe_sinks found for one head: its sink set (the detector's choice, first candidate
-// dropped) and the mean attention each key column received from the queries that saw it.
-struct HeadSinks {
-  HeadId id;
-  SinkSet sinks;
-  std::vector<float> column_means;
-};
-
 class Session;
 
 namespace detail {
-
-// The one place the model calls an attention kernel.
-template <class Cal>
-CalibrationReport attend(HeadsView<const float> q, HeadsView<const float> k, HeadsView<const float> v,
-                         HeadsView<float> out, const AttentionOptions& options, const Cal& calibration,
-                         const AttentionExtras& extras) {
-  return act::attention(q, k, v, out, options, calibration, extras);
-}
 
 // Scratch buffers of one forward pass over `tokens` tokens.
 struct Workspace {
   std::vector<float> normed, q, k, v, attended, projected, gate, up;
 
   Workspace(const LlamaConfig& c, std::size_t tokens)
-      : normed(tokens * c.dim), q(tokens * c.dim), k(tokens * c.kv_dim()), v(tokens * c.kv_dim()),
-        attended(tokens * c.dim), projected(tokens * c.dim), gate(tokens * c.ffn_dim), up(tokens * c.ffn_dim) {}
+      : normed(tokens * c.dim),
+        q(tokens * c.dim),
+        k(tokens * c.kv_dim()),
+        v(tokens * c.kv_dim()),
+        attended(tokens * c.dim),
+        projected(tokens * c.dim),
+        gate(tokens * c.ffn_dim),
+        up(tokens * c.ffn_dim) {}
 };
 
 // Where one layer writes the new tokens' keys and values, and what its attention reads: the first
@@ -87,15 +74,6 @@ struct KvSlice {
   const float* all_keys;
   const float* all_values;
   std::size_t length;
-};
-
-// How attention is calibrated during one forward pass.
-struct AttentionPlan {
-  std::vector<std::vector<std::uint8_t>> masks;  // per layer; empty: plain attention
-  const Calibration<ColumnMeanThreshold, Redistribute>* calibration = nullptr;
-  std::vector<SinkState>* running = nullptr;  // per layer: running statistics for decode
-  std::vector<HeadSinks>* observed = nullptr;  // observation mode: every head, identity rescale
-  float observe_tau = 0.1f;
 };
 
 }  // namespace detail
@@ -144,10 +122,8 @@ class LlamaModel {
   // i; no KV cache), calibrating the heads `act` names in those layers with prefill semantics.
   CalibrationReport run_layers(Activations& hidden, std::size_t first_layer, std::size_t last_layer,
                                const ActSettings& act = {}, int threads = 1) const {
-    detail::AttentionPlan plan;
-    plan.masks = act.layer_masks(config_.layers, config_.heads);
-    plan.calibration = &act.calibration();
-    return run_stateless(hidden, first_layer, last_layer, plan, threads);
+    CalibratingAttention hook(act.layer_masks(config_.layers, config_.heads), act.calibration());
+    return run_stateless(hidden, first_layer, last_layer, hook, threads);
   }
 
   // Logits [count, vocab] of hidden rows [first_row, first_row + count) after the last layer.
@@ -171,23 +147,25 @@ class LlamaModel {
     return logits(hidden, 0, hidden.rows, threads);
   }
 
-  // Sinks and column means of every (layer, head) for a prompt, chosen by the paper's detector
-  // with threshold `tau`. Nothing is rescaled, so the forward pass is the plain one.
-  std::vector<HeadSinks> observe_sinks(std::span<const std::int32_t> tokens, float tau, int threads = 1) const {
+  // Sinks and column means of every (layer, head) for a prompt, chosen by `detector`. Nothing is
+  // rescaled, so the forward pass is the plain one.
+  std::vector<HeadSinks> observe_sinks(std::span<const std::int32_t> tokens, const AnyDetector& detector,
+                                       int threads = 1) const {
     Activations hidden = embed(tokens);
-    std::vector<HeadSinks> observed;
-    detail::AttentionPlan plan;
-    plan.observed = &observed;
-    plan.observe_tau = tau;
-    run_stateless(hidden, 0, config_.layers, plan, threads);
-    return observed;
+    SinkObserver observer(detector);
+    run_stateless(hidden, 0, config_.layers, observer, threads);
+    return observer.take();
+  }
+  // The paper's detector with threshold `tau`.
+  std::vector<HeadSinks> observe_sinks(std::span<const std::int32_t> tokens, float tau, int threads = 1) const {
+    return observe_sinks(tokens, ColumnMeanThreshold{tau}, threads);
   }
 
  private:
   friend class Session;
 
   CalibrationReport run_stateless(Activations& hidden, std::size_t first_layer, std::size_t last_layer,
-                                  const detail::AttentionPlan& plan, int threads) const {
+                                  AttentionHook& hook, int threads) const {
     if (first_layer > last_layer || last_layer > config_.layers)
       throw std::out_of_range("run_layers: layer range [" + std::to_string(first_layer) + ", " +
                               std::to_string(last_layer) + ") of a model with " + std::to_string(config_.layers) +
@@ -199,14 +177,18 @@ class LlamaModel {
     const detail::KvSlice kv{work.k.data(), work.v.data(), work.k.data(), work.v.data(), n};
     CalibrationReport report;
     for (std::size_t layer = first_layer; layer < last_layer; ++layer)
-      report += run_layer(layer, hidden, angles, kv, work, plan, threads);
+      report += run_layer(layer, hidden, angles, kv, work, hook, threads);
     return report;
   }
 
   // One transformer block over hidden [n, dim] in place; the new tokens sit at the end of `kv`.
-  CalibrationReport run_layer(std::size_t layer, Activations& hidden, const RotaryAngles& angles,
-                              const detail::KvSlice& kv, detail::Workspace& work, const detail::AttentionPlan& plan,
-                              int threads) const {
+  // Never inlined: every caller must run the same compiled body, or inlining into one caller but
+  // not another lets the compiler contract or vectorise the float arithmetic differently, and a
+  // forward pass split at a layer boundary (the head search's shared prefix) would no longer be
+  // bit-identical to an unsplit one (measured: it was not, once the attention hook was added).
+  [[gnu::noinline]] CalibrationReport run_layer(std::size_t layer, Activations& hidden, const RotaryAngles& angles,
+                                                const detail::KvSlice& kv, detail::Workspace& work, AttentionHook& hook,
+                                                int threads) const {
     const LlamaLayerWeights& w = weights_.layers[layer];
     const std::size_t n = hidden.rows, dim = config_.dim, hd = config_.head_dim();
     const MatmulOptions mm{&gemm_, threads};
@@ -218,11 +200,11 @@ class LlamaModel {
       angles.apply(work.q.data() + i * dim, config_.heads, hd, i);
       angles.apply(kv.new_keys + i * config_.kv_dim(), config_.kv_heads, hd, i);
     }
-    const CalibrationReport report = attention(
-        layer, token_major<const float>(work.q.data(), config_.heads, n, hd),
-        token_major<const float>(kv.all_keys, config_.kv_heads, kv.length, hd),
-        token_major<const float>(kv.all_values, config_.kv_heads, kv.length, hd),
-        token_major<float>(work.attended.data(), config_.heads, n, hd), plan, threads);
+    const CalibrationReport report =
+        hook.attend({layer, token_major<const float>(work.q.data(), config_.heads, n, hd),
+                     token_major<const float>(kv.all_keys, config_.kv_heads, kv.length, hd),
+                     token_major<const float>(kv.all_values, config_.kv_heads, kv.length, hd),
+                     token_major<float>(work.attended.data(), config_.heads, n, hd), threads});
     matmul(w.o, work.attended.data(), n, work.projected.data(), mm);
     add_to(hidden.data.data(), work.projected.data(), n * dim);
 
@@ -233,33 +215,6 @@ class LlamaModel {
     matmul(w.down, work.gate.data(), n, work.projected.data(), mm);
     add_to(hidden.data.data(), work.projected.data(), n * dim);
     return report;
-  }
-
-  CalibrationReport attention(std::size_t layer, HeadsView<const float> q, HeadsView<const float> k,
-                              HeadsView<const float> v, HeadsView<float> out, const detail::AttentionPlan& plan,
-                              int threads) const {
-    AttentionOptions options;
-    options.threads = threads;
-    AttentionExtras extras;
-    if (plan.observed != nullptr) {
-      std::vector<ColumnStats> stats(config_.heads);
-      std::vector<SinkSet> sinks;
-      extras.running_stats = stats;
-      extras.sinks = &sinks;
-      const CalibrationReport report =
-          detail::attend(q, k, v, out, options, Calibration{ColumnMeanThreshold{plan.observe_tau}, Identity{}}, extras);
-      for (std::size_t h = 0; h < config_.heads; ++h) {
-        HeadSinks found{{static_cast<std::uint32_t>(layer), static_cast<std::uint32_t>(h)}, sinks[h], {}};
-        for (std::size_t j = 0; j < stats[h].size(); ++j) found.column_means.push_back(stats[h].view().mean(j));
-        plan.observed->push_back(std::move(found));
-      }
-      return report;
-    }
-    if (layer >= plan.masks.size() || plan.masks[layer].empty())
-      return detail::attend(q, k, v, out, options, NoCalibration{}, extras);
-    extras.calibrated_heads = plan.masks[layer];
-    if (plan.running != nullptr) extras.running_stats = (*plan.running)[layer].span();
-    return detail::attend(q, k, v, out, options, *plan.calibration, extras);
   }
 
   io::GgufFile file_;

@@ -27,14 +27,12 @@ class Session {
       : model_(model),
         threads_(options.threads),
         act_(std::move(options.act)),
-        cache_(model.config().layers, model.config().usable_context(options.context), model.config().kv_dim()) {
+        cache_(model.config().layers, model.config().usable_context(options.context), model.config().kv_dim()),
+        running_(model.config().layers, SinkState(model.config().heads)),
+        hook_(act_.layer_masks(model.config().layers, model.config().heads), act_.calibration(), running_) {
     if (threads_ < 1) throw std::invalid_argument("threads must be at least 1 (got " + std::to_string(threads_) + ")");
-    plan_.masks = act_.layer_masks(model.config().layers, model.config().heads);
-    plan_.calibration = &act_.calibration();
-    plan_.running = &running_;
-    running_.assign(model.config().layers, SinkState(model.config().heads));
   }
-  Session(const Session&) = delete;  // plan_ points into this object
+  Session(const Session&) = delete;  // hook_ points into this object
 
   // Appends `tokens` (at least one) to the context and returns the logits [vocab] of the last one.
   // Throws ContextOverflow when they do not fit (the session is left unchanged).
@@ -48,7 +46,7 @@ class Session {
     for (std::size_t layer = 0; layer < model_.config().layers; ++layer) {
       const detail::KvSlice kv{cache_.keys(layer, start), cache_.values(layer, start), cache_.keys(layer),
                                cache_.values(layer), start + n};
-      report_ += model_.run_layer(layer, hidden, angles, kv, work, plan_, threads_);
+      report_ += model_.run_layer(layer, hidden, angles, kv, work, hook_, threads_);
     }
     cache_.commit(n);
     return std::move(model_.logits(hidden, n - 1, 1, threads_).data);
@@ -78,7 +76,7 @@ class Session {
   ActSettings act_;
   KvCache cache_;
   std::vector<SinkState> running_;  // one per layer
-  detail::AttentionPlan plan_;
+  CalibratingAttention hook_;       // calibrates with running_, so declared after it
   CalibrationReport report_;
 };
 

@@ -2,6 +2,7 @@
 // The paper's detector: a column is a candidate sink when the mean weight it receives from the
 // queries that see it is strictly above tau.
 #include <act/policies/keep_sink.hpp>
+#include <act/policies/policy_text.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -10,6 +11,9 @@
 namespace act {
 
 struct ColumnMeanThreshold {
+  static constexpr std::string_view name = "column-mean";
+  static constexpr std::string_view usage = "column-mean:TAU[:first|token0|none]";
+
   float tau = 0.1f;
   KeepSink keep = KeepSink::first_candidate;
 
@@ -37,6 +41,13 @@ struct ColumnMeanThreshold {
     }
     detail::apply_keep(out, keep);
   }
+
+  // tau in [0, 1]: a column mean is a weight.
+  static ColumnMeanThreshold from_arguments(const PolicyArguments& args) {
+    args.expect_count(1, 2);
+    return ColumnMeanThreshold{args.real(0, "TAU", 0.0, 1.0), args.keep(1, KeepSink::first_candidate)};
+  }
+  std::string text() const { return std::string(name) + ":" + float_text(tau) + ":" + std::string(keep_text(keep)); }
 };
 
 }  // namespace act

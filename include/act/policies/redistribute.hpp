@@ -2,6 +2,7 @@
 // The paper's rescale: sinks keep beta of their weight; the freed (1 - beta) * m goes to the other
 // columns in proportion to their weight, so the row still sums to one.
 #include <act/policies/concepts.hpp>
+#include <act/policies/policy_text.hpp>
 
 #include <cmath>
 #include <stdexcept>
@@ -9,6 +10,9 @@
 namespace act {
 
 struct Redistribute {
+  static constexpr std::string_view name = "redistribute";
+  static constexpr std::string_view usage = "redistribute:BETA";
+
   float beta = 0.4f;
   // Below this non-sink mass there is nothing meaningful to redistribute to: in float32 the
   // corrected output's relative error grows like 1e-7 / r, so tiny r is treated like the r = 0 case.
@@ -23,6 +27,12 @@ struct Redistribute {
     if (!(rest_mass > min_rest_mass)) return std::nullopt;
     return RowGains{beta, 1.0f + (1.0f - beta) * sink_mass / rest_mass};
   }
+
+  static Redistribute from_arguments(const PolicyArguments& args) {
+    args.expect_count(1, 1);
+    return Redistribute{args.real(0, "BETA", 0.0, 1.0)};
+  }
+  std::string text() const { return std::string(name) + ":" + float_text(beta); }
 };
 
 }  // namespace act

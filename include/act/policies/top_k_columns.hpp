@@ -3,6 +3,7 @@
 // The keep rule applies to the candidates: with first_candidate the top k+1 are ranked and the
 // lowest-indexed of them is kept, so at most k columns are ever calibrated.
 #include <act/policies/keep_sink.hpp>
+#include <act/policies/policy_text.hpp>
 
 #include <algorithm>
 #include <numeric>
@@ -10,6 +11,9 @@
 namespace act {
 
 struct TopKColumns {
+  static constexpr std::string_view name = "top-k";
+  static constexpr std::string_view usage = "top-k:K[:first|token0|none]";
+
   std::size_t k = 1;
   KeepSink keep = KeepSink::token_zero;
 
@@ -30,6 +34,12 @@ struct TopKColumns {
     std::sort(out.begin(), out.end());
     if (keep == KeepSink::first_candidate) detail::apply_keep(out, keep);
   }
+
+  static TopKColumns from_arguments(const PolicyArguments& args) {
+    args.expect_count(1, 2);
+    return TopKColumns{args.whole(0, "K", 1), args.keep(1, KeepSink::token_zero)};
+  }
+  std::string text() const { return std::string(name) + ":" + std::to_string(k) + ":" + std::string(keep_text(keep)); }
 };
 
 }  // namespace act

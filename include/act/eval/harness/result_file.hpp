@@ -18,8 +18,7 @@ struct RunInfo {
   std::string model_sha256;
   std::string head_file;  // empty: no ACT
   std::size_t act_heads = 0;
-  float beta = 0.4f;
-  float tau = 0.1f;
+  AnyCalibration calibration = AnyCalibration::paper();
   std::string split;
 };
 
@@ -57,14 +56,18 @@ inline nlohmann::json results_json(const RunInfo& info, const std::vector<TaskRe
   nlohmann::json list = nlohmann::json::array();
   for (const TaskResult& r : results) list.push_back(task_result_json(r, per_example));
   const bool act = !info.head_file.empty();
+  HeadSet recorded;  // beta and tau for the paper's policy, as result files have always said
+  recorded.set_calibration(info.calibration);
+  const bool paper = act && !recorded.policy;
   return {{"format", "act-eval-results"},
           {"version", 1},
           {"model", {{"name", info.model_name}, {"path", info.model_path}, {"sha256", info.model_sha256}}},
           {"act",
            {{"head_file", act ? nlohmann::json(info.head_file) : nlohmann::json(nullptr)},
             {"heads", info.act_heads},
-            {"beta", act ? nlohmann::json(act::detail::shortest_decimal(info.beta)) : nlohmann::json(nullptr)},
-            {"tau", act ? nlohmann::json(act::detail::shortest_decimal(info.tau)) : nlohmann::json(nullptr)}}},
+            {"beta", paper ? nlohmann::json(act::detail::shortest_decimal(recorded.beta)) : nlohmann::json(nullptr)},
+            {"tau", paper ? nlohmann::json(act::detail::shortest_decimal(recorded.tau)) : nlohmann::json(nullptr)},
+            {"policy", act ? nlohmann::json(info.calibration.text()) : nlohmann::json(nullptr)}}},
           {"split", info.split},
           {"results", list}};
 }

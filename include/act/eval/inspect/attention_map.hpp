@@ -2,8 +2,13 @@
 // The full post-softmax attention map of every head of a short prompt, for pictures. The model's
 // kernels never materialise it, so it is recomputed here from each layer's Q and K (the layer's
 // RMSNorm, projections and RoPE, exactly as the model applies them), layer by layer along the
-// un-calibrated forward pass. O(layers * heads * n^2) memory: meant for prompts of tens of tokens,
-// and refused past max_attention_map_tokens() (512 MiB of maps; 705 tokens on SmolLM2-135M).
+// forward pass. O(layers * heads * n^2) memory: meant for prompts of tens of tokens, and refused
+// past max_attention_map_tokens() (512 MiB of maps; 705 tokens on SmolLM2-135M).
+//
+// With ACT settings the walk follows the calibrated forward pass, and the maps of the calibrated
+// heads are calibrated here in double precision with the same policy (calibrate_map): what the
+// fused kernels apply without ever storing the map. A column mean within float rounding of a
+// threshold may be decided differently than in the kernels; the hidden states follow the kernels.
 #include <act/model/llama_model.hpp>
 
 #include <algorithm>
@@ -38,6 +43,12 @@ inline void check_attention_map_size(const model::LlamaConfig& c, std::size_t to
 struct AttentionMap {
   std::size_t n = 0;
   std::vector<float> weights;
+  SinkSet sinks = {};                              // the sinks calibrated in this map (empty: an un-calibrated head)
+  std::vector<std::uint8_t> calibrated_rows = {};  // per row, 1 if the rescaler reweighted it
+
+  std::size_t rows_calibrated() const {
+    return static_cast<std::size_t>(std::count(calibrated_rows.begin(), calibrated_rows.end(), 1));
+  }
 
   float at(std::size_t i, std::size_t j) const { return weights[i * n + j]; }
   // The spec's column mean: what column j received over the n - j queries that see it.
@@ -93,9 +104,38 @@ inline AttentionMap causal_softmax(const model::LlamaConfig& c, const std::vecto
 
 }  // namespace detail
 
-// maps[layer][head] for the plain (un-calibrated) forward pass over `tokens`.
+// Prefill semantics: the detector sees each column's mean over the queries that see it; then each
+// row is reweighted by the rescaler's two gains (rows it refuses stay as they are).
+inline void calibrate_map(AttentionMap& map, const AnyCalibration& calibration) {
+  ColumnStats stats;
+  stats.extend_to(map.n);
+  for (std::size_t j = 0; j < map.n; ++j) {
+    stats.received[j] = static_cast<float>(map.column_mean(j) * static_cast<double>(map.n - j));
+    stats.seen_by[j] = static_cast<std::uint32_t>(map.n - j);
+  }
+  std::visit([&](const auto& detector) { detector.select(stats.view(), map.sinks); }, calibration.detector);
+  map.calibrated_rows.assign(map.n, 0);
+  if (map.sinks.empty()) return;
+  for (std::size_t i = 0; i < map.n; ++i) {
+    double sink = 0.0, rest = 0.0;
+    for (std::size_t j = 0; j <= i; ++j)
+      (std::binary_search(map.sinks.begin(), map.sinks.end(), j) ? sink : rest) += map.at(i, j);
+    if (map.sinks.front() > i) continue;  // the row sees no sink
+    const auto gains =
+        std::visit([&](const auto& r) { return r.gains(static_cast<float>(sink), static_cast<float>(rest)); },
+                   calibration.rescaler);
+    if (!gains) continue;
+    for (std::size_t j = 0; j <= i; ++j)
+      map.weights[i * map.n + j] *=
+          std::binary_search(map.sinks.begin(), map.sinks.end(), j) ? gains->sink : gains->rest;
+    map.calibrated_rows[i] = 1;
+  }
+}
+
+// maps[layer][head] for the forward pass over `tokens` with `act` (default: plain attention).
 inline std::vector<std::vector<AttentionMap>> attention_maps(const model::LlamaModel& m,
-                                                             std::span<const std::int32_t> tokens) {
+                                                             std::span<const std::int32_t> tokens,
+                                                             const model::ActSettings& act = {}) {
   const auto& c = m.config();
   check_attention_map_size(c, tokens.size());
   model::Activations hidden = m.embed(tokens);
@@ -103,8 +143,12 @@ inline std::vector<std::vector<AttentionMap>> attention_maps(const model::LlamaM
   std::vector<float> q, k;
   for (std::size_t layer = 0; layer < c.layers; ++layer) {
     detail::project_qk(m, layer, hidden, q, k);
-    for (std::size_t h = 0; h < c.heads; ++h) maps[layer].push_back(detail::causal_softmax(c, q, k, tokens.size(), h));
-    m.run_layers(hidden, layer, layer + 1);
+    for (std::size_t h = 0; h < c.heads; ++h) {
+      maps[layer].push_back(detail::causal_softmax(c, q, k, tokens.size(), h));
+      if (act.heads().contains(static_cast<std::uint32_t>(layer), static_cast<std::uint32_t>(h)))
+        calibrate_map(maps[layer].back(), act.calibration());
+    }
+    m.run_layers(hidden, layer, layer + 1, act);
   }
   return maps;
 }

@@ -22,7 +22,8 @@ struct RgbImage {
 
   RgbImage(std::size_t w, std::size_t h, std::array<std::uint8_t, 3> fill = {255, 255, 255})
       : width(w), height(h), pixels(w * h * 3) {
-    for (std::size_t i = 0; i < w * h; ++i) std::copy(fill.begin(), fill.end(), pixels.begin() + static_cast<std::ptrdiff_t>(3 * i));
+    for (std::size_t i = 0; i < w * h; ++i)
+      std::copy(fill.begin(), fill.end(), pixels.begin() + static_cast<std::ptrdiff_t>(3 * i));
   }
   void set(std::size_t x, std::size_t y, std::array<std::uint8_t, 3> rgb) {
     std::copy(rgb.begin(), rgb.end(), pixels.begin() + static_cast<std::ptrdiff_t>(3 * (y * width + x)));
@@ -76,24 +77,35 @@ inline std::array<std::uint8_t, 3> log_colour(float weight) {
   return rgb;
 }
 
-inline std::array<std::uint8_t, 3> strip_colour_of(const SinkMarks& marks, std::size_t column) {
+// The strip's colour over columns [first, end): a pixel of a shrunk map covers several columns,
+// and a sink among them must still show.
+inline std::array<std::uint8_t, 3> strip_colour_of(const SinkMarks& marks, std::size_t first, std::size_t end) {
   const auto has = [&](const std::vector<std::uint32_t>& list) {
-    return std::find(list.begin(), list.end(), column) != list.end();
+    return std::any_of(list.begin(), list.end(), [&](std::uint32_t c) { return c >= first && c < end; });
   };
   if (has(marks.kept)) return kept_colour;
   if (has(marks.calibrated)) return calibrated_colour;
   return strip_colour;
 }
 
+// A weight rounded to `per_decade` steps per decade of the log scale (0: unchanged). Banded
+// thumbnails compress several times better as PNG, which keeps a 270-head overview small.
+inline float banded(float weight, int per_decade) {
+  if (per_decade <= 0 || !(weight > 0.0f)) return weight;
+  const float steps = std::round(std::log10(weight) * static_cast<float>(per_decade));
+  return std::pow(10.0f, steps / static_cast<float>(per_decade));
+}
+
 // Draws `map` scaled to size x size pixels at (x0, y0 + strip), with a `strip`-pixel marker row above.
 inline void draw_map(RgbImage& image, const AttentionMap& map, const SinkMarks& marks, std::size_t x0, std::size_t y0,
-                     std::size_t size, std::size_t strip) {
+                     std::size_t size, std::size_t strip, int bands_per_decade = 0) {
   for (std::size_t x = 0; x < size; ++x) {
     const std::size_t j = x * map.n / size;
-    for (std::size_t y = 0; y < strip; ++y) image.set(x0 + x, y0 + y, strip_colour_of(marks, j));
+    const auto mark = strip_colour_of(marks, j, std::max(j + 1, (x + 1) * map.n / size));
+    for (std::size_t y = 0; y < strip; ++y) image.set(x0 + x, y0 + y, mark);
     for (std::size_t y = 0; y < size; ++y) {
       const std::size_t i = y * map.n / size;
-      image.set(x0 + x, y0 + strip + y, j <= i ? log_colour(map.at(i, j)) : masked_colour);
+      image.set(x0 + x, y0 + strip + y, j <= i ? log_colour(banded(map.at(i, j), bands_per_decade)) : masked_colour);
     }
   }
 }
@@ -109,14 +121,15 @@ inline RgbImage heatmap(const AttentionMap& map, const SinkMarks& marks, std::si
 }
 
 // Every head as a `tile`-pixel thumbnail; marks[layer][head] as for heatmap().
-inline RgbImage overview(const std::vector<std::vector<AttentionMap>>& maps, const std::vector<std::vector<SinkMarks>>& marks,
-                         std::size_t tile = 48) {
+inline RgbImage overview(const std::vector<std::vector<AttentionMap>>& maps,
+                         const std::vector<std::vector<SinkMarks>>& marks, std::size_t tile = 48) {
   constexpr std::size_t gap = 4, strip = 3;
   const std::size_t layers = maps.size(), heads = layers == 0 ? 0 : maps[0].size();
   RgbImage image(heads * (tile + gap) + gap, layers * (tile + strip + gap) + gap);
   for (std::size_t l = 0; l < layers; ++l)
     for (std::size_t h = 0; h < heads; ++h)
-      detail::draw_map(image, maps[l][h], marks[l][h], gap + h * (tile + gap), gap + l * (tile + strip + gap), tile, strip);
+      detail::draw_map(image, maps[l][h], marks[l][h], gap + h * (tile + gap), gap + l * (tile + strip + gap), tile,
+                       strip);
   return image;
 }
 

@@ -30,7 +30,11 @@ inline std::string printable(std::string_view bytes) {
   std::string out;
   for (std::size_t i = 0; i < bytes.size(); ++i) {
     const auto b = static_cast<unsigned char>(bytes[i]);
-    const std::size_t length = b < 0x80 ? 1 : (b & 0xE0) == 0xC0 ? 2 : (b & 0xF0) == 0xE0 ? 3 : (b & 0xF8) == 0xF0 ? 4 : 0;
+    const std::size_t length = b < 0x80             ? 1
+                               : (b & 0xE0) == 0xC0 ? 2
+                               : (b & 0xF0) == 0xE0 ? 3
+                               : (b & 0xF8) == 0xF0 ? 4
+                                                    : 0;
     bool valid = length > 0 && i + length <= bytes.size();
     for (std::size_t k = 1; valid && k < length; ++k) valid = (static_cast<unsigned char>(bytes[i + k]) & 0xC0) == 0x80;
     if (b == '\n') {
@@ -92,7 +96,8 @@ class SinkSummary {
         }
         final = final || where == SinkPosition::final;
       }
-      if (head.id.layer < layers_ && head.id.head < heads_) interior_by_head_[head.id.layer * heads_ + head.id.head] += interior;
+      if (head.id.layer < layers_ && head.id.head < heads_)
+        interior_by_head_[head.id.layer * heads_ + head.id.head] += interior;
       with_interior_ += interior ? 1 : 0;
       with_final_ += final ? 1 : 0;
     }

@@ -9,12 +9,12 @@
 // baseline is one more pass. search_heads_naive() is the plain loop (a full pass per head and
 // prompt); both give bit-identical measurements because run_layers is deterministic and split
 // at a layer boundary computes the same thing.
+#include <act/core/parallel.hpp>
+#include <act/eval/harness/model_scoring.hpp>
+#include <act/eval/harness/progress.hpp>
+#include <act/eval/harness/work_split.hpp>
 #include <act/eval/search/candidate_heads.hpp>
 #include <act/eval/search/head_effect.hpp>
-#include <act/eval/harness/model_scoring.hpp>
-#include <act/core/parallel.hpp>
-#include <act/eval/harness/work_split.hpp>
-#include <act/eval/harness/progress.hpp>
 #include <act/eval/search/search_checkpoint.hpp>
 #include <act/io/sha256.hpp>
 
@@ -28,8 +28,7 @@
 namespace act::eval {
 
 struct SearchOptions {
-  float beta = 0.4f;
-  float tau = 0.1f;
+  AnyCalibration calibration = AnyCalibration::paper();  // what each candidate head is calibrated with
   // Never candidates. Unset: the reference's choice, layers 0, 1 and the last (default_excluded_layers).
   std::optional<std::vector<std::uint32_t>> excluded_layers;
   // When non-empty, only these heads are searched (e.g. the survivors of a screening round).
@@ -50,11 +49,12 @@ struct SearchResult {
 };
 
 inline std::vector<HeadId> candidate_heads(std::size_t layers, std::size_t heads, const SearchOptions& options) {
-  return candidate_heads(layers, heads, options.excluded_layers.value_or(default_excluded_layers(layers)), options.only);
+  return candidate_heads(layers, heads, options.excluded_layers.value_or(default_excluded_layers(layers)),
+                         options.only);
 }
 
 inline model::ActSettings single_head(HeadId id, const SearchOptions& options) {
-  return {HeadSet({id}, options.beta, options.tau), options.beta, options.tau};
+  return {HeadSet({id}, 0.4f, 0.1f), options.calibration};
 }
 
 // A digest of everything the prompts feed the model and read back, so a checkpoint cannot be
@@ -84,19 +84,28 @@ inline std::string plans_digest(std::span<const ScoringPlan> plans) {
   return hash.hex_digest();
 }
 
+// The paper's policy is named by beta and tau, as before policies were selectable, so checkpoints
+// written then still resume.
 inline nlohmann::json search_identity(std::span<const ScoringPlan> plans, const SearchOptions& options) {
-  return {{"model_sha256", options.model_sha256},
-          {"beta", act::detail::shortest_decimal(options.beta)},
-          {"tau", act::detail::shortest_decimal(options.tau)},
-          {"prompts", plans.size()},
-          {"prompts_sha256", plans_digest(plans)}};
+  nlohmann::json identity = {
+      {"model_sha256", options.model_sha256}, {"prompts", plans.size()}, {"prompts_sha256", plans_digest(plans)}};
+  HeadSet recorded;
+  recorded.set_calibration(options.calibration);
+  if (recorded.policy) {
+    identity["policy"] = recorded.policy->text();
+  } else {
+    identity["beta"] = act::detail::shortest_decimal(recorded.beta);
+    identity["tau"] = act::detail::shortest_decimal(recorded.tau);
+  }
+  return identity;
 }
 
 namespace detail {
 
 // outcomes[h][p]: prompt p with only heads[h] calibrated, from the prompts' states entering
 // `first_layer` (heads[h] must lie in a layer >= first_layer), split over threads as options.split says.
-inline std::vector<std::vector<ExampleOutcome>> run_heads(const model::LlamaModel& m, std::span<const ScoringPlan> plans,
+inline std::vector<std::vector<ExampleOutcome>> run_heads(const model::LlamaModel& m,
+                                                          std::span<const ScoringPlan> plans,
                                                           const std::vector<std::vector<model::Activations>>& states,
                                                           std::size_t first_layer, std::span<const HeadId> heads,
                                                           const SearchOptions& options, ProgressStretch& progress) {
@@ -111,7 +120,7 @@ inline std::vector<std::vector<ExampleOutcome>> run_heads(const model::LlamaMode
   switch (options.split) {
     case WorkSplit::prompts:
       parallel::parallel_for(heads.size() * plans.size(), options.threads,
-                   [&](std::size_t i) { job(i / plans.size(), i % plans.size(), 1); });
+                             [&](std::size_t i) { job(i / plans.size(), i % plans.size(), 1); });
       break;
     case WorkSplit::heads:
       parallel::parallel_for(heads.size(), options.threads, [&](std::size_t h) {
@@ -134,7 +143,8 @@ inline void advance_states(const model::LlamaModel& m, std::vector<std::vector<m
   });
 }
 
-inline std::optional<SearchCheckpoint> open_checkpoint(std::span<const ScoringPlan> plans, const SearchOptions& options) {
+inline std::optional<SearchCheckpoint> open_checkpoint(std::span<const ScoringPlan> plans,
+                                                       const SearchOptions& options) {
   if (!options.checkpoint) return std::nullopt;
   return SearchCheckpoint(*options.checkpoint, search_identity(plans, options));
 }

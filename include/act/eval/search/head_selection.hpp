@@ -27,7 +27,9 @@ struct SelectionRule {
   double min_gain = 0.0;  // a head must gain strictly more
 };
 
-inline double gain_of(const HeadEffect& e, SelectBy by) { return by == SelectBy::accuracy ? e.accuracy_gain : e.margin_gain; }
+inline double gain_of(const HeadEffect& e, SelectBy by) {
+  return by == SelectBy::accuracy ? e.accuracy_gain : e.margin_gain;
+}
 
 // Best first: the chosen gain, then the other one, then (layer, head).
 inline std::vector<HeadEffect> rank_heads(std::vector<HeadEffect> heads, SelectBy by) {
@@ -48,9 +50,10 @@ inline std::vector<HeadId> selected_heads(const std::vector<HeadEffect>& heads, 
   return out;
 }
 
-inline HeadSet make_head_set(const std::vector<HeadEffect>& heads, const SelectionRule& rule, float beta, float tau,
-                             std::string model_name) {
-  HeadSet set(selected_heads(heads, rule), beta, tau, std::move(model_name));
+inline HeadSet make_head_set(const std::vector<HeadEffect>& heads, const SelectionRule& rule,
+                             const AnyCalibration& calibration, std::string model_name) {
+  HeadSet set(selected_heads(heads, rule), 0.4f, 0.1f, std::move(model_name));
+  set.set_calibration(calibration);
   for (const HeadEffect& e : heads) set.measurements.push_back(e.measurement());
   return set;
 }

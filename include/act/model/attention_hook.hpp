@@ -1,0 +1,115 @@
+#pragma once
+// What a transformer layer asks of its attention: the model calls one AttentionHook per layer, so
+// the policy behind it is type-erased at the layer boundary while the kernels stay templates.
+// - PlainAttention: no head calibrated.
+// - CalibratingAttention: the heads of a mask calibrated with any AnyCalibration (prefill, or
+//   decode with running column statistics per layer).
+// - SinkObserver: every head's sinks under any detector, output unchanged (identity rescale).
+#include <act/core/attention_options.hpp>
+#include <act/core/calibration_report.hpp>
+#include <act/core/column_stats.hpp>
+#include <act/core/heads_view.hpp>
+#include <act/heads/head_set.hpp>
+#include <act/kernels/fused_attention.hpp>
+#include <act/kernels/sink_state.hpp>
+#include <act/policies/identity.hpp>
+#include <act/policies/registry.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace act::model {
+
+// One layer's attention operands (the new tokens' queries against every cached key).
+struct LayerAttention {
+  std::size_t layer = 0;
+  HeadsView<const float> q, k, v;
+  HeadsView<float> out;
+  int threads = 1;
+};
+
+class AttentionHook {
+ public:
+  virtual ~AttentionHook() = default;
+  // Not const: a hook may collect what it sees (SinkObserver) or update running statistics.
+  virtual CalibrationReport attend(const LayerAttention& call) = 0;
+
+ protected:
+  // The one place the model calls an attention kernel.
+  template <class Cal>
+  static CalibrationReport run(const LayerAttention& call, const Cal& calibration, const AttentionExtras& extras) {
+    AttentionOptions options;
+    options.threads = call.threads;
+    return act::attention(call.q, call.k, call.v, call.out, options, calibration, extras);
+  }
+};
+
+class PlainAttention final : public AttentionHook {
+ public:
+  CalibrationReport attend(const LayerAttention& call) override { return run(call, NoCalibration{}, {}); }
+};
+
+// What observe_sinks found for one head: its sink set (the detector's choice) and the mean
+// attention each key column received from the queries that saw it.
+struct HeadSinks {
+  HeadId id;
+  SinkSet sinks;
+  std::vector<float> column_means;
+};
+
+class CalibratingAttention final : public AttentionHook {
+ public:
+  // masks[layer]: the kernels' calibrated_heads mask, empty for a layer left plain. `running`
+  // (decode): one SinkState per layer, updated in place; empty: prefill semantics.
+  CalibratingAttention(std::vector<std::vector<std::uint8_t>> masks, AnyCalibration calibration,
+                       std::span<SinkState> running = {})
+      : masks_(std::move(masks)), calibration_(std::move(calibration)), running_(running) {}
+
+  CalibrationReport attend(const LayerAttention& call) override {
+    AttentionExtras extras;
+    if (call.layer >= masks_.size() || masks_[call.layer].empty()) return run(call, NoCalibration{}, extras);
+    extras.calibrated_heads = masks_[call.layer];
+    if (!running_.empty()) extras.running_stats = running_[call.layer].span();
+    return calibration_.visit([&](const auto& calibration) { return run(call, calibration, extras); });
+  }
+
+ private:
+  std::vector<std::vector<std::uint8_t>> masks_;
+  AnyCalibration calibration_;
+  std::span<SinkState> running_;
+};
+
+class SinkObserver final : public AttentionHook {
+ public:
+  explicit SinkObserver(AnyDetector detector) : detector_(std::move(detector)) {}
+
+  CalibrationReport attend(const LayerAttention& call) override {
+    std::vector<ColumnStats> stats(call.q.heads);
+    std::vector<SinkSet> sinks;
+    AttentionExtras extras;
+    extras.running_stats = stats;
+    extras.sinks = &sinks;
+    const CalibrationReport report = std::visit(
+        [&](const auto& d) {
+          return run(call, Calibration{d, Identity{}}, extras);
+        },
+        detector_);
+    for (std::size_t h = 0; h < call.q.heads; ++h) {
+      HeadSinks found{{static_cast<std::uint32_t>(call.layer), static_cast<std::uint32_t>(h)}, sinks[h], {}};
+      for (std::size_t j = 0; j < stats[h].size(); ++j) found.column_means.push_back(stats[h].view().mean(j));
+      observed_.push_back(std::move(found));
+    }
+    return report;
+  }
+
+  // Every head of every layer run so far, by (layer, head).
+  std::vector<HeadSinks> take() { return std::move(observed_); }
+
+ private:
+  AnyDetector detector_;
+  std::vector<HeadSinks> observed_;
+};
+
+}  // namespace act::model
