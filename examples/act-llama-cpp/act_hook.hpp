@@ -128,7 +128,8 @@ class ActHook {
     act::AttentionExtras extras;
     extras.calibrated_heads = masks_[layer];
     extras.running_stats = states_[layer].span();
-    report_ += act::calibrate_map(map_view(t), settings_.calibration(), mask_of(t), extras);
+    report_ += settings_.calibration().visit(
+        [&](const auto& calibration) { return act::calibrate_map(map_view(t), calibration, mask_of(t), extras); });
   }
 
   act::model::ActSettings settings_;

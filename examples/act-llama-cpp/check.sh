@@ -22,11 +22,14 @@ fail() {
 # Every head of stories260K's 5 layers x 8 heads that this file names exists; tau 0.05 makes sure
 # sinks are found in a short prompt, so the logits must change.
 cat >"$work/heads.json" <<'JSON'
-{"format": "act-head-set", "version": 1, "model": "stories260K", "beta": 0.4, "tau": 0.05,
+{"format": "act-head-set", "version": 1, "model": "llama", "beta": 0.4, "tau": 0.05,
  "heads": [[0, 1], [1, 3], [2, 0], [3, 5], [4, 7]]}
 JSON
+cat >"$work/other_model.json" <<'JSON'
+{"format": "act-head-set", "version": 1, "model": "other", "beta": 0.4, "tau": 0.1, "heads": [[1, 0]]}
+JSON
 cat >"$work/outside.json" <<'JSON'
-{"format": "act-head-set", "version": 1, "model": "other", "beta": 0.4, "tau": 0.1, "heads": [[40, 0]]}
+{"format": "act-head-set", "version": 1, "model": "llama", "beta": 0.4, "tau": 0.1, "heads": [[40, 0]]}
 JSON
 prompt="Once upon a time there was a little girl who liked to play in the park with her dog"
 
@@ -61,7 +64,8 @@ expect_error() {  # expect_error NAME PATTERN ARGS...
 expect_error head_outside_model "head set names (layer 40" dump-logits -m "$stories" -p hi -o "$work/x" --act-heads "$work/outside.json"
 expect_error flash_attention_forced "flash attention keeps no softmax map" dump-logits -m "$stories" -p hi -o "$work/x" --act-heads "$work/heads.json" --flash-attn on
 expect_error missing_model "none.gguf" dump-logits -m "$work/none.gguf" -p hi -o "$work/x"
-expect_error corrupt_model "could not load" dump-logits -m "$work/heads.json" --tokens 1,2 -o "$work/x"
+expect_error corrupt_model "not a GGUF file" dump-logits -m "$work/heads.json" --tokens 1,2 -o "$work/x"
+expect_error other_model "made for model" dump-logits -m "$stories" -p hi -o "$work/x" --act-heads "$work/other_model.json"
 expect_error bad_token "outside the vocabulary" dump-logits -m "$stories" --tokens 1,999999 -o "$work/x"
 expect_error context_overflow "exceeds the context" dump-logits -m "$stories" -p "$prompt" --ctx 4 -o "$work/x"
 

@@ -76,8 +76,7 @@ void run_eval(const EvalOptions& o) {
                                 act::io::model_sha256(path),
                                 o.engine.common.act_heads,
                                 settings.heads().size(),
-                                settings.beta(),
-                                settings.tau(),
+                                settings.calibration(),
                                 o.split};
   nlohmann::json doc = act::eval::results_json(info, results, false);
   doc["engine"] = "llama.cpp (llama-cpp-python 0.3.36 sdist)";

@@ -131,8 +131,8 @@ struct SinksSetup {
   float tau = 0.1f;
 };
 
-SinksSetup sinks_setup(const CommonOptions& common) {
-  act::model::ActSettings act = act_settings(common);
+SinksSetup sinks_setup(const CommonOptions& common, const std::string& model_name) {
+  act::model::ActSettings act = act_settings(common, model_name);
   const act::AnyCalibration calibration =
       act.enabled() ? act.calibration() : chosen_calibration(common, act::AnyCalibration::paper());
   const auto* column_mean = std::get_if<act::ColumnMeanThreshold>(&calibration.detector);
@@ -273,7 +273,7 @@ void register_sinks(CLI::App& app) {
     if (prompt->count() == 0 && task->count() == 0) throw act::Error("sinks needs -p PROMPT or --task NAME");
     check_output_path(o->out, "-o");
     const act::model::LlamaModel m = load_model(o->common);
-    const SinksSetup setup = sinks_setup(o->common);
+    const SinksSetup setup = sinks_setup(o->common, m.name());
     setup.act.layer_masks(m.config().layers, m.config().heads);  // heads outside the model: fail now
     if (prompt->count() > 0) {
       run_prompt(*o, m, setup);

@@ -12,6 +12,7 @@
 #include <act/kernels/correct.hpp>
 #include <act/kernels/engine.hpp>
 #include <act/kernels/fused_attention.hpp>
+#include <act/kernels/map_calibration.hpp>
 #include <act/kernels/reference.hpp>
 #include <act/kernels/sink_state.hpp>
 #include <act/kernels/stages.hpp>
