@@ -28,8 +28,7 @@ struct DecodeProblem {
   std::vector<float> q, k, v, out;
 
   DecodeProblem(std::size_t kv_length, std::size_t head_dim)
-      : length(kv_length), dim(head_dim), q(query_heads * dim), k(kv_heads * length * dim), v(k.size()),
-        out(q.size()) {
+      : length(kv_length), dim(head_dim), q(query_heads * dim), k(kv_heads * length * dim), v(k.size()), out(q.size()) {
     std::mt19937 rng(7);
     std::normal_distribution<float> normal;
     for (auto* tensor : {&q, &k, &v})

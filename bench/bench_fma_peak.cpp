@@ -35,7 +35,8 @@ void fma_peak(benchmark::State& state) {
     });
   }
   const double flops_per_iteration = 2.0 * static_cast<double>(Floats::size * chains * steps) * threads;
-  state.counters["GFLOP/s"] = benchmark::Counter(flops_per_iteration / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flops_per_iteration / 1e9, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["lanes"] = static_cast<double>(Floats::size);
 }
 

@@ -54,7 +54,8 @@ class GgmlFlashDecode {
     if (tensor->type == GGML_TYPE_F32) {
       std::copy(values.begin(), values.end(), static_cast<float*>(tensor->data));
     } else {
-      ggml_fp32_to_fp16_row(values.data(), static_cast<ggml_fp16_t*>(tensor->data), static_cast<std::int64_t>(values.size()));
+      ggml_fp32_to_fp16_row(values.data(), static_cast<ggml_fp16_t*>(tensor->data),
+                            static_cast<std::int64_t>(values.size()));
     }
   }
 

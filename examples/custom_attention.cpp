@@ -68,7 +68,9 @@ void make_inputs(std::vector<float>& q, std::vector<float>& k, std::vector<float
 int main() {
   std::vector<float> q(tokens * heads * head_dim), k(tokens * kv_heads * head_dim), v(k.size());
   make_inputs(q, k, v);
-  const auto view = [](std::vector<float>& data, std::size_t h) { return act::token_major(data.data(), h, tokens, head_dim); };
+  const auto view = [](std::vector<float>& data, std::size_t h) {
+    return act::token_major(data.data(), h, tokens, head_dim);
+  };
   const act::HeadsView<const float> qv = view(q, heads), kv = view(k, kv_heads), vv = view(v, kv_heads);
   const auto calibration = act::paper_calibration(0.4f, 0.1f);
 
@@ -82,9 +84,10 @@ int main() {
   act::attention(qv, kv, vv, view(fused, heads), {}, calibration);
 
   double worst = 0.0;
-  for (std::size_t i = 0; i < mine.size(); ++i) worst = std::max(worst, static_cast<double>(std::abs(mine[i] - fused[i])));
-  std::printf("calibrated %zu rows, %zu sinks selected over %zu heads\n", report.rows_calibrated,
-              report.sinks_selected, heads);
+  for (std::size_t i = 0; i < mine.size(); ++i)
+    worst = std::max(worst, static_cast<double>(std::abs(mine[i] - fused[i])));
+  std::printf("calibrated %zu rows, %zu sinks selected over %zu heads\n", report.rows_calibrated, report.sinks_selected,
+              heads);
   std::printf("max |my_attention + act::correct - act::attention| = %.3g\n", worst);
   // Both are float32 with different summation orders on outputs of magnitude ~1.
   return report.sinks_selected > 0 && worst < 1e-4 ? 0 : 1;

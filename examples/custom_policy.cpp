@@ -42,8 +42,8 @@ int main() {
 
   act::attention(Q, K, V, act::head_major(plain.data(), heads, n, d));
   const auto calibration = act::Calibration{act::ColumnMeanThreshold{0.05f, act::KeepSink::none}, CapSinkMass{0.3f}};
-  const auto report = act::attention(Q, K, V, act::head_major(capped.data(), heads, n, d), {}, calibration,
-                                     {.sinks = &sinks});
+  const auto report =
+      act::attention(Q, K, V, act::head_major(capped.data(), heads, n, d), {}, calibration, {.sinks = &sinks});
 
   // The same policy through the double-precision oracle: the fused kernel must agree.
   std::vector<float> oracle(q.size());

@@ -73,7 +73,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     dequantize_every_tensor(file);
     allow_only<act::Error>([&] { use_tokenizer(act::text::Tokenizer::from_gguf(file)); });
     run_model(std::move(file));
-  } catch (const act::Error&) {
-  }
+  } catch (const act::Error&) {}
   return 0;
 }

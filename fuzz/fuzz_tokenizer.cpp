@@ -39,7 +39,8 @@ struct Subject {
 
 Subject load(const std::optional<std::filesystem::path>& path, const char* what) {
   if (!path) {
-    std::fprintf(stderr, "fuzz_tokenizer: %s not found (set ACT_SHARED_DIR / ACT_MODEL, see tests/support/test_paths.hpp)\n",
+    std::fprintf(stderr,
+                 "fuzz_tokenizer: %s not found (set ACT_SHARED_DIR / ACT_MODEL, see tests/support/test_paths.hpp)\n",
                  what);
     std::exit(77);  // CTest's "skipped" for the replay test
   }

@@ -38,8 +38,11 @@ void write_gguf_seeds(const fs::path& dir) {
   for (const act::io::GgmlTypeTraits& traits : act::io::kGgmlTypeTraits) {
     Bytes block(traits.block_bytes);
     for (std::size_t i = 0; i < block.size(); ++i) block[i] = static_cast<std::byte>(i * 37 + traits.block_bytes);
-    every_type.tensor({"t." + std::string(traits.name), static_cast<std::uint32_t>(traits.type), {traits.block_size},
-                       block, std::nullopt});
+    every_type.tensor({"t." + std::string(traits.name),
+                       static_cast<std::uint32_t>(traits.type),
+                       {traits.block_size},
+                       block,
+                       std::nullopt});
   }
   write(dir / "one-block-of-every-type", every_type.build());
   act::text::Vocabulary bpe = act::testing::byte_level_vocab(

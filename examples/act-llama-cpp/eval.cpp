@@ -3,9 +3,9 @@
 // sequence per llama_decode.
 #include "cli.hpp"
 
+#include <act/core/files.hpp>
 #include <act/eval/harness/harness.hpp>
 #include <act/eval/harness/result_file.hpp>
-#include <act/core/files.hpp>
 
 #include <cstdio>
 #include <memory>

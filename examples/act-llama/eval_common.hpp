@@ -28,8 +28,9 @@ struct DataOptions {
 inline void add_data_options(CLI::App& command, DataOptions& options) {
   command.add_option("--data", options.data_dir,
                      "Evaluation data folder (default: $ACT_DATA_DIR, else ../shared/data from the current folder)");
-  command.add_option("--work-split", options.work_split,
-                     "How threads share the work: prompts (side by side), heads (search only) or model")
+  command
+      .add_option("--work-split", options.work_split,
+                  "How threads share the work: prompts (side by side), heads (search only) or model")
       ->check(CLI::IsMember({"prompts", "heads", "model"}))
       ->capture_default_str();
   command.add_flag("-q,--quiet", options.quiet, "No progress line on stderr");

@@ -14,17 +14,13 @@
 namespace {
 
 constexpr void (*subcommands[])(CLI::App&) = {
-    act_llama::register_generate,
-    act_llama::register_dump_logits,
-    act_llama::register_eval,
-    act_llama::register_search_heads,
-    act_llama::register_sinks,
+    act_llama::register_generate,     act_llama::register_dump_logits, act_llama::register_eval,
+    act_llama::register_search_heads, act_llama::register_sinks,
 };
 
 std::string known_subcommands(const CLI::App& app) {
   std::string names;
-  for (const CLI::App* command : app.get_subcommands({}))
-    names += (names.empty() ? "" : ", ") + command->get_name();
+  for (const CLI::App* command : app.get_subcommands({})) names += (names.empty() ? "" : ", ") + command->get_name();
   return names;
 }
 

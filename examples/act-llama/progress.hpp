@@ -63,13 +63,15 @@ class TerminalProgress final : public act::eval::ProgressReporter {
   double elapsed_seconds() const { return seconds_since_start(Clock::now()); }
 
  private:
-  double seconds_since_start(Clock::time_point now) const { return std::chrono::duration<double>(now - start_).count(); }
+  double seconds_since_start(Clock::time_point now) const {
+    return std::chrono::duration<double>(now - start_).count();
+  }
 
   void draw(std::size_t done, double elapsed) const {
     const double fraction = total_ == 0 ? 1.0 : static_cast<double>(done) / static_cast<double>(total_);
     const std::string eta = done == 0 ? "?" : format_duration(elapsed * (1.0 - fraction) / fraction);
-    std::fprintf(stderr, "%s%s %zu/%zu (%3.0f%%) elapsed %s ETA %s%s", terminal_ ? "\r" : "", label_.c_str(), done, total_,
-                 100.0 * fraction, format_duration(elapsed).c_str(), eta.c_str(), terminal_ ? "   " : "\n");
+    std::fprintf(stderr, "%s%s %zu/%zu (%3.0f%%) elapsed %s ETA %s%s", terminal_ ? "\r" : "", label_.c_str(), done,
+                 total_, 100.0 * fraction, format_duration(elapsed).c_str(), eta.c_str(), terminal_ ? "   " : "\n");
     std::fflush(stderr);
   }
 

@@ -6,12 +6,12 @@
 #include "png_writer.hpp"
 #include "subcommands.hpp"
 
+#include <act/core/files.hpp>
 #include <act/eval/inspect/attention_map.hpp>
 #include <act/eval/inspect/calibrated_sinks.hpp>
 #include <act/eval/inspect/sink_stats.hpp>
 #include <act/eval/inspect/svg_figures.hpp>
 #include <act/eval/tasks/prompt.hpp>
-#include <act/core/files.hpp>
 
 #include <cstdio>
 #include <memory>
@@ -94,13 +94,13 @@ void write_figures(const SinksOptions& o, const act::model::LlamaModel& m, const
   const std::filesystem::path dir = o.figures;
   const std::string title = m.name() + ", " + std::string(what) + " (" + std::to_string(tokens.size()) + " tokens)";
   act::write_file_atomically(dir / "overview.svg",
-                                 act::eval::overview_svg(before, after, act.heads(), title, encode_png));
+                             act::eval::overview_svg(before, after, act.heads(), title, encode_png));
   std::vector<std::string> labels = token_texts(m, tokens);
   for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = act::eval::token_label(labels[i], i);
   for (const auto& id : heads) {
     const auto name = "head_" + std::to_string(id.layer) + "_" + std::to_string(id.head) + ".svg";
-    act::write_file_atomically(dir / name, act::eval::head_svg(before[id.layer][id.head], after[id.layer][id.head],
-                                                                   id, labels, act.calibration().text(), encode_png));
+    act::write_file_atomically(dir / name, act::eval::head_svg(before[id.layer][id.head], after[id.layer][id.head], id,
+                                                               labels, act.calibration().text(), encode_png));
   }
   std::printf("figures in %s: overview.svg%s\n", o.figures.c_str(), heads.empty() ? "" : " and head_L_H.svg per head");
 }
@@ -147,7 +147,7 @@ nlohmann::json report_calibrated(const SinksOptions& o, const act::eval::Calibra
     std::filesystem::create_directories(o.figures);
     const std::string title = "Most frequent non-initial sinks ACT calibrates: " + std::string(what);
     act::write_file_atomically(std::filesystem::path(o.figures) / "sink_tokens.svg",
-                                   act::eval::sink_chart_svg(summary.top_tokens(o.top, true), title, summary.pairs()));
+                               act::eval::sink_chart_svg(summary.top_tokens(o.top, true), title, summary.pairs()));
   }
   return summary.to_json(o.top);
 }

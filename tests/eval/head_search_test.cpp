@@ -75,7 +75,8 @@ TEST_CASE("head search: sharing the prefix gives exactly the naive loop's measur
   CHECK(std::any_of(naive.heads.begin(), naive.heads.end(), [](const HeadEffect& e) { return e.margin_gain != 0.0; }));
   // A head's measurement is what evaluating with that head alone gives.
   const HeadEffect& some = naive.heads[naive.heads.size() / 2];
-  const auto with_head = evaluate_plans(*m, plans, single_head(some.id, quiet(WorkSplit::model, 1)), WorkSplit::model, 1);
+  const auto with_head =
+      evaluate_plans(*m, plans, single_head(some.id, quiet(WorkSplit::model, 1)), WorkSplit::model, 1);
   CHECK(tally(with_head).margin_sum / static_cast<double>(plans.size()) == some.margin);
 }
 
@@ -126,7 +127,8 @@ TEST_CASE("head search: screening keeps the best heads and measures them exactly
                       [&](const HeadEffect& e) { return e.id == ranked[i].id; }));
   // ...and their final measurements are the exact search's.
   for (const HeadEffect& e : screened.final.heads) {
-    const auto same = std::find_if(exact.heads.begin(), exact.heads.end(), [&](const HeadEffect& x) { return x.id == e.id; });
+    const auto same =
+        std::find_if(exact.heads.begin(), exact.heads.end(), [&](const HeadEffect& x) { return x.id == e.id; });
     REQUIRE(same != exact.heads.end());
     CHECK(same->values() == e.values());
   }

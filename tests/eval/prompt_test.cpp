@@ -63,19 +63,22 @@ TEST_CASE("prompts: the spec's templates, exactly", "[eval][prompt]") {
   CHECK(cb.label_words == std::vector<std::string_view>{"Yes", "No", "Maybe"});
 
   const Task& boolq = find_task("boolq");
-  const Example b = parse(boolq, R"({"id": "b", "passage": "Cats -- Cats purr.", "question": "do cats purr", "label": 1})");
+  const Example b =
+      parse(boolq, R"({"id": "b", "passage": "Cats -- Cats purr.", "question": "do cats purr", "label": 1})");
   CHECK(classification_prompt(boolq, b) ==
         "Read the text and answer the question by True or False.\n\n"
         "Text: Cats -- Cats purr. Question: do cats purr? \nAnswer: ");
   CHECK(boolq.label_words == std::vector<std::string_view>{" False", " True"});
 
   for (std::string_view name : {"sst2", "trec", "agnews", "cb", "boolq"}) CHECK(find_task(name).wording_from_spec);
-  for (std::string_view name : {"sst5", "mr", "subj", "dbpedia", "copa"}) CHECK_FALSE(find_task(name).wording_from_spec);
+  for (std::string_view name : {"sst5", "mr", "subj", "dbpedia", "copa"})
+    CHECK_FALSE(find_task(name).wording_from_spec);
 }
 
 TEST_CASE("prompts: every classification task has one label word per class of its data", "[eval][prompt]") {
-  const std::vector<std::pair<std::string_view, std::size_t>> classes = {
-      {"sst2", 2}, {"sst5", 5}, {"mr", 2}, {"subj", 2}, {"agnews", 4}, {"trec", 6}, {"cb", 3}, {"boolq", 2}, {"dbpedia", 14}};
+  const std::vector<std::pair<std::string_view, std::size_t>> classes = {{"sst2", 2}, {"sst5", 5},   {"mr", 2},
+                                                                         {"subj", 2}, {"agnews", 4}, {"trec", 6},
+                                                                         {"cb", 3},   {"boolq", 2},  {"dbpedia", 14}};
   for (const auto& [name, count] : classes) {
     INFO(name);
     CHECK(find_task(name).label_words.size() == count);
@@ -100,23 +103,27 @@ TEST_CASE("prompts: k-shot classification puts answered demonstrations before th
 
 TEST_CASE("prompts: the letter protocol", "[eval][prompt]") {
   const Task& arc = find_task("arc_easy");
-  const Example q = parse(arc, R"({"id": "q", "question": "Which is a metal?", "choices": ["wood", "iron", "glass"], "label": 1})");
+  const Example q =
+      parse(arc, R"({"id": "q", "question": "Which is a metal?", "choices": ["wood", "iron", "glass"], "label": 1})");
   CHECK(letter_prompt(arc, q) ==
         "Answer the following science question by choosing the correct option.\n\n"
         "Which is a metal?\nA. wood\nB. iron\nC. glass\nAnswer:");
   const Example d = parse(arc, R"({"id": "d", "question": "2+2?", "choices": ["3", "4"], "label": 1})");
   CHECK(letter_prompt(arc, q, std::vector<Example>{d}) ==
-        std::string(arc.instruction) + "\n\n2+2?\nA. 3\nB. 4\nAnswer: B\n\nWhich is a metal?\nA. wood\nB. iron\nC. glass\nAnswer:");
+        std::string(arc.instruction) +
+            "\n\n2+2?\nA. 3\nB. 4\nAnswer: B\n\nWhich is a metal?\nA. wood\nB. iron\nC. glass\nAnswer:");
 }
 
 TEST_CASE("prompts: log-likelihood contexts and continuations", "[eval][prompt]") {
   const Task& piqa = find_task("piqa");
-  const Example p = parse(piqa, R"({"id": "p", "question": "Open a jar.", "choices": ["Twist the lid.", "Eat the lid."], "label": 0})");
+  const Example p = parse(
+      piqa, R"({"id": "p", "question": "Open a jar.", "choices": ["Twist the lid.", "Eat the lid."], "label": 0})");
   CHECK(loglik_context(piqa, p) == std::string(piqa.instruction) + "\n\nQuestion: Open a jar.\nAnswer:");
   CHECK(continuation(piqa, p.choices[0]) == " Twist the lid.");
 
   const Task& hellaswag = find_task("hellaswag");
-  const Example h = parse(hellaswag, R"({"id": "h", "question": "A man walks. he", "choices": ["sits.", "runs."], "label": 1})");
+  const Example h =
+      parse(hellaswag, R"({"id": "h", "question": "A man walks. he", "choices": ["sits.", "runs."], "label": 1})");
   CHECK(loglik_context(hellaswag, h) == std::string(hellaswag.instruction) + "\n\nA man walks. he");
   CHECK(loglik_context(hellaswag, h, std::vector<Example>{h}) ==
         std::string(hellaswag.instruction) + "\n\nA man walks. he runs.\n\nA man walks. he");
@@ -124,16 +131,21 @@ TEST_CASE("prompts: log-likelihood contexts and continuations", "[eval][prompt]"
 
 TEST_CASE("prompts: COPA turns premise and relation into the question", "[eval][prompt]") {
   const Task& copa = find_task("copa");
-  const Example cause = parse(copa, R"({"id": "c", "question": "The man fell.", "choices": ["He tripped.", "I pushed him."], "label": 0, "relation": "cause"})");
-  const Example effect = parse(copa, R"({"id": "e", "question": "The man fell.", "choices": ["He cried.", "He laughed."], "label": 0, "relation": "effect"})");
+  const Example cause = parse(
+      copa,
+      R"({"id": "c", "question": "The man fell.", "choices": ["He tripped.", "I pushed him."], "label": 0, "relation": "cause"})");
+  const Example effect = parse(
+      copa,
+      R"({"id": "e", "question": "The man fell.", "choices": ["He cried.", "He laughed."], "label": 0, "relation": "effect"})");
   CHECK(cause.fields.at("question") == "The man fell because");
   CHECK(effect.fields.at("question") == "The man fell so");
-  CHECK(letter_prompt(copa, cause) == std::string(copa.instruction) +
-                                          "\n\nThe man fell because\nA. He tripped.\nB. I pushed him.\nAnswer:");
+  CHECK(letter_prompt(copa, cause) ==
+        std::string(copa.instruction) + "\n\nThe man fell because\nA. He tripped.\nB. I pushed him.\nAnswer:");
   CHECK(continuation(copa, cause.choices[0]) == " he tripped.");
   CHECK(continuation(copa, cause.choices[1]) == " I pushed him.");
-  CHECK_THROWS_WITH(parse(copa, R"({"id": "x", "question": "Q.", "choices": ["a", "b"], "label": 0, "relation": "why"})"),
-                    Catch::Contains("row.jsonl:1: field \"relation\" must be \"cause\" or \"effect\""));
+  CHECK_THROWS_WITH(
+      parse(copa, R"({"id": "x", "question": "Q.", "choices": ["a", "b"], "label": 0, "relation": "why"})"),
+      Catch::Contains("row.jsonl:1: field \"relation\" must be \"cause\" or \"effect\""));
 }
 
 TEST_CASE("examples: rows that do not fit the task are reported with their line", "[eval][example]") {

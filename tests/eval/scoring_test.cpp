@@ -43,8 +43,8 @@ struct Blank {
   std::size_t size() const { return 4; }
 };
 
-Example example(std::string id, std::map<std::string, std::string, std::less<>> fields, std::vector<std::string> choices,
-                std::size_t label) {
+Example example(std::string id, std::map<std::string, std::string, std::less<>> fields,
+                std::vector<std::string> choices, std::size_t label) {
   return {std::move(id), std::move(fields), std::move(choices), label};
 }
 
@@ -117,7 +117,7 @@ TEST_CASE("letter protocol: greedy token compared with the letter", "[eval][scor
   const ExampleOutcome right = score({{259, 5.0f}});  // " B" is the greedy token
   CHECK(right.predicted == 1u);
   CHECK(right.correct());
-  CHECK(score({{'B', 5.0f}}).predicted == 1u);       // so is a bare "B"
+  CHECK(score({{'B', 5.0f}}).predicted == 1u);                    // so is a bare "B"
   const ExampleOutcome none = score({{'x', 9.0f}, {259, 5.0f}});  // greedy token is no letter
   CHECK_FALSE(none.predicted.has_value());
   CHECK_FALSE(none.correct());

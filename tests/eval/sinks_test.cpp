@@ -11,10 +11,11 @@ namespace {
 
 // A 4-token map where column 0 and column 2 draw attention.
 AttentionMap toy_map() {
-  return {4, {1.0f, 0.0f, 0.0f, 0.0f,  //
-              0.7f, 0.3f, 0.0f, 0.0f,  //
-              0.4f, 0.1f, 0.5f, 0.0f,  //
-              0.3f, 0.02f, 0.6f, 0.08f}};
+  return {4,
+          {1.0f, 0.0f, 0.0f, 0.0f,  //
+           0.7f, 0.3f, 0.0f, 0.0f,  //
+           0.4f, 0.1f, 0.5f, 0.0f,  //
+           0.3f, 0.02f, 0.6f, 0.08f}};
 }
 
 HeadSinkReport report(std::uint32_t layer, std::uint32_t head, std::vector<SinkColumn> candidates) {
@@ -38,14 +39,15 @@ TEST_CASE("sinks: the heatmap marks sink columns and masks the future", "[eval][
   const RgbImage image = heatmap(map, sink_marks(map, 0.1f), 2);
   CHECK(image.width == 8);
   CHECK(image.height == 8 + 4 + 1);
-  CHECK(image.get(0, 0) == detail::kept_colour);        // column 0, strip
-  CHECK(image.get(2, 1) == detail::calibrated_colour);  // column 1
-  CHECK(image.get(6, 3) == detail::strip_colour);       // column 3 is no sink
-  CHECK(image.get(7, 4) == detail::masked_colour);      // row 0 cannot see column 3
-  CHECK(image.get(0, 4) == detail::log_colour(1.0f));   // A[0][0] = 1: the top of the scale
+  CHECK(image.get(0, 0) == detail::kept_colour);                  // column 0, strip
+  CHECK(image.get(2, 1) == detail::calibrated_colour);            // column 1
+  CHECK(image.get(6, 3) == detail::strip_colour);                 // column 3 is no sink
+  CHECK(image.get(7, 4) == detail::masked_colour);                // row 0 cannot see column 3
+  CHECK(image.get(0, 4) == detail::log_colour(1.0f));             // A[0][0] = 1: the top of the scale
   CHECK(detail::log_colour(1e-6f) == detail::log_colour(1e-4f));  // clamped at the bottom
   CHECK(detail::log_colour(0.0f) == detail::log_colour(1e-4f));
-  const RgbImage grid = overview({{map, map}, {map, map}, {map, map}}, std::vector(3, std::vector(2, sink_marks(map, 0.1f))), 10);
+  const RgbImage grid =
+      overview({{map, map}, {map, map}, {map, map}}, std::vector(3, std::vector(2, sink_marks(map, 0.1f))), 10);
   CHECK(grid.width == 2 * 14 + 4);
   CHECK(grid.height == 3 * 17 + 4);
 }

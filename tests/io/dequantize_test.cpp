@@ -44,8 +44,7 @@ std::vector<std::byte> from_hex(const std::string& hex) {
 
 std::uint32_t bits(float value) { return std::bit_cast<std::uint32_t>(value); }
 
-std::vector<float> dequantize_bytes(GgmlType type, const std::vector<std::byte>& bytes,
-                                    std::size_t elements) {
+std::vector<float> dequantize_bytes(GgmlType type, const std::vector<std::byte>& bytes, std::size_t elements) {
   std::vector<float> values(elements);
   act::io::dequantize_row(type, bytes, values);
   return values;
@@ -63,8 +62,7 @@ constexpr std::uint16_t f16_one = 0x3C00, f16_two = 0x4000, f16_half = 0x3800, f
 
 }  // namespace
 
-TEST_CASE("io.dequantize: seeded random blocks of every type match the gguf package",
-          "[dequantize]") {
+TEST_CASE("io.dequantize: seeded random blocks of every type match the gguf package", "[dequantize]") {
   const auto golden = load_golden("dequant_synthetic.json");
   std::set<GgmlType> covered;
   for (const auto& test_case : golden.at("cases")) {
@@ -79,8 +77,7 @@ TEST_CASE("io.dequantize: seeded random blocks of every type match the gguf pack
     std::size_t mismatches = 0;
     for (std::size_t i = 0; i < values.size(); ++i) {
       if (bits(values[i]) != expected[i]) {
-        if (++mismatches <= 5)
-          UNSCOPED_INFO("element " << i << ": " << values[i] << " vs bits " << expected[i]);
+        if (++mismatches <= 5) UNSCOPED_INFO("element " << i << ": " << values[i] << " vs bits " << expected[i]);
       }
     }
     CHECK(mismatches == 0);
@@ -105,8 +102,8 @@ TEST_CASE("io.dequantize: f16 conversion is exact for all 65536 bit patterns", "
       REQUIRE(std::isinf(value));
     } else if (exponent == 0x1F) {
       // NaN: the payload moves to the top of float's mantissa, quiet bit included.
-      REQUIRE(bits(value) == ((negative ? 0x80000000u : 0u) | 0x7F800000u |
-                              (static_cast<std::uint32_t>(mantissa) << 13)));
+      REQUIRE(bits(value) ==
+              ((negative ? 0x80000000u : 0u) | 0x7F800000u | (static_cast<std::uint32_t>(mantissa) << 13)));
     } else {
       // (-1)^s * significand * 2^(e - 25), with a leading 1 only for normal numbers.
       const int significand = exponent == 0 ? mantissa : 1024 + mantissa;
@@ -125,11 +122,11 @@ TEST_CASE("io.dequantize: f16 and bf16 edge values through dequantize_row", "[de
     return out;
   };
   // 1, -2, largest finite, smallest normal, largest and smallest subnormal, -0, +-inf, NaNs.
-  CHECK(row(GgmlType::f16, {0x3C00, 0xC000, 0x7BFF, 0x0400, 0x03FF, 0x0001, 0x8000, 0x7C00, 0xFC00,
-                            0x7E00, 0x7C01, 0xFE00}) ==
-        std::vector<std::uint32_t>{bits(1.0f), bits(-2.0f), bits(65504.0f), bits(0x1p-14f),
-                                   bits(1023 * 0x1p-24f), bits(0x1p-24f), 0x80000000u, 0x7F800000u,
-                                   0xFF800000u, 0x7FC00000u, 0x7F802000u, 0xFFC00000u});
+  CHECK(row(GgmlType::f16,
+            {0x3C00, 0xC000, 0x7BFF, 0x0400, 0x03FF, 0x0001, 0x8000, 0x7C00, 0xFC00, 0x7E00, 0x7C01, 0xFE00}) ==
+        std::vector<std::uint32_t>{bits(1.0f), bits(-2.0f), bits(65504.0f), bits(0x1p-14f), bits(1023 * 0x1p-24f),
+                                   bits(0x1p-24f), 0x80000000u, 0x7F800000u, 0xFF800000u, 0x7FC00000u, 0x7F802000u,
+                                   0xFFC00000u});
   CHECK(row(GgmlType::bf16, {0x3F80, 0xFF80, 0x0001, 0x7FC1, 0x8000}) ==
         std::vector<std::uint32_t>{bits(1.0f), 0xFF800000u, 0x00010000u, 0x7FC10000u, 0x80000000u});
 }
@@ -239,12 +236,10 @@ TEST_CASE("io.dequantize: sizes and argument checks", "[dequantize]") {
   std::vector<float> out(32);
   const std::vector<std::byte> block(34);
   act::io::dequantize_row(GgmlType::q8_0, block, out);  // the exact size is accepted
-  CHECK_THROWS_AS(act::io::dequantize_row(GgmlType::q8_0, std::span(block).first(33), out),
-                  std::invalid_argument);
+  CHECK_THROWS_AS(act::io::dequantize_row(GgmlType::q8_0, std::span(block).first(33), out), std::invalid_argument);
   const std::vector<std::byte> longer(35);
   CHECK_THROWS_AS(act::io::dequantize_row(GgmlType::q8_0, longer, out), std::invalid_argument);
-  CHECK_THROWS_AS(act::io::dequantize_row(GgmlType::q8_0, block, std::span(out).first(31)),
-                  std::invalid_argument);
+  CHECK_THROWS_AS(act::io::dequantize_row(GgmlType::q8_0, block, std::span(out).first(31)), std::invalid_argument);
   CHECK_THROWS_AS(act::io::dequantize_row(GgmlType::q2_k, block, out), act::UnsupportedError);
   CHECK_FALSE(act::io::can_dequantize(GgmlType::iq4_nl));
   CHECK(act::io::can_dequantize(GgmlType::q5_1));
@@ -282,8 +277,7 @@ void check_model(const nlohmann::json& model, const std::filesystem::path& path)
       }
       INFO("row " << r);
       CHECK(std::abs(sum - row.at("sum").get<double>()) <= 1e-12 * row.at("sum_abs").get<double>());
-      CHECK(std::abs(sum_squares - row.at("sum_squares").get<double>()) <=
-            1e-12 * row.at("sum_squares").get<double>());
+      CHECK(std::abs(sum_squares - row.at("sum_squares").get<double>()) <= 1e-12 * row.at("sum_squares").get<double>());
     }
   }
 }

@@ -40,8 +40,8 @@ inline void put_f32(Bytes& out, float value) {
 
 // GGUF metadata value type ids.
 namespace value_type {
-inline constexpr std::uint32_t u8 = 0, i8 = 1, u16 = 2, i16 = 3, u32 = 4, i32 = 5, f32 = 6,
-                               boolean = 7, string = 8, array = 9, u64 = 10, i64 = 11, f64 = 12;
+inline constexpr std::uint32_t u8 = 0, i8 = 1, u16 = 2, i16 = 3, u32 = 4, i32 = 5, f32 = 6, boolean = 7, string = 8,
+                               array = 9, u64 = 10, i64 = 11, f64 = 12;
 }
 
 struct TensorSpec {
@@ -86,9 +86,7 @@ class GgufBuilder {
     put_le(value, bits);
     return raw(key, type_id, value);
   }
-  GgufBuilder& u32(std::string_view key, std::uint32_t v) {
-    return scalar(key, value_type::u32, v);
-  }
+  GgufBuilder& u32(std::string_view key, std::uint32_t v) { return scalar(key, value_type::u32, v); }
   GgufBuilder& f32(std::string_view key, float v) {
     Bytes value;
     put_f32(value, v);
@@ -107,8 +105,8 @@ class GgufBuilder {
     return raw(key, value_type::array, value);
   }
   // An array of fixed-size elements given as raw bit patterns of `element_bytes` bytes each.
-  GgufBuilder& scalar_array(std::string_view key, std::uint32_t element_type,
-                            std::size_t element_bytes, const std::vector<std::uint64_t>& items) {
+  GgufBuilder& scalar_array(std::string_view key, std::uint32_t element_type, std::size_t element_bytes,
+                            const std::vector<std::uint64_t>& items) {
     Bytes value;
     put_le(value, element_type);
     put_le<std::uint64_t>(value, items.size());

@@ -46,8 +46,7 @@ Bytes valid_file() {
   for (const std::uint64_t length : {2, 0}) {
     put_le(nested, vt::u16);
     put_le<std::uint64_t>(nested, length);
-    for (std::uint64_t i = 0; i < length; ++i)
-      put_le<std::uint16_t>(nested, static_cast<std::uint16_t>(i + 1));
+    for (std::uint64_t i = 0; i < length; ++i) put_le<std::uint16_t>(nested, static_cast<std::uint16_t>(i + 1));
   }
   return GgufBuilder()
       .string("general.architecture", "llama")
@@ -64,9 +63,7 @@ Bytes valid_file() {
 }
 
 // The bytes of a file with one metadata entry whose value bytes are `value`.
-Bytes with_entry(std::uint32_t type_id, const Bytes& value) {
-  return GgufBuilder().raw("key", type_id, value).build();
-}
+Bytes with_entry(std::uint32_t type_id, const Bytes& value) { return GgufBuilder().raw("key", type_id, value).build(); }
 
 Bytes with_tensor(TensorSpec spec) { return GgufBuilder().tensor(std::move(spec)).build(); }
 
@@ -116,13 +113,10 @@ TEST_CASE("io.gguf.corrupt: header", "[gguf][corrupt]") {
   }
   SECTION("counts larger than the file can hold") {
     require_format_error(GgufBuilder().tensor_count_override(u64_max).build(), {"tensor count"});
-    require_format_error(GgufBuilder().metadata_count_override(u64_max).build(),
-                         {"metadata entry count"});
+    require_format_error(GgufBuilder().metadata_count_override(u64_max).build(), {"metadata entry count"});
     // One more entry than present: the reader runs into the padding, then the end of the file.
-    require_format_error(GgufBuilder().u32("a", 1).metadata_count_override(2).build(),
-                         {"metadata entry 1"});
-    require_format_error(GgufBuilder().metadata_count_override(std::uint64_t{1} << 40).build(),
-                         {"exceeds the limit"});
+    require_format_error(GgufBuilder().u32("a", 1).metadata_count_override(2).build(), {"metadata entry 1"});
+    require_format_error(GgufBuilder().metadata_count_override(std::uint64_t{1} << 40).build(), {"exceeds the limit"});
   }
 }
 
@@ -162,12 +156,10 @@ TEST_CASE("io.gguf.corrupt: metadata values", "[gguf][corrupt]") {
     require_format_error(with_entry(vt::array, array), {"unknown metadata value type 99"});
   }
   SECTION("bools other than 0 and 1") {
-    require_format_error(with_entry(vt::boolean, Bytes{std::byte{2}}),
-                         {"'key'", "bool value is 2"});
+    require_format_error(with_entry(vt::boolean, Bytes{std::byte{2}}), {"'key'", "bool value is 2"});
   }
   SECTION("duplicate keys") {
-    require_format_error(GgufBuilder().u32("same", 1).string("same", "x").build(),
-                         {"'same'", "duplicate key"});
+    require_format_error(GgufBuilder().u32("same", 1).string("same", "x").build(), {"'same'", "duplicate key"});
   }
   SECTION("array lengths beyond the bytes left, including ones whose byte size overflows") {
     for (const std::uint64_t length : {u64_max, std::uint64_t{1} << 61, std::uint64_t{1000}}) {
@@ -215,14 +207,11 @@ TEST_CASE("io.gguf.corrupt: tensor infos", "[gguf][corrupt]") {
   const Bytes four_floats = act::testing::f32_ramp(4);
   SECTION("dimension counts outside 1..4") {
     require_format_error(with_tensor({"t", 0, {}, four_floats, {}}), {"'t'", "dimension count 0"});
-    require_format_error(with_tensor({"t", 0, {1, 1, 1, 1, 4}, four_floats, {}}),
-                         {"'t'", "dimension count 5"});
+    require_format_error(with_tensor({"t", 0, {1, 1, 1, 1, 4}, four_floats, {}}), {"'t'", "dimension count 5"});
   }
   SECTION("element counts that overflow") {
-    require_format_error(with_tensor({"t", 0, {1ull << 32, 1ull << 32}, four_floats, {}}),
-                         {"'t'", "more than"});
-    require_format_error(with_tensor({"t", 0, {0, u64_max}, four_floats, {}}),
-                         {"'t'", "more than"});
+    require_format_error(with_tensor({"t", 0, {1ull << 32, 1ull << 32}, four_floats, {}}), {"'t'", "more than"});
+    require_format_error(with_tensor({"t", 0, {0, u64_max}, four_floats, {}}), {"'t'", "more than"});
   }
   SECTION("byte sizes that overflow") {
     // 2^62 F64 elements are a valid count but 2^65 bytes.
@@ -230,26 +219,20 @@ TEST_CASE("io.gguf.corrupt: tensor infos", "[gguf][corrupt]") {
                          {"'t'", "data size overflows"});
   }
   SECTION("rows that do not fill whole blocks") {
-    require_format_error(with_tensor({"t", 8, {31}, Bytes(34), {}}),
-                         {"'t'", "row length 31", "Q8_0 block size 32"});
+    require_format_error(with_tensor({"t", 8, {31}, Bytes(34), {}}), {"'t'", "row length 31", "Q8_0 block size 32"});
   }
   SECTION("duplicate tensor names") {
-    require_format_error(GgufBuilder()
-                             .tensor({"t", 0, {4}, four_floats, {}})
-                             .tensor({"t", 0, {4}, four_floats, {}})
-                             .build(),
-                         {"'t'", "duplicate tensor name"});
+    require_format_error(
+        GgufBuilder().tensor({"t", 0, {4}, four_floats, {}}).tensor({"t", 0, {4}, four_floats, {}}).build(),
+        {"'t'", "duplicate tensor name"});
   }
   SECTION("misaligned offsets") {
-    require_format_error(with_tensor({"t", 0, {4}, four_floats, 16}),
-                         {"'t'", "offset 16", "alignment 32"});
+    require_format_error(with_tensor({"t", 0, {4}, four_floats, 16}), {"'t'", "offset 16", "alignment 32"});
   }
   SECTION("data outside the file") {
-    require_format_error(
-        with_tensor({"blk.3.attn_q.weight", 0, {4}, four_floats, 4096}),
-        {"tensor 'blk.3.attn_q.weight' data (16 bytes at offset 4096", "lies outside the file"});
-    require_format_error(with_tensor({"t", 0, {4}, four_floats, u64_max - 31}),
-                         {"'t'", "lies outside the file"});
+    require_format_error(with_tensor({"blk.3.attn_q.weight", 0, {4}, four_floats, 4096}),
+                         {"tensor 'blk.3.attn_q.weight' data (16 bytes at offset 4096", "lies outside the file"});
+    require_format_error(with_tensor({"t", 0, {4}, four_floats, u64_max - 31}), {"'t'", "lies outside the file"});
     require_format_error(with_tensor({"t", 0, {5}, four_floats, {}}),  // one float short
                          {"'t'", "lies outside the file"});
   }
@@ -273,12 +256,10 @@ TEST_CASE("io.gguf.corrupt: random byte mutations never escape act::Error", "[gg
       for (const auto& entry : file.metadata()) {
         try {
           (void)file.find_string(entry.key);
-        } catch (const act::FormatError&) {
-        }
+        } catch (const act::FormatError&) {}
         try {
           (void)file.get_int_array(entry.key);
-        } catch (const act::FormatError&) {
-        }
+        } catch (const act::FormatError&) {}
       }
       for (const auto& info : file.tensors()) (void)act::io::dequantize(file, info);
       ++parsed;

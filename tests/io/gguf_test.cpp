@@ -64,8 +64,7 @@ GgufBuilder all_value_types() {
       .string_array("v.strings", {"a", "", "ccc"})
       .scalar_array("v.i32s", vt::i32, 4, {0xFFFFFFFF, 0, 0x7FFFFFFF})  // -1, 0, 2^31-1
       .scalar_array("v.u32s_too_big", vt::u32, 4, {1, 0x80000000})
-      .scalar_array("v.f32s", vt::f32, 4,
-                    {std::bit_cast<std::uint32_t>(0.5f), std::bit_cast<std::uint32_t>(-2.0f)})
+      .scalar_array("v.f32s", vt::f32, 4, {std::bit_cast<std::uint32_t>(0.5f), std::bit_cast<std::uint32_t>(-2.0f)})
       .scalar_array("v.u8s", vt::u8, 1, {1, 2, 255})
       .scalar_array("v.empty", vt::i32, 4, {});
   return builder;
@@ -157,8 +156,7 @@ TEST_CASE("io.gguf: SmolLM2 header, metadata and tensor types", "[smollm]") {
 
   std::map<GgmlType, int> type_counts;
   for (const auto& info : file.tensors()) ++type_counts[info.type];
-  CHECK(type_counts ==
-        std::map<GgmlType, int>{{GgmlType::f32, 61}, {GgmlType::q4_1, 210}, {GgmlType::q8_0, 1}});
+  CHECK(type_counts == std::map<GgmlType, int>{{GgmlType::f32, 61}, {GgmlType::q4_1, 210}, {GgmlType::q8_0, 1}});
   const auto& embedding = file.tensor("token_embd.weight");
   CHECK(embedding.type == GgmlType::q8_0);
   CHECK(embedding.dims == std::vector<std::uint64_t>{576, 49152});
@@ -176,8 +174,7 @@ TEST_CASE("io.gguf: scalar getters convert what they promise and nothing else", 
     CHECK(file.get_uint("v.u64") == std::numeric_limits<std::uint64_t>::max());
     CHECK(file.get_uint("v.i32_positive") == 7);
     CHECK_THAT(message_of<act::FormatError>([&] { file.get_uint("v.i32"); }),
-               Catch::Contains("synthetic.gguf") && Catch::Contains("'v.i32'") &&
-                   Catch::Contains("i32 -5"));
+               Catch::Contains("synthetic.gguf") && Catch::Contains("'v.i32'") && Catch::Contains("i32 -5"));
     CHECK_THROWS_AS(file.get_uint("v.i8"), act::FormatError);
     CHECK_THROWS_AS(file.get_uint("v.i64"), act::FormatError);
     CHECK_THROWS_AS(file.get_uint("v.f32"), act::FormatError);
@@ -188,8 +185,7 @@ TEST_CASE("io.gguf: scalar getters convert what they promise and nothing else", 
     CHECK(file.get_float("v.f64") == 0.25f);
     CHECK(file.get_float("v.i16") == -32768.0f);
     CHECK(file.get_float("v.u8") == 200.0f);
-    CHECK_THAT(message_of<act::FormatError>([&] { file.get_float("v.f64_huge"); }),
-               Catch::Contains("f64 1e+300"));
+    CHECK_THAT(message_of<act::FormatError>([&] { file.get_float("v.f64_huge"); }), Catch::Contains("f64 1e+300"));
     CHECK_THROWS_AS(file.get_float("v.true"), act::FormatError);
   }
   SECTION("bools and strings only from their own types") {
@@ -202,8 +198,7 @@ TEST_CASE("io.gguf: scalar getters convert what they promise and nothing else", 
                Catch::Contains("u32 4294967295") && Catch::Contains("expected a string"));
   }
   SECTION("scalar getters refuse arrays") {
-    CHECK_THAT(message_of<act::FormatError>([&] { file.get_string("v.strings"); }),
-               Catch::Contains("array of string"));
+    CHECK_THAT(message_of<act::FormatError>([&] { file.get_string("v.strings"); }), Catch::Contains("array of string"));
   }
   SECTION("missing keys: get_* throws naming the key, find_* returns nullopt") {
     CHECK_THAT(message_of<act::FormatError>([&] { file.get_uint("no.such.key"); }),
@@ -228,8 +223,7 @@ TEST_CASE("io.gguf: array getters", "[gguf]") {
   const GgufFile file = parse(all_value_types().build());
 
   CHECK(file.get_string_array("v.strings") == std::vector<std::string>{"a", "", "ccc"});
-  CHECK(file.get_int_array("v.i32s") ==
-        std::vector<std::int32_t>{-1, 0, std::numeric_limits<std::int32_t>::max()});
+  CHECK(file.get_int_array("v.i32s") == std::vector<std::int32_t>{-1, 0, std::numeric_limits<std::int32_t>::max()});
   CHECK(file.get_int_array("v.u8s") == std::vector<std::int32_t>{1, 2, 255});
   CHECK(file.get_float_array("v.f32s") == std::vector<float>{0.5f, -2.0f});
   CHECK(file.get_int_array("v.empty").empty());
@@ -237,8 +231,7 @@ TEST_CASE("io.gguf: array getters", "[gguf]") {
              Catch::Contains("element 1") && Catch::Contains("u32 2147483648"));
   CHECK_THAT(message_of<act::FormatError>([&] { file.get_string_array("v.i32s"); }),
              Catch::Contains("element 0 holds i32 -1; expected a string"));
-  CHECK_THAT(message_of<act::FormatError>([&] { file.get_int_array("v.i32"); }),
-             Catch::Contains("has type i32"));
+  CHECK_THAT(message_of<act::FormatError>([&] { file.get_int_array("v.i32"); }), Catch::Contains("has type i32"));
 }
 
 TEST_CASE("io.gguf: metadata entries keep file order, types and array lengths", "[gguf]") {
@@ -275,9 +268,9 @@ TEST_CASE("io.gguf: nested arrays are accepted up to the depth limit", "[gguf]")
   CHECK(entry.element_type == GgufValueType::array);
   CHECK_THROWS_AS(file.get_int_array("deep"), act::FormatError);  // flat arrays only
 
-  CHECK_THAT(message_of<act::FormatError>(
-                 [&] { parse(GgufBuilder().raw("deep", vt::array, nested(limit + 1)).build()); }),
-             Catch::Contains("'deep'") && Catch::Contains("nested deeper than"));
+  CHECK_THAT(
+      message_of<act::FormatError>([&] { parse(GgufBuilder().raw("deep", vt::array, nested(limit + 1)).build()); }),
+      Catch::Contains("'deep'") && Catch::Contains("nested deeper than"));
 }
 
 TEST_CASE("io.gguf: tensors are laid out from the aligned data section", "[gguf]") {
@@ -317,11 +310,8 @@ TEST_CASE("io.gguf: tensors are laid out from the aligned data section", "[gguf]
 }
 
 TEST_CASE("io.gguf: version 2 files are read like version 3", "[gguf]") {
-  const GgufFile file = parse(GgufBuilder()
-                                  .version(2)
-                                  .u32("k", 9)
-                                  .tensor({"t", 0, {4}, act::testing::f32_ramp(4), {}})
-                                  .build());
+  const GgufFile file =
+      parse(GgufBuilder().version(2).u32("k", 9).tensor({"t", 0, {4}, act::testing::f32_ramp(4), {}}).build());
   CHECK(file.version() == 2);
   CHECK(file.get_uint("k") == 9);
   CHECK(act::io::dequantize(file, file.tensor("t")) == std::vector<float>{0, 1, 2, 3});
@@ -331,9 +321,8 @@ TEST_CASE("io.gguf: well-formed input this reader does not support", "[gguf]") {
   SECTION("version 1 and big-endian files") {
     CHECK_THAT(message_of<act::UnsupportedError>([] { parse(GgufBuilder().version(1).build()); }),
                Catch::Contains("version 1"));
-    CHECK_THAT(
-        message_of<act::UnsupportedError>([] { parse(GgufBuilder().version(0x03000000).build()); }),
-        Catch::Contains("big-endian"));
+    CHECK_THAT(message_of<act::UnsupportedError>([] { parse(GgufBuilder().version(0x03000000).build()); }),
+               Catch::Contains("big-endian"));
   }
   SECTION("unknown tensor type ids are refused at open") {
     const Bytes bytes = GgufBuilder().tensor({"odd", 200, {32}, Bytes(128), {}}).build();
@@ -351,24 +340,20 @@ TEST_CASE("io.gguf: well-formed input this reader does not support", "[gguf]") {
 }
 
 TEST_CASE("io.gguf: tensor_bytes refuses infos that do not belong to the file", "[gguf]") {
-  const GgufFile file =
-      parse(GgufBuilder().tensor({"t", 0, {4}, act::testing::f32_ramp(4), {}}).build());
+  const GgufFile file = parse(GgufBuilder().tensor({"t", 0, {4}, act::testing::f32_ramp(4), {}}).build());
   auto foreign = file.tensor("t");
   foreign.offset = 4096;
   CHECK_THROWS_AS(file.tensor_bytes(foreign), std::invalid_argument);
 }
 
 TEST_CASE("io.gguf: open maps the file; parse copies; both survive moves", "[gguf]") {
-  const Bytes bytes = GgufBuilder()
-                          .string("general.name", "tiny")
-                          .tensor({"t", 0, {2}, act::testing::f32_ramp(2), {}})
-                          .build();
-  const auto path = std::filesystem::temp_directory_path() /
-                    ("act_io_gguf_test_" + std::to_string(::getpid()) + ".gguf");
+  const Bytes bytes =
+      GgufBuilder().string("general.name", "tiny").tensor({"t", 0, {2}, act::testing::f32_ramp(2), {}}).build();
+  const auto path =
+      std::filesystem::temp_directory_path() / ("act_io_gguf_test_" + std::to_string(::getpid()) + ".gguf");
   {
     std::ofstream out(path, std::ios::binary);
-    out.write(reinterpret_cast<const char*>(bytes.data()),
-              static_cast<std::streamsize>(bytes.size()));
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
   }
   GgufFile opened = GgufFile::open(path);
   std::filesystem::remove(path);  // the mapping outlives the directory entry

@@ -57,7 +57,8 @@ TEST_CASE("jsonl: truncated and binary lines are errors, not crashes", "[io][jso
 }
 
 TEST_CASE("jsonl: typed accessors name the field", "[io][jsonl]") {
-  const auto rows = read_all(R"({"text": "hi", "label": 2, "neg": -1, "f": 1.5, "choices": ["a", "b"], "bad": ["a", 3]})");
+  const auto rows =
+      read_all(R"({"text": "hi", "label": 2, "neg": -1, "f": 1.5, "choices": ["a", "b"], "bad": ["a", 3]})");
   const auto& r = rows.at(0);
   CHECK(r.string("text") == "hi");
   CHECK(r.index("label", 3) == 2);

@@ -70,9 +70,7 @@ TEST_CASE("io.mapped_file: moves transfer the mapping", "[mapped_file]") {
 
 TEST_CASE("io.mapped_file: errors name the path and the reason", "[mapped_file]") {
   const auto missing = std::filesystem::temp_directory_path() / "act_io_no_such_file.gguf";
-  CHECK_THAT(error_of(missing),
-             Catch::Contains(missing.string()) && Catch::Contains("No such file or directory"));
+  CHECK_THAT(error_of(missing), Catch::Contains(missing.string()) && Catch::Contains("No such file or directory"));
   const auto folder = std::filesystem::temp_directory_path();
-  CHECK_THAT(error_of(folder),
-             Catch::Contains(folder.string()) && Catch::Contains("not a regular file"));
+  CHECK_THAT(error_of(folder), Catch::Contains(folder.string()) && Catch::Contains("not a regular file"));
 }

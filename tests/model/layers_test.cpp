@@ -212,7 +212,8 @@ TEST_CASE("rms_norm and swiglu follow their formulas", "[model][layers]") {
   const std::vector<float> original = gate;
   swiglu(gate.data(), up.data(), n);
   for (std::size_t i = 0; i < n; ++i)
-    CHECK(gate[i] == Approx(original[i] / (1.0 + std::exp(-static_cast<double>(original[i]))) * up[i]).epsilon(1e-5).margin(1e-7));
+    CHECK(gate[i] ==
+          Approx(original[i] / (1.0 + std::exp(-static_cast<double>(original[i]))) * up[i]).epsilon(1e-5).margin(1e-7));
 }
 
 TEST_CASE("KvCache holds up to its capacity and reports overflow", "[model][kv]") {

@@ -29,8 +29,8 @@ GgufBuilder llama_metadata(std::string_view architecture = "llama", std::string_
   GgufBuilder b;
   b.string("general.architecture", architecture);
   const std::pair<const char*, std::uint32_t> sizes[] = {
-      {"llama.block_count", 2},           {"llama.embedding_length", 64}, {"llama.feed_forward_length", 172},
-      {"llama.attention.head_count", 8},  {"llama.context_length", 128},  {"llama.vocab_size", 512}};
+      {"llama.block_count", 2},          {"llama.embedding_length", 64}, {"llama.feed_forward_length", 172},
+      {"llama.attention.head_count", 8}, {"llama.context_length", 128},  {"llama.vocab_size", 512}};
   for (const auto& [key, value] : sizes)
     if (skip != key) b.u32(key, value);
   if (skip != "llama.attention.layer_norm_rms_epsilon") b.f32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
@@ -72,7 +72,8 @@ TEST_CASE("LlamaConfig::validate names the offending hyper-parameter", "[model][
     bad.spoil(c);
     CAPTURE(bad.what);
     CHECK_THROWS_AS(c.validate(), act::FormatError);
-    CHECK_THROWS_WITH(c.validate("m.gguf"), Catch::Matchers::Contains("m.gguf") && Catch::Matchers::Contains(bad.message));
+    CHECK_THROWS_WITH(c.validate("m.gguf"),
+                      Catch::Matchers::Contains("m.gguf") && Catch::Matchers::Contains(bad.message));
   }
 }
 
@@ -82,8 +83,8 @@ TEST_CASE("LlamaConfig::from_gguf reads llama keys with documented defaults", "[
   CHECK(c.dim == 64);
   CHECK(c.ffn_dim == 172);
   CHECK(c.heads == 8);
-  CHECK(c.kv_heads == 8);     // head_count_kv absent: no grouping
-  CHECK(c.rope_dim == 8);     // rope.dimension_count absent: the whole head
+  CHECK(c.kv_heads == 8);  // head_count_kv absent: no grouping
+  CHECK(c.rope_dim == 8);  // rope.dimension_count absent: the whole head
   CHECK(c.rope_base == 10000.0f);
   CHECK(c.vocab_size == 512);
   CHECK(c.rms_epsilon == 1e-5f);

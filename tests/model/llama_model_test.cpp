@@ -139,7 +139,8 @@ TEST_CASE("KV cache: prefill, chunked prefill and decode agree with the whole-pr
 
   session.reset();
   CHECK(session.position() == 0);
-  CHECK(bit_identical(session.prefill(std::span(tokens).first(30)), Session(model, {128, 1, {}}).prefill(std::span(tokens).first(30))));
+  CHECK(bit_identical(session.prefill(std::span(tokens).first(30)),
+                      Session(model, {128, 1, {}}).prefill(std::span(tokens).first(30))));
 }
 
 TEST_CASE("Threads do not change the result beyond rounding", "[model][shared]") {

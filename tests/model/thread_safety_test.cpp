@@ -46,9 +46,8 @@ void check_concurrent_use(const LlamaModel& model, const ActSettings& act) {
   const std::vector<std::string> prompts = {"Once upon a time", "The cat sat on the mat.", "a b c", "Tom and Lily"};
   std::vector<Conversation> expected;
   for (const std::string& prompt : prompts) expected.push_back(converse(model, prompt, act));
-  const auto mismatches = act::testing::run_concurrently(prompts.size(), [&](std::size_t prompt) {
-    return converse(model, prompts[prompt], act) == expected[prompt];
-  });
+  const auto mismatches = act::testing::run_concurrently(
+      prompts.size(), [&](std::size_t prompt) { return converse(model, prompts[prompt], act) == expected[prompt]; });
   for (const act::testing::Mismatch& m : mismatches)
     FAIL_CHECK("thread " << m.thread << ", prompt '" << prompts[m.job] << "' differs from one thread's");
   for (const Conversation& c : expected)

@@ -51,18 +51,31 @@ struct TinyLlama {
   bool nan_logit = false;
 
   static text::Vocabulary vocabulary() {
-    return spm_vocab({{"\xE2\x96\x81", -1.0f}, {"\xE2\x96\x81the", -2.0f}, {"\xE2\x96\x81" "a", -3.0f},
-                      {"\xE2\x96\x81" "cat", -4.0f}, {"Once", -5.0f}, {"\xE2\x96\x81upon", -6.0f},
-                      {"\xE2\x96\x81time", -7.0f}, {"e", -8.0f}, {"t", -9.0f}});
+    return spm_vocab({{"\xE2\x96\x81", -1.0f},
+                      {"\xE2\x96\x81the", -2.0f},
+                      {"\xE2\x96\x81"
+                       "a",
+                       -3.0f},
+                      {"\xE2\x96\x81"
+                       "cat",
+                       -4.0f},
+                      {"Once", -5.0f},
+                      {"\xE2\x96\x81upon", -6.0f},
+                      {"\xE2\x96\x81time", -7.0f},
+                      {"e", -8.0f},
+                      {"t", -9.0f}});
   }
 
   Bytes build() const {
     const text::Vocabulary vocab = vocabulary();
     GgufBuilder b;
     b.string("general.architecture", architecture).string("general.name", "tiny-llama");
-    for (const auto& [key, value] : {std::pair{"block_count", 1u}, {"embedding_length", width},
-                                     {"feed_forward_length", ffn_width}, {"attention.head_count", heads},
-                                     {"attention.head_count_kv", kv_heads}, {"context_length", context}})
+    for (const auto& [key, value] : {std::pair{"block_count", 1u},
+                                     {"embedding_length", width},
+                                     {"feed_forward_length", ffn_width},
+                                     {"attention.head_count", heads},
+                                     {"attention.head_count_kv", kv_heads},
+                                     {"context_length", context}})
       b.u32(architecture + "." + key, value);
     b.f32(architecture + ".attention.layer_norm_rms_epsilon", 1e-5f);
     add_vocabulary(b, vocab);

@@ -53,8 +53,8 @@ TEST_CASE("text.bpe: byte-level tokens decode to bytes", "[text]") {
   CHECK(decode_byte_level("\xC4\xA0world") == " world");                   // Ġworld
   CHECK(decode_byte_level("\xC4\x8A\xC4\x8A") == "\n\n");                  // ĊĊ
   CHECK(decode_byte_level("\xC3\xA3\xC4\xA3\xC2\xAE") == "\xE3\x81\xAE");  // ãģ®: bytes of の
-  CHECK(decode_byte_level("\xE2\x96\x81") == "\xE2\x96\x81");  // outside the alphabet: kept
-  CHECK(decode_byte_level("\xFF") == "\xFF");                  // invalid UTF-8: kept
+  CHECK(decode_byte_level("\xE2\x96\x81") == "\xE2\x96\x81");              // outside the alphabet: kept
+  CHECK(decode_byte_level("\xFF") == "\xFF");                              // invalid UTF-8: kept
 }
 
 TEST_CASE("text.bpe: gpt2 pre-tokenizer follows the GPT-2 split regex", "[text]") {
@@ -162,8 +162,7 @@ TEST_CASE("text.bpe: a malformed merge list is a FormatError naming the merge", 
   auto vocab = act::testing::byte_level_vocab({{"a", "b"}});
   SECTION("a merge naming an unknown token") {
     vocab.merges.push_back("ab zz");
-    CHECK_THROWS_WITH(BpeTokenizer(vocab),
-                      Catch::Contains("merge 1 'ab zz'") && Catch::Contains("unknown token 'zz'"));
+    CHECK_THROWS_WITH(BpeTokenizer(vocab), Catch::Contains("merge 1 'ab zz'") && Catch::Contains("unknown token 'zz'"));
   }
   SECTION("a merge whose result is not a token") {
     vocab.merges.push_back("b a");

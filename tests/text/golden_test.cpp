@@ -60,8 +60,8 @@ class ByteLevelRoundTrip {
   explicit ByteLevelRoundTrip(const act::text::Vocabulary& vocab) {
     const std::unordered_set<std::string> tokens(vocab.tokens.begin(), vocab.tokens.end());
     for (unsigned byte = 0; byte < 256; ++byte) {
-      spelled_[byte] = tokens.contains(
-          act::text::encode_utf8(act::text::byte_stand_in(static_cast<std::uint8_t>(byte))));
+      spelled_[byte] =
+          tokens.contains(act::text::encode_utf8(act::text::byte_stand_in(static_cast<std::uint8_t>(byte))));
     }
   }
   std::string operator()(std::string_view text) const {

@@ -18,9 +18,7 @@ using Ids = std::vector<std::int32_t>;
 namespace {
 
 constexpr std::int32_t first_byte_token = 3;  // spm_vocab: <0x00> is id 3
-constexpr std::int32_t byte_id(unsigned byte) {
-  return first_byte_token + static_cast<std::int32_t>(byte);
-}
+constexpr std::int32_t byte_id(unsigned byte) { return first_byte_token + static_cast<std::int32_t>(byte); }
 
 Ids spm_encode(const Vocabulary& vocab, std::string_view text, bool starts_segment = true) {
   Ids ids;
@@ -65,8 +63,7 @@ TEST_CASE("text.spm: spaces become U+2581 and segments get a space prefix", "[te
   CHECK(spm_encode(vocab, " a") == pieces(vocab, {"\xE2\x96\x81",
                                                   "\xE2\x96\x81"
                                                   "a"}));
-  CHECK(spm_encode(vocab, "") ==
-        pieces(vocab, {"\xE2\x96\x81"}));  // the Tokenizer skips empty text
+  CHECK(spm_encode(vocab, "") == pieces(vocab, {"\xE2\x96\x81"}));  // the Tokenizer skips empty text
   auto no_prefix = vocab;
   no_prefix.add_space_prefix = false;
   CHECK(spm_encode(no_prefix, "a b") == pieces(vocab, {"a",
@@ -76,8 +73,7 @@ TEST_CASE("text.spm: spaces become U+2581 and segments get a space prefix", "[te
 
 TEST_CASE("text.spm: characters without a piece fall back to byte tokens", "[text]") {
   const auto vocab = act::testing::spm_vocab({{"a", -1}, {"\xE2\x96\x81", -1}});
-  CHECK(spm_encode(vocab, "a\xC3\xA9", false) ==
-        Ids{act::testing::id_of(vocab, "a"), byte_id(0xC3), byte_id(0xA9)});
+  CHECK(spm_encode(vocab, "a\xC3\xA9", false) == Ids{act::testing::id_of(vocab, "a"), byte_id(0xC3), byte_id(0xA9)});
   CHECK(spm_encode(vocab, "\xFF\xC3", false) == Ids{byte_id(0xFF), byte_id(0xC3)});
   CHECK(spm_encode(vocab, std::string_view("\0", 1), false) == Ids{byte_id(0)});
   // <0x41> is a byte token, not the piece "A": the byte is spelled through fallback.
@@ -89,8 +85,7 @@ TEST_CASE("text.spm: without byte tokens an unknown character is one unknown tok
   CHECK(spm_encode(vocab,
                    "a\xC3\xA9"
                    "b",
-                   false) ==
-        Ids{act::testing::id_of(vocab, "a"), 0, act::testing::id_of(vocab, "b")});
+                   false) == Ids{act::testing::id_of(vocab, "a"), 0, act::testing::id_of(vocab, "b")});
   CHECK(spm_encode(vocab, "\xFF\xFE", false) == Ids{0, 0});
 }
 
@@ -98,8 +93,7 @@ TEST_CASE("text.spm: only normal tokens are merge targets", "[text]") {
   auto vocab = act::testing::spm_vocab({{"x", -1}, {"y", -1}, {"xy", 0}});
   vocab.add_space_prefix = false;
   CHECK(spm_encode(vocab, "xy") == pieces(vocab, {"xy"}));
-  vocab.types[static_cast<std::size_t>(act::testing::id_of(vocab, "xy"))] =
-      act::text::TokenType::control;
+  vocab.types[static_cast<std::size_t>(act::testing::id_of(vocab, "xy"))] = act::text::TokenType::control;
   CHECK(spm_encode(vocab, "xy") == pieces(vocab, {"x", "y"}));
 }
 

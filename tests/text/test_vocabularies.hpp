@@ -16,17 +16,15 @@ namespace act::testing {
 // The byte-level spelling of `bytes`: "a b" -> "aĠb".
 inline std::string byte_level(std::string_view bytes) {
   std::string spelled;
-  for (const char c : bytes)
-    text::append_utf8(spelled, text::byte_stand_in(static_cast<std::uint8_t>(c)));
+  for (const char c : bytes) text::append_utf8(spelled, text::byte_stand_in(static_cast<std::uint8_t>(c)));
   return spelled;
 }
 
 // Byte-level BPE: ids 0..255 spell the bytes 0..255, then one token per merge (its result, in
 // merge order), then `controls` as control tokens. Merges are written in plain bytes ("h e") and
 // stored in the byte-level spelling.
-inline text::Vocabulary byte_level_vocab(
-    const std::vector<std::pair<std::string, std::string>>& merges,
-    const std::vector<std::string>& controls = {}) {
+inline text::Vocabulary byte_level_vocab(const std::vector<std::pair<std::string, std::string>>& merges,
+                                         const std::vector<std::string>& controls = {}) {
   text::Vocabulary vocab;
   vocab.kind = text::VocabKind::bpe;
   vocab.pre_tokenizer = "gpt2";
@@ -46,8 +44,7 @@ inline text::Vocabulary byte_level_vocab(
 
 // SPM: 0 <unk>, 1 <s>, 2 </s>, then (with byte fallback) the 256 byte tokens <0x00>.. at ids
 // 3..258, then the normal pieces with their scores. BOS is added and spaces are prefixed.
-inline text::Vocabulary spm_vocab(const std::vector<std::pair<std::string, float>>& pieces,
-                                  bool byte_fallback = true) {
+inline text::Vocabulary spm_vocab(const std::vector<std::pair<std::string, float>>& pieces, bool byte_fallback = true) {
   using text::TokenType;
   text::Vocabulary vocab;
   vocab.kind = text::VocabKind::spm;

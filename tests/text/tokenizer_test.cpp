@@ -20,8 +20,7 @@ namespace {
 
 // Byte-level BPE with chat-template controls: "he"=256, "ll"=257, then controls from 258.
 Vocabulary chat_vocab() {
-  return act::testing::byte_level_vocab({{"h", "e"}, {"l", "l"}},
-                                        {"<|im_start|>", "<|im_end|>", "<|a", "<|ab|>"});
+  return act::testing::byte_level_vocab({{"h", "e"}, {"l", "l"}}, {"<|im_start|>", "<|im_end|>", "<|a", "<|ab|>"});
 }
 constexpr std::int32_t im_start = 258;
 constexpr std::int32_t im_end = 259;
@@ -39,13 +38,11 @@ std::string random_bytes(std::mt19937& rng, std::size_t size) {
 
 TEST_CASE("text.tokenizer: special tokens in the text encode as themselves", "[text]") {
   const Tokenizer tokenizer(chat_vocab());
-  CHECK(tokenizer.encode("<|im_start|>hello<|im_end|>", false) ==
-        Ids{im_start, 256, 257, 'o', im_end});
+  CHECK(tokenizer.encode("<|im_start|>hello<|im_end|>", false) == Ids{im_start, 256, 257, 'o', im_end});
   CHECK(tokenizer.encode("<|im_start|><|im_end|>", false) == Ids{im_start, im_end});
   CHECK(tokenizer.encode("x<|im_end|>\n", false) == Ids{'x', im_end, '\n'});
   // Incomplete special tokens are plain text.
-  CHECK(tokenizer.encode("<|im_start|", false) ==
-        Ids{'<', '|', 'i', 'm', '_', 's', 't', 'a', 'r', 't', '|'});
+  CHECK(tokenizer.encode("<|im_start|", false) == Ids{'<', '|', 'i', 'm', '_', 's', 't', 'a', 'r', 't', '|'});
 }
 
 TEST_CASE("text.tokenizer: special tokens can be read as plain text (user input)", "[text]") {

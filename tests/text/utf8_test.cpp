@@ -106,8 +106,8 @@ TEST_CASE("text.utf8: encoding writes the shortest form and replaces non-scalars
   CHECK(encode_utf8(0x10FFFF) == "\xF4\x8F\xBF\xBF");
   CHECK(encode_utf8(0xD800) == "\xEF\xBF\xBD");
   CHECK(encode_utf8(0x110000) == "\xEF\xBF\xBD");
-  for (char32_t cp : {char32_t{0x7F}, char32_t{0x80}, char32_t{0x7FF}, char32_t{0x800},
-                      char32_t{0xFFFF}, char32_t{0x10000}}) {
+  for (char32_t cp :
+       {char32_t{0x7F}, char32_t{0x80}, char32_t{0x7FF}, char32_t{0x800}, char32_t{0xFFFF}, char32_t{0x10000}}) {
     const std::string bytes = encode_utf8(cp);
     const auto c = decode_utf8(bytes, 0);
     CHECK(c.valid);
@@ -129,8 +129,8 @@ TEST_CASE("text.unicode: character classes follow the Unicode categories", "[tex
   CHECK(char_class(0xBD) == CharClass::number);    // ½ (No)
   CHECK(char_class(0x216B) == CharClass::number);  // Ⅻ (Nl)
   CHECK(char_class(0xB2) == CharClass::number);    // ² (No)
-  for (char32_t ws : {0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x20, 0x85, 0xA0, 0x1680, 0x2000, 0x200A,
-                      0x2028, 0x2029, 0x202F, 0x205F, 0x3000}) {
+  for (char32_t ws : {0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x20, 0x85, 0xA0, 0x1680, 0x2000, 0x200A, 0x2028, 0x2029, 0x202F,
+                      0x205F, 0x3000}) {
     INFO("U+" << std::hex << static_cast<std::uint32_t>(ws));
     CHECK(char_class(ws) == CharClass::whitespace);
   }

@@ -124,8 +124,8 @@ TEST_CASE("text.gguf: absent optional keys take llama.cpp's defaults", "[text]")
 }
 
 TEST_CASE("text.gguf: the 0xFFFFFFFF id means no token", "[text]") {
-  const Vocabulary vocab = from_gguf(parse(
-      llama_gguf(act::testing::spm_vocab({})).u32("tokenizer.ggml.padding_token_id", 0xFFFFFFFF)));
+  const Vocabulary vocab =
+      from_gguf(parse(llama_gguf(act::testing::spm_vocab({})).u32("tokenizer.ggml.padding_token_id", 0xFFFFFFFF)));
   CHECK(vocab.pad == no_token);
 }
 
@@ -150,8 +150,7 @@ TEST_CASE("text.gguf: missing or inconsistent metadata is a clear error", "[text
   }
   SECTION("byte-level BPE without merges") {
     GgufBuilder builder;
-    builder.string("tokenizer.ggml.model", "gpt2")
-        .string_array("tokenizer.ggml.tokens", vocab.tokens);
+    builder.string("tokenizer.ggml.model", "gpt2").string_array("tokenizer.ggml.tokens", vocab.tokens);
     CHECK_THROWS_WITH(from_gguf(parse(builder)), Catch::Contains("tokenizer.ggml.merges"));
   }
   SECTION("an unknown token type") {
@@ -164,8 +163,7 @@ TEST_CASE("text.gguf: missing or inconsistent metadata is a clear error", "[text
   SECTION("a special id outside the vocabulary") {
     GgufBuilder builder = llama_gguf(act::testing::spm_vocab({}));
     builder.u32("tokenizer.ggml.bos_token_id", 600);
-    CHECK_THROWS_WITH(from_gguf(parse(builder)),
-                      Catch::Contains("test.gguf") && Catch::Contains("BOS token id 600"));
+    CHECK_THROWS_WITH(from_gguf(parse(builder)), Catch::Contains("test.gguf") && Catch::Contains("BOS token id 600"));
   }
   SECTION("scores that do not match the tokens") {
     GgufBuilder builder;
@@ -177,8 +175,7 @@ TEST_CASE("text.gguf: missing or inconsistent metadata is a clear error", "[text
   SECTION("a merge naming an unknown token") {
     Vocabulary broken = vocab;
     broken.merges.push_back("he zz");
-    CHECK_THROWS_WITH(act::text::Tokenizer::from_gguf(parse(gpt2_gguf(broken))),
-                      Catch::Contains("unknown token 'zz'"));
+    CHECK_THROWS_WITH(act::text::Tokenizer::from_gguf(parse(gpt2_gguf(broken))), Catch::Contains("unknown token 'zz'"));
   }
   SECTION("an unsupported pre-tokenizer") {
     GgufBuilder builder;

@@ -61,9 +61,7 @@ constexpr RowDecoder find_row_decoder(GgmlType type) noexcept {
 
 }  // namespace detail
 
-constexpr bool can_dequantize(GgmlType type) noexcept {
-  return detail::find_row_decoder(type) != nullptr;
-}
+constexpr bool can_dequantize(GgmlType type) noexcept { return detail::find_row_decoder(type) != nullptr; }
 
 // Decodes dst.size() elements of `type` from `src`. A type this library cannot decode throws
 // act::UnsupportedError; dst.size() must be a whole number of blocks and src.size() exactly their
@@ -76,9 +74,9 @@ inline void dequantize_row(GgmlType type, std::span<const std::byte> src, std::s
   }
   const std::uint64_t expected_bytes = row_bytes(type, dst.size());
   if (src.size() != expected_bytes) {
-    throw std::invalid_argument(std::to_string(dst.size()) + " " + std::string(type_name(type)) +
-                                " elements take " + std::to_string(expected_bytes) +
-                                " bytes, but " + std::to_string(src.size()) + " were given");
+    throw std::invalid_argument(std::to_string(dst.size()) + " " + std::string(type_name(type)) + " elements take " +
+                                std::to_string(expected_bytes) + " bytes, but " + std::to_string(src.size()) +
+                                " were given");
   }
   decoder(src, dst);
 }
@@ -89,8 +87,7 @@ inline std::vector<float> dequantize(const GgufFile& file, const GgufTensorInfo&
   if (!can_dequantize(info.type)) {
     throw UnsupportedError(file.name() + ": tensor '" + info.name + "' has ggml type " +
                            std::string(type_name(info.type)) + " (id " +
-                           std::to_string(static_cast<std::uint32_t>(info.type)) +
-                           "), which cannot be dequantized");
+                           std::to_string(static_cast<std::uint32_t>(info.type)) + "), which cannot be dequantized");
   }
   std::vector<float> values(static_cast<std::size_t>(info.element_count));
   dequantize_row(info.type, file.tensor_bytes(info), values);

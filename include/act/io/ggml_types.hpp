@@ -101,8 +101,7 @@ constexpr std::optional<GgmlTypeTraits> find_type_traits(std::uint32_t type_id) 
 // Traits of a type; throws std::invalid_argument for a value outside the enumeration.
 inline GgmlTypeTraits type_traits(GgmlType type) {
   if (auto traits = find_type_traits(static_cast<std::uint32_t>(type))) return *traits;
-  throw std::invalid_argument("unknown ggml type id " +
-                              std::to_string(static_cast<std::uint32_t>(type)));
+  throw std::invalid_argument("unknown ggml type id " + std::to_string(static_cast<std::uint32_t>(type)));
 }
 
 // "Q4_1", ...; "unknown" for a value outside the enumeration.
@@ -118,14 +117,13 @@ inline std::uint32_t block_size(GgmlType type) { return type_traits(type).block_
 inline std::uint64_t row_bytes(GgmlType type, std::uint64_t elements) {
   const GgmlTypeTraits traits = type_traits(type);
   if (elements % traits.block_size != 0) {
-    throw std::invalid_argument(std::to_string(elements) + " elements of " +
-                                std::string(traits.name) + " do not fill whole blocks of " +
-                                std::to_string(traits.block_size));
+    throw std::invalid_argument(std::to_string(elements) + " elements of " + std::string(traits.name) +
+                                " do not fill whole blocks of " + std::to_string(traits.block_size));
   }
   const std::uint64_t blocks = elements / traits.block_size;
   if (blocks > std::numeric_limits<std::uint64_t>::max() / traits.block_bytes) {
-    throw std::overflow_error("byte size of " + std::to_string(elements) + " " +
-                              std::string(traits.name) + " elements overflows 64 bits");
+    throw std::overflow_error("byte size of " + std::to_string(elements) + " " + std::string(traits.name) +
+                              " elements overflows 64 bits");
   }
   return blocks * traits.block_bytes;
 }

@@ -61,9 +61,8 @@ enum class GgufValueType : std::uint32_t {
 };
 
 constexpr std::string_view value_type_name(GgufValueType type) noexcept {
-  constexpr std::array<std::string_view, 13> names{"u8",  "i8",  "u16",  "i16",    "u32",
-                                                   "i32", "f32", "bool", "string", "array",
-                                                   "u64", "i64", "f64"};
+  constexpr std::array<std::string_view, 13> names{"u8",   "i8",     "u16",   "i16", "u32", "i32", "f32",
+                                                   "bool", "string", "array", "u64", "i64", "f64"};
   const auto index = static_cast<std::uint32_t>(type);
   return index < names.size() ? names[index] : "unknown";
 }
@@ -135,8 +134,7 @@ class GgufCursor {
   std::string_view read_string(std::uint64_t max_length) {
     const auto length = read<std::uint64_t>();
     if (length > max_length) {
-      fail("string length " + std::to_string(length) + " exceeds the limit of " +
-           std::to_string(max_length));
+      fail("string length " + std::to_string(length) + " exceeds the limit of " + std::to_string(max_length));
     }
     require_bytes(length, "the string");
     const std::string_view text(reinterpret_cast<const char*>(bytes_.data()) + position_,
@@ -155,15 +153,14 @@ class GgufCursor {
   void set_context(std::string context) { context_ = std::move(context); }
 
   [[noreturn]] void fail(const std::string& problem) const {
-    throw FormatError(source_ + ": " + context_ + ": " + problem + " (at byte " +
-                      std::to_string(position_) + ")");
+    throw FormatError(source_ + ": " + context_ + ": " + problem + " (at byte " + std::to_string(position_) + ")");
   }
 
  private:
   void require_bytes(std::uint64_t count, const char* what) const {
     if (count > remaining()) {
-      fail("file ends before " + std::string(what) + " (" + std::to_string(count) +
-           " bytes needed, " + std::to_string(remaining()) + " left)");
+      fail("file ends before " + std::string(what) + " (" + std::to_string(count) + " bytes needed, " +
+           std::to_string(remaining()) + " left)");
     }
   }
 
@@ -258,12 +255,10 @@ inline GgufArrayHeader read_array_header(GgufCursor& cursor, int depth) {
   }
   const GgufValueType element_type = read_value_type(cursor);
   const auto length = cursor.read<std::uint64_t>();
-  if (length > gguf_limits::max_array_length ||
-      length > cursor.remaining() / min_value_size(element_type)) {
-    cursor.fail("array of " + std::to_string(length) + " " +
-                std::string(value_type_name(element_type)) + " elements cannot fit in the " +
-                std::to_string(cursor.remaining()) + " bytes left or exceeds the limit of " +
-                std::to_string(gguf_limits::max_array_length));
+  if (length > gguf_limits::max_array_length || length > cursor.remaining() / min_value_size(element_type)) {
+    cursor.fail("array of " + std::to_string(length) + " " + std::string(value_type_name(element_type)) +
+                " elements cannot fit in the " + std::to_string(cursor.remaining()) +
+                " bytes left or exceeds the limit of " + std::to_string(gguf_limits::max_array_length));
   }
   return {element_type, length};
 }
@@ -299,12 +294,10 @@ inline std::optional<std::uint64_t> to_uint(const GgufScalar& scalar) {
 
 inline std::optional<std::int32_t> to_int32(const GgufScalar& scalar) {
   using Limits = std::numeric_limits<std::int32_t>;
-  if (const auto* u = std::get_if<std::uint64_t>(&scalar);
-      u && *u <= std::uint64_t{Limits::max()}) {
+  if (const auto* u = std::get_if<std::uint64_t>(&scalar); u && *u <= std::uint64_t{Limits::max()}) {
     return static_cast<std::int32_t>(*u);
   }
-  if (const auto* i = std::get_if<std::int64_t>(&scalar);
-      i && *i >= Limits::min() && *i <= Limits::max()) {
+  if (const auto* i = std::get_if<std::int64_t>(&scalar); i && *i >= Limits::min() && *i <= Limits::max()) {
     return static_cast<std::int32_t>(*i);
   }
   return std::nullopt;
@@ -368,8 +361,7 @@ class GgufFile {
 
   // Parses a copy of `bytes`; `name` stands for the file in messages.
   static GgufFile parse(std::span<const std::byte> bytes, std::string name) {
-    return GgufFile(Storage{std::in_place_type<std::vector<std::byte>>, bytes.begin(), bytes.end()},
-                    std::move(name));
+    return GgufFile(Storage{std::in_place_type<std::vector<std::byte>>, bytes.begin(), bytes.end()}, std::move(name));
   }
 
   std::uint32_t version() const noexcept { return version_; }
@@ -395,8 +387,7 @@ class GgufFile {
   }
   // Any integer type holding a non-negative value.
   std::uint64_t get_uint(std::string_view key) const {
-    return convert_scalar<std::uint64_t>(required_entry(key), detail::to_uint,
-                                         "a non-negative integer");
+    return convert_scalar<std::uint64_t>(required_entry(key), detail::to_uint, "a non-negative integer");
   }
   // f32, f64 (within float's range) or any integer.
   float get_float(std::string_view key) const {
@@ -446,25 +437,18 @@ class GgufFile {
   std::span<const std::byte> tensor_bytes(const GgufTensorInfo& info) const {
     const auto start = data_start(info);
     if (!start) {
-      throw std::invalid_argument(name_ + ": tensor info '" + info.name +
-                                  "' does not describe data inside this file");
+      throw std::invalid_argument(name_ + ": tensor info '" + info.name + "' does not describe data inside this file");
     }
-    return bytes().subspan(static_cast<std::size_t>(*start),
-                           static_cast<std::size_t>(info.byte_size));
+    return bytes().subspan(static_cast<std::size_t>(*start), static_cast<std::size_t>(info.byte_size));
   }
 
  private:
   using Storage = std::variant<MappedFile, std::vector<std::byte>>;
 
-  static std::span<const std::byte> as_bytes(const MappedFile& file) noexcept {
-    return file.bytes();
-  }
-  static std::span<const std::byte> as_bytes(const std::vector<std::byte>& copy) noexcept {
-    return copy;
-  }
+  static std::span<const std::byte> as_bytes(const MappedFile& file) noexcept { return file.bytes(); }
+  static std::span<const std::byte> as_bytes(const std::vector<std::byte>& copy) noexcept { return copy; }
 
-  GgufFile(Storage storage, std::string name)
-      : storage_(std::move(storage)), name_(std::move(name)) {
+  GgufFile(Storage storage, std::string name) : storage_(std::move(storage)), name_(std::move(name)) {
     detail::GgufCursor cursor(bytes(), name_);
     const auto [tensor_count, metadata_count] = read_header(cursor);
     read_metadata(cursor, metadata_count);
@@ -487,8 +471,7 @@ class GgufFile {
   static constexpr std::uint64_t min_tensor_info_bytes = 8 + 1 + 4 + 8 + 4 + 8;
 
   Counts read_header(detail::GgufCursor& cursor) {
-    constexpr std::array<std::byte, 4> magic{std::byte{'G'}, std::byte{'G'}, std::byte{'U'},
-                                             std::byte{'F'}};
+    constexpr std::array<std::byte, 4> magic{std::byte{'G'}, std::byte{'G'}, std::byte{'U'}, std::byte{'F'}};
     const auto file = bytes();
     if (file.size() < magic.size() || !std::equal(magic.begin(), magic.end(), file.begin())) {
       cursor.fail("not a GGUF file (missing 'GGUF' magic)");
@@ -498,8 +481,7 @@ class GgufFile {
     check_version(cursor);
     const Counts counts{cursor.read<std::uint64_t>(), cursor.read<std::uint64_t>()};
     check_count(cursor, counts.tensors, gguf_limits::max_tensors, min_tensor_info_bytes, "tensor");
-    check_count(cursor, counts.metadata, gguf_limits::max_metadata_entries,
-                min_metadata_entry_bytes, "metadata entry");
+    check_count(cursor, counts.metadata, gguf_limits::max_metadata_entries, min_metadata_entry_bytes, "metadata entry");
     return counts;
   }
 
@@ -514,12 +496,12 @@ class GgufFile {
     cursor.fail("unknown GGUF version " + std::to_string(version_));
   }
 
-  static void check_count(const detail::GgufCursor& cursor, std::uint64_t count,
-                          std::uint64_t limit, std::uint64_t min_bytes_each, const char* what) {
+  static void check_count(const detail::GgufCursor& cursor, std::uint64_t count, std::uint64_t limit,
+                          std::uint64_t min_bytes_each, const char* what) {
     if (count > limit || count > cursor.remaining() / min_bytes_each) {
       cursor.fail(std::string(what) + " count " + std::to_string(count) + " exceeds the limit of " +
-                  std::to_string(limit) + " or cannot fit in the " +
-                  std::to_string(cursor.remaining()) + " bytes left");
+                  std::to_string(limit) + " or cannot fit in the " + std::to_string(cursor.remaining()) +
+                  " bytes left");
     }
   }
 
@@ -531,8 +513,7 @@ class GgufFile {
       if (key.empty()) cursor.fail("empty key");
       cursor.set_context("metadata key '" + key + "'");
       if (metadata_index_.contains(key)) cursor.fail("duplicate key");
-      GgufMetadataEntry parsed{std::move(key), detail::read_value_type(cursor), GgufValueType::u8,
-                               0, 0};
+      GgufMetadataEntry parsed{std::move(key), detail::read_value_type(cursor), GgufValueType::u8, 0, 0};
       if (parsed.type == GgufValueType::array) {
         const detail::GgufArrayHeader header = detail::read_array_header(cursor, 1);
         parsed.element_type = header.element_type;
@@ -552,8 +533,7 @@ class GgufFile {
     const auto alignment = find_uint("general.alignment");
     if (!alignment) return gguf_limits::default_alignment;
     if (*alignment == 0 || (*alignment & (*alignment - 1)) != 0) {
-      throw FormatError(name_ + ": general.alignment " + std::to_string(*alignment) +
-                        " is not a power of two");
+      throw FormatError(name_ + ": general.alignment " + std::to_string(*alignment) + " is not a power of two");
     }
     return *alignment;
   }
@@ -592,28 +572,24 @@ class GgufFile {
     for (std::uint32_t d = 0; d < dim_count; ++d) {
       info.dims.push_back(cursor.read<std::uint64_t>());
       const auto count = detail::checked_mul(info.element_count, info.dims.back());
-      if (info.dims.back() > gguf_limits::max_element_count || !count ||
-          *count > gguf_limits::max_element_count) {
-        cursor.fail("shape has more than " + std::to_string(gguf_limits::max_element_count) +
-                    " elements");
+      if (info.dims.back() > gguf_limits::max_element_count || !count || *count > gguf_limits::max_element_count) {
+        cursor.fail("shape has more than " + std::to_string(gguf_limits::max_element_count) + " elements");
       }
       info.element_count = *count;
     }
   }
 
-  void check_layout(const detail::GgufCursor& cursor, GgufTensorInfo& info,
-                    const GgmlTypeTraits& traits) const {
+  void check_layout(const detail::GgufCursor& cursor, GgufTensorInfo& info, const GgmlTypeTraits& traits) const {
     if (info.dims[0] % traits.block_size != 0) {
       cursor.fail("row length " + std::to_string(info.dims[0]) + " is not a multiple of the " +
                   std::string(traits.name) + " block size " + std::to_string(traits.block_size));
     }
-    const auto byte_size =
-        detail::checked_mul(info.element_count / traits.block_size, traits.block_bytes);
+    const auto byte_size = detail::checked_mul(info.element_count / traits.block_size, traits.block_bytes);
     if (!byte_size) cursor.fail("data size overflows 64 bits");
     info.byte_size = *byte_size;
     if (info.offset % alignment_ != 0) {
-      cursor.fail("data offset " + std::to_string(info.offset) + " is not a multiple of the " +
-                  "alignment " + std::to_string(alignment_));
+      cursor.fail("data offset " + std::to_string(info.offset) + " is not a multiple of the " + "alignment " +
+                  std::to_string(alignment_));
     }
   }
 
@@ -631,11 +607,10 @@ class GgufFile {
 
   void check_data_range(const GgufTensorInfo& info) const {
     if (data_start(info)) return;
-    throw FormatError(name_ + ": tensor '" + info.name + "' data (" +
-                      std::to_string(info.byte_size) + " bytes at offset " +
-                      std::to_string(info.offset) + " in the data section, which starts at byte " +
-                      std::to_string(data_offset_) + ") lies outside the file (size " +
-                      std::to_string(bytes().size()) + ")");
+    throw FormatError(name_ + ": tensor '" + info.name + "' data (" + std::to_string(info.byte_size) +
+                      " bytes at offset " + std::to_string(info.offset) +
+                      " in the data section, which starts at byte " + std::to_string(data_offset_) +
+                      ") lies outside the file (size " + std::to_string(bytes().size()) + ")");
   }
 
   const GgufMetadataEntry& required_entry(std::string_view key) const {
@@ -667,11 +642,10 @@ class GgufFile {
   }
 
   template <class T, class Convert>
-  std::vector<T> convert_array(const GgufMetadataEntry& entry, Convert convert,
-                               const char* expected) const {
+  std::vector<T> convert_array(const GgufMetadataEntry& entry, Convert convert, const char* expected) const {
     if (entry.type != GgufValueType::array || entry.element_type == GgufValueType::array) {
-      fail_entry(entry, "has type " + detail::type_description(entry) + "; expected an array of " +
-                            expected + " values");
+      fail_entry(entry,
+                 "has type " + detail::type_description(entry) + "; expected an array of " + expected + " values");
     }
     detail::GgufCursor cursor(bytes(), name_, entry.value_offset);
     std::vector<T> values;
@@ -680,9 +654,8 @@ class GgufFile {
       const detail::GgufScalar value = detail::read_scalar(cursor, entry.element_type);
       auto converted = convert(value);
       if (!converted) {
-        fail_entry(entry, "element " + std::to_string(i) + " holds " +
-                              detail::describe(entry.element_type, value) + "; expected " +
-                              expected);
+        fail_entry(entry, "element " + std::to_string(i) + " holds " + detail::describe(entry.element_type, value) +
+                              "; expected " + expected);
       }
       values.push_back(*std::move(converted));
     }

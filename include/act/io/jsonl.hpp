@@ -97,9 +97,7 @@ class JsonlRecord {
 
 namespace detail {
 
-inline bool is_blank(std::string_view line) {
-  return line.find_first_not_of(" \t\r") == std::string_view::npos;
-}
+inline bool is_blank(std::string_view line) { return line.find_first_not_of(" \t\r") == std::string_view::npos; }
 
 // nlohmann's message reads "... parse error at line 1, column 5: syntax error while parsing value -
 // invalid literal; last read: '...'": keep the reason, drop the echo of raw (possibly binary) bytes.

@@ -54,17 +54,14 @@ class MappedFile {
 
   ~MappedFile() { unmap(); }
 
-  std::span<const std::byte> bytes() const noexcept {
-    return {static_cast<const std::byte*>(data_), size_};
-  }
+  std::span<const std::byte> bytes() const noexcept { return {static_cast<const std::byte*>(data_), size_}; }
   const std::filesystem::path& path() const noexcept { return path_; }
 
  private:
   void map_descriptor(int fd) {
     struct stat info {};
     if (::fstat(fd, &info) != 0) fail("cannot stat", errno);
-    if (!S_ISREG(info.st_mode))
-      throw Error("cannot map " + path_.string() + ": not a regular file");
+    if (!S_ISREG(info.st_mode)) throw Error("cannot map " + path_.string() + ": not a regular file");
     if (static_cast<unsigned long long>(info.st_size) > std::numeric_limits<std::size_t>::max()) {
       throw Error("cannot map " + path_.string() + ": file too large for the address space");
     }

@@ -28,8 +28,7 @@ using act::f16_to_f32;
 struct BlockQ4_0 {
   static constexpr std::size_t elements = 32;
   std::uint16_t d;
-  std::array<std::uint8_t, 16>
-      qs;  // element j < 16: low nibble of qs[j]; j >= 16: high of qs[j-16]
+  std::array<std::uint8_t, 16> qs;  // element j < 16: low nibble of qs[j]; j >= 16: high of qs[j-16]
 };
 
 // 32 elements: value = d * q + m.
@@ -129,8 +128,7 @@ constexpr std::uint32_t legacy_quant(const Block& block, std::size_t j) noexcept
 }
 
 template <LegacyNibbleBlock Block>
-constexpr void dequantize_block(const Block& block,
-                                std::span<float, Block::elements> out) noexcept {
+constexpr void dequantize_block(const Block& block, std::span<float, Block::elements> out) noexcept {
   const float scale = f16_to_f32(block.d);
   for (std::size_t j = 0; j < Block::elements; ++j) {
     const std::uint32_t quant = legacy_quant(block, j);
@@ -144,8 +142,7 @@ constexpr void dequantize_block(const Block& block,
   }
 }
 
-constexpr void dequantize_block(const BlockQ8_0& block,
-                                std::span<float, BlockQ8_0::elements> out) noexcept {
+constexpr void dequantize_block(const BlockQ8_0& block, std::span<float, BlockQ8_0::elements> out) noexcept {
   const float scale = f16_to_f32(block.d);
   for (std::size_t j = 0; j < BlockQ8_0::elements; ++j) {
     out[j] = scale * static_cast<float>(block.qs[j]);
@@ -160,12 +157,10 @@ struct ScaleMin {
 // Sub-block s (< 8) of Q4_K/Q5_K: bytes 0-3 hold scales 0-3 and bytes 4-7 mins 0-3 in their low
 // 6 bits; scales and mins 4-7 take their low 4 bits from bytes 8-11 and their top 2 bits from the
 // spare top bits of bytes 0-3 (scales) and 4-7 (mins).
-constexpr ScaleMin unpack_scale_min(const std::array<std::uint8_t, 12>& packed,
-                                    std::size_t s) noexcept {
+constexpr ScaleMin unpack_scale_min(const std::array<std::uint8_t, 12>& packed, std::size_t s) noexcept {
   const auto byte = [&packed](std::size_t i) { return static_cast<std::uint32_t>(packed[i]); };
   if (s < 4) return {byte(s) & 0x3Fu, byte(s + 4) & 0x3Fu};
-  return {(byte(s + 4) & 0x0Fu) | ((byte(s - 4) >> 6) << 4),
-          (byte(s + 4) >> 4) | ((byte(s) >> 6) << 4)};
+  return {(byte(s + 4) & 0x0Fu) | ((byte(s - 4) >> 6) << 4), (byte(s + 4) >> 4) | ((byte(s) >> 6) << 4)};
 }
 
 // The 4- or 5-bit quant l (< 32) of sub-block s (< 8) of a Q4_K/Q5_K block.
@@ -177,8 +172,7 @@ constexpr std::uint32_t k_quant(const Block& block, std::size_t s, std::size_t l
 }
 
 template <KNibbleBlock Block>
-constexpr void dequantize_block(const Block& block,
-                                std::span<float, Block::elements> out) noexcept {
+constexpr void dequantize_block(const Block& block, std::span<float, Block::elements> out) noexcept {
   constexpr std::size_t sub_block = 32;
   const float d = f16_to_f32(block.d);
   const float dmin = f16_to_f32(block.dmin);
@@ -199,14 +193,12 @@ constexpr int q6k_quant(const BlockQ6K& block, std::size_t i) noexcept {
   const std::size_t half = i / 128;
   const std::size_t group = i % 128 / 32;
   const std::size_t l = i % 32;
-  const std::uint32_t low =
-      low_or_high_nibble(block.ql[half * 64 + group % 2 * 32 + l], group >= 2);
+  const std::uint32_t low = low_or_high_nibble(block.ql[half * 64 + group % 2 * 32 + l], group >= 2);
   const std::uint32_t high = (block.qh[half * 32 + l] >> (2 * group)) & 0x03u;
   return static_cast<int>(low | (high << 4)) - 32;
 }
 
-constexpr void dequantize_block(const BlockQ6K& block,
-                                std::span<float, BlockQ6K::elements> out) noexcept {
+constexpr void dequantize_block(const BlockQ6K& block, std::span<float, BlockQ6K::elements> out) noexcept {
   const float d = f16_to_f32(block.d);
   for (std::size_t i = 0; i < BlockQ6K::elements; ++i) {
     const float scale = d * static_cast<float>(block.scales[i / 16]);

@@ -20,8 +20,8 @@
 #include <act/kernels/attention_extras.hpp>
 #include <act/kernels/lane_ops.hpp>
 #include <act/kernels/operands.hpp>
-#include <act/simd/widen.hpp>
 #include <act/policies/calibration.hpp>
+#include <act/simd/widen.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -49,10 +49,10 @@ struct ChunkPartial {
 
 // How the visible keys are cut into chunks, and where each head's numbers live.
 struct DecodeLayout {
-  std::size_t visible = 0;   // keys the row sees: [0, visible)
-  std::size_t chunk = 0;     // keys per chunk (a multiple of the SIMD width)
-  std::size_t chunks = 0;    // chunks per head
-  std::size_t stride = 0;    // floats per head in the weight buffer: visible rounded up to the width
+  std::size_t visible = 0;  // keys the row sees: [0, visible)
+  std::size_t chunk = 0;    // keys per chunk (a multiple of the SIMD width)
+  std::size_t chunks = 0;   // chunks per head
+  std::size_t stride = 0;   // floats per head in the weight buffer: visible rounded up to the width
   std::size_t padded_dim = 0;
 
   explicit DecodeLayout(const AttentionGeometry& g) : visible(g.visible_keys(0)) {
@@ -68,11 +68,11 @@ struct DecodeLayout {
 // The buffers of one decode call; the calling thread keeps them between calls (decode runs once per
 // token, and reallocating them each time would cost more than the attention of a short cache).
 struct DecodeBuffers {
-  simd::AlignedVector<float> queries;   // [q_heads][padded_dim], scaled
-  simd::AlignedVector<float> weights;   // [q_heads][stride]: scores, then exp(s - chunk max)
-  simd::AlignedVector<float> outputs;   // [q_heads][chunks][padded_dim]: sum_j e_j v_j per chunk
-  std::vector<ChunkPartial> partials;   // [q_heads][chunks]
-  std::vector<float> factors;           // [q_heads][chunks]: exp(m_c - M) / L turns e_j into a weight
+  simd::AlignedVector<float> queries;      // [q_heads][padded_dim], scaled
+  simd::AlignedVector<float> weights;      // [q_heads][stride]: scores, then exp(s - chunk max)
+  simd::AlignedVector<float> outputs;      // [q_heads][chunks][padded_dim]: sum_j e_j v_j per chunk
+  std::vector<ChunkPartial> partials;      // [q_heads][chunks]
+  std::vector<float> factors;              // [q_heads][chunks]: exp(m_c - M) / L turns e_j into a weight
   std::vector<CalibrationReport> reports;  // [q_heads]
   std::vector<ColumnStats> call_stats;     // [q_heads], without running statistics
 
@@ -97,8 +97,8 @@ inline DecodeBuffers& decode_buffers() {
 // Lanes past `count` score -inf.
 template <class KV>
 void score_keys_in_lanes(const Operands<KV>& in, const AttentionGeometry& g, const DecodeLayout& layout,
-                                std::size_t head, std::size_t heads, std::size_t first, std::size_t count,
-                                DecodeBuffers& buffers, float* tile) {
+                         std::size_t head, std::size_t heads, std::size_t first, std::size_t count,
+                         DecodeBuffers& buffers, float* tile) {
   const std::size_t kv_head = g.kv_head_of(head), vectors = g.head_dim / simd::width;
   for (std::size_t h = 0; h < heads; ++h) {
     const float* query = buffers.queries.data() + (head + h) * layout.padded_dim;
@@ -160,7 +160,7 @@ inline ChunkPartial exponentiate_chunk(float* weights, std::size_t count) {
 // out[c] += sum_j weights[j] * v_j[c] for the chunk's keys, four vectors of columns at a time.
 template <class KV>
 void accumulate_chunk_values(const float* weights, const Operands<KV>& in, const AttentionGeometry& g,
-                                    std::size_t kv_head, std::size_t first, std::size_t count, float* out) {
+                             std::size_t kv_head, std::size_t first, std::size_t count, float* out) {
   const std::size_t vectors = g.head_dim / simd::width;
   for (std::size_t v0 = 0; v0 < vectors; v0 += 4) {
     const std::size_t block = std::min<std::size_t>(4, vectors - v0);
@@ -174,15 +174,16 @@ void accumulate_chunk_values(const float* weights, const Operands<KV>& in, const
   }
   for (std::size_t c = vectors * simd::width; c < g.head_dim; ++c) {
     float sum = 0.0f;
-    for (std::size_t j = 0; j < count; ++j) sum = std::fma(weights[j], simd::widen_scalar(in.v.row(kv_head, first + j)[c]), sum);
+    for (std::size_t j = 0; j < count; ++j)
+      sum = std::fma(weights[j], simd::widen_scalar(in.v.row(kv_head, first + j)[c]), sum);
     out[c] = sum;
   }
 }
 
 // Step 1 for one (KV head, chunk) item: every query head of the group.
 template <class KV>
-void decode_chunk(const Operands<KV>& in, const AttentionGeometry& g, const DecodeLayout& layout,
-                         std::size_t kv_head, std::size_t chunk, DecodeBuffers& buffers) {
+void decode_chunk(const Operands<KV>& in, const AttentionGeometry& g, const DecodeLayout& layout, std::size_t kv_head,
+                  std::size_t chunk, DecodeBuffers& buffers) {
   thread_local simd::AlignedVector<float> tile;
   tile.resize(g.group * simd::width * simd::width);
   const std::size_t first = chunk * layout.chunk, count = std::min(layout.chunk, layout.visible - first);
@@ -254,8 +255,7 @@ inline float decoded_weight(const DecodeLayout& layout, const DecodeBuffers& buf
 // Step 2b: adds a valid row's weights to the head's statistics (this call's, or the running ones)
 // and returns them for the detector.
 inline ColumnStatsView add_row_statistics(const AttentionGeometry& g, const DecodeLayout& layout, std::size_t head,
-                                          const MergedRow& row, const AttentionExtras& extras,
-                                          DecodeBuffers& buffers) {
+                                          const MergedRow& row, const AttentionExtras& extras, DecodeBuffers& buffers) {
   ColumnStats& stats = extras.running_stats.empty() ? buffers.call_stats[head] : extras.running_stats[head];
   if (extras.running_stats.empty()) stats.clear();
   stats.extend_to(g.kv_len);
@@ -283,7 +283,8 @@ void correct_decoded_row(const Operands<KV>& in, const AttentionGeometry& g, con
     const float weight = decoded_weight(layout, buffers, head, s);
     sink_mass += weight;
     const KV* value = in.v.row(g.kv_head_of(head), s);
-    for (std::size_t c = 0; c < g.head_dim; ++c) sink_output[c] = std::fma(weight, simd::widen_scalar(value[c]), sink_output[c]);
+    for (std::size_t c = 0; c < g.head_dim; ++c)
+      sink_output[c] = std::fma(weight, simd::widen_scalar(value[c]), sink_output[c]);
   }
   const auto gains = rule.gains(sink_mass, std::max(0.0f, 1.0f - sink_mass));
   if (!gains) {
@@ -337,8 +338,9 @@ CalibrationReport decode_attention(const Operands<KV>& in, const HeadsView<float
   parallel::parallel_for(g.kv_heads * layout.chunks, threads, [&](std::size_t item) {
     decode_chunk(in, g, layout, item / layout.chunks, item % layout.chunks, buffers);
   });
-  parallel::parallel_for(g.q_heads, threads,
-                         [&](std::size_t head) { finish_head(in, out, g, layout, head, extras, calibration, buffers); });
+  parallel::parallel_for(g.q_heads, threads, [&](std::size_t head) {
+    finish_head(in, out, g, layout, head, extras, calibration, buffers);
+  });
   CalibrationReport report;
   for (const CalibrationReport& head : buffers.reports) report += head;
   return report;

@@ -19,8 +19,10 @@ struct ContextOverflow : Error {
 class KvCache {
  public:
   KvCache(std::size_t layers, std::size_t capacity, std::size_t kv_dim)
-      : capacity_(capacity), kv_dim_(kv_dim),
-        keys_(new float[layers * capacity * kv_dim]), values_(new float[layers * capacity * kv_dim]) {}
+      : capacity_(capacity),
+        kv_dim_(kv_dim),
+        keys_(new float[layers * capacity * kv_dim]),
+        values_(new float[layers * capacity * kv_dim]) {}
 
   std::size_t capacity() const noexcept { return capacity_; }
   std::size_t size() const noexcept { return size_; }  // tokens stored

@@ -7,8 +7,8 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <stdexcept>
 #include <filesystem>
+#include <stdexcept>
 #include <string>
 
 namespace act::model {
@@ -20,11 +20,11 @@ inline std::string model_name(const io::GgufFile& file) {
 
 struct LlamaConfig {
   std::size_t layers = 0;
-  std::size_t dim = 0;          // embedding length
-  std::size_t ffn_dim = 0;      // feed-forward (SwiGLU) width
-  std::size_t heads = 0;        // query heads
-  std::size_t kv_heads = 0;     // key/value heads (grouped-query attention when fewer)
-  std::size_t rope_dim = 0;     // leading dimensions of each head that are rotated
+  std::size_t dim = 0;       // embedding length
+  std::size_t ffn_dim = 0;   // feed-forward (SwiGLU) width
+  std::size_t heads = 0;     // query heads
+  std::size_t kv_heads = 0;  // key/value heads (grouped-query attention when fewer)
+  std::size_t rope_dim = 0;  // leading dimensions of each head that are rotated
   float rope_base = 10000.0f;
   float rms_epsilon = 1e-5f;
   std::size_t context_length = 0;
@@ -65,8 +65,8 @@ inline constexpr std::size_t max_context = std::size_t{1} << 24;
 
 inline void require_range(const std::string& source, const char* name, std::size_t value, std::size_t limit) {
   if (value == 0 || value > limit)
-    config_error(source, std::string(name) + " = " + std::to_string(value) + " (must be in 1.." +
-                             std::to_string(limit) + ")");
+    config_error(source,
+                 std::string(name) + " = " + std::to_string(value) + " (must be in 1.." + std::to_string(limit) + ")");
 }
 
 }  // namespace detail
@@ -91,15 +91,17 @@ inline void LlamaConfig::validate(const std::string& source) const {
   if (!(std::isfinite(rope_base) && rope_base > 1.0f))
     detail::config_error(source, "rope.freq_base " + std::to_string(rope_base) + " must be finite and > 1");
   if (!(std::isfinite(rms_epsilon) && rms_epsilon > 0.0f && rms_epsilon < 1.0f))
-    detail::config_error(source, "attention.layer_norm_rms_epsilon " + std::to_string(rms_epsilon) +
-                                     " must be in (0, 1)");
+    detail::config_error(source,
+                         "attention.layer_norm_rms_epsilon " + std::to_string(rms_epsilon) + " must be in (0, 1)");
 }
 
 inline LlamaConfig LlamaConfig::from_gguf(const io::GgufFile& file) {
   const std::string architecture = file.find_string("general.architecture").value_or("(none)");
   if (architecture != "llama")
     throw UnsupportedError(file.name() + ": architecture '" + architecture + "' is not supported (only 'llama')");
-  const auto size = [&](const char* key) { return static_cast<std::size_t>(file.get_uint(std::string("llama.") + key)); };
+  const auto size = [&](const char* key) {
+    return static_cast<std::size_t>(file.get_uint(std::string("llama.") + key));
+  };
   const auto optional_size = [&](const char* key) { return file.find_uint(std::string("llama.") + key); };
 
   LlamaConfig c;
@@ -119,8 +121,8 @@ inline LlamaConfig LlamaConfig::from_gguf(const io::GgufFile& file) {
     // Token ids index the embedding and name tokenizer entries alike: both sizes must agree.
     if (tokens && tokens->array_length != c.vocab_size)
       detail::config_error(file.name(), "vocab_size is " + std::to_string(c.vocab_size) +
-                                            " but tokenizer.ggml.tokens has " +
-                                            std::to_string(tokens->array_length) + " entries");
+                                            " but tokenizer.ggml.tokens has " + std::to_string(tokens->array_length) +
+                                            " entries");
   } else if (tokens) {
     c.vocab_size = static_cast<std::size_t>(tokens->array_length);
   }

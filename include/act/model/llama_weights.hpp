@@ -42,7 +42,8 @@ class LlamaWeights {
     };
     w.token_embedding = matrix("token_embd.weight", config.vocab_size, config.dim);
     w.output_norm = vector(file, "output_norm.weight", config.dim);
-    if (file.find_tensor("output.weight") != nullptr) w.output_ = matrix("output.weight", config.vocab_size, config.dim);
+    if (file.find_tensor("output.weight") != nullptr)
+      w.output_ = matrix("output.weight", config.vocab_size, config.dim);
     w.layers.reserve(config.layers);
     for (std::size_t i = 0; i < config.layers; ++i) {
       const std::string prefix = "blk." + std::to_string(i) + ".";

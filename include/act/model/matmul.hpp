@@ -55,8 +55,7 @@ inline void matmul_tiled(const WeightMatrix& w, const float* x, std::size_t n, f
   const std::size_t tile_rows = (w.rows() + tiles - 1) / tiles;
   // A user-supplied GEMM may throw: the first exception is carried out of the region.
   parallel::FirstException failure;
-  ACT_OMP(parallel num_threads(threads))
-  {
+  ACT_OMP(parallel num_threads(threads)) {
     std::vector<float> decoded;
     ACT_OMP(for schedule(static))
     for (std::ptrdiff_t t = 0; t < static_cast<std::ptrdiff_t>(tiles); ++t) {

@@ -134,8 +134,7 @@ inline void store(const DecodedBlock& w, float* out) noexcept {
 // Calls visit(block index, decoded block) for each block of a row of `cols` elements.
 template <class Block, class Visit>
 void for_each_block(const std::byte* row, std::size_t cols, Visit&& visit) {
-  for (std::size_t b = 0; b < cols / block_elements; ++b)
-    visit(b, decode<Block>(row + b * sizeof(Block)));
+  for (std::size_t b = 0; b < cols / block_elements; ++b) visit(b, decode<Block>(row + b * sizeof(Block)));
 }
 
 // out[r * out_stride] = dot(weight row, x + r * x_stride) for r < Rows; the row count is a
@@ -155,7 +154,8 @@ template <class Block>
 void dot_quantized(const std::byte* row, std::size_t cols, const float* x, std::size_t x_stride, std::size_t count,
                    float* out, std::size_t out_stride) {
   std::size_t r = 0;
-  for (; r + 4 <= count; r += 4) dot_fixed_rows<Block, 4>(row, cols, x + r * x_stride, x_stride, out + r * out_stride, out_stride);
+  for (; r + 4 <= count; r += 4)
+    dot_fixed_rows<Block, 4>(row, cols, x + r * x_stride, x_stride, out + r * out_stride, out_stride);
   x += r * x_stride;
   out += r * out_stride;
   switch (count - r) {
@@ -173,8 +173,10 @@ void dot_quantized(const std::byte* row, std::size_t cols, const float* x, std::
 inline void dot_rows(io::GgmlType type, const std::byte* row, std::size_t cols, const float* x, std::size_t x_stride,
                      std::size_t count, float* out, std::size_t out_stride) {
   switch (type) {
-    case io::GgmlType::q4_1: return detail::dot_quantized<io::BlockQ4_1>(row, cols, x, x_stride, count, out, out_stride);
-    case io::GgmlType::q8_0: return detail::dot_quantized<io::BlockQ8_0>(row, cols, x, x_stride, count, out, out_stride);
+    case io::GgmlType::q4_1:
+      return detail::dot_quantized<io::BlockQ4_1>(row, cols, x, x_stride, count, out, out_stride);
+    case io::GgmlType::q8_0:
+      return detail::dot_quantized<io::BlockQ8_0>(row, cols, x, x_stride, count, out, out_stride);
     default: {
       const auto* weights = reinterpret_cast<const float*>(row);
       for (std::size_t r = 0; r < count; ++r) out[r * out_stride] = dot(weights, x + r * x_stride, cols);

@@ -18,8 +18,8 @@ class RotaryAngles {
     for (std::size_t p = 0; p < count; ++p) {
       const auto position = static_cast<double>(first_position + p);
       for (std::size_t i = 0; i < pairs_; ++i) {
-        const double angle =
-            position * std::pow(static_cast<double>(base), -2.0 * static_cast<double>(i) / static_cast<double>(rope_dim));
+        const double angle = position * std::pow(static_cast<double>(base),
+                                                 -2.0 * static_cast<double>(i) / static_cast<double>(rope_dim));
         cos_[p * pairs_ + i] = static_cast<float>(std::cos(angle));
         sin_[p * pairs_ + i] = static_cast<float>(std::sin(angle));
       }

@@ -63,9 +63,7 @@ inline constexpr std::array<std::int16_t, stand_in_limit> stand_in_bytes = [] {
 }  // namespace detail
 
 // The character that spells `byte` in byte-level BPE vocabularies ('A' -> 'A', ' ' -> 'Ġ').
-constexpr char32_t byte_stand_in(std::uint8_t byte) noexcept {
-  return detail::byte_stand_ins[byte];
-}
+constexpr char32_t byte_stand_in(std::uint8_t byte) noexcept { return detail::byte_stand_ins[byte]; }
 
 // The byte a byte-level character stands for; nullopt for characters outside the alphabet.
 constexpr std::optional<std::uint8_t> stand_in_byte(char32_t code_point) noexcept {
@@ -129,25 +127,23 @@ inline std::vector<ClassifiedChar> classify_chars(std::string_view text) {
 }
 
 // Length of the contraction ('s 't 'm 'd 're 've 'll) at chars[i], or 0.
-inline std::size_t contraction_length(const std::vector<ClassifiedChar>& chars, std::size_t i,
-                                      std::size_t end) {
+inline std::size_t contraction_length(const std::vector<ClassifiedChar>& chars, std::size_t i, std::size_t end) {
   if (chars[i].code_point != U'\'' || i + 1 >= end) return 0;
   const char32_t first = chars[i + 1].code_point;
   if (first == U's' || first == U't' || first == U'm' || first == U'd') return 2;
   if (i + 2 >= end) return 0;
   const char32_t second = chars[i + 2].code_point;
-  const bool two_letters = (first == U'r' && second == U'e') || (first == U'v' && second == U'e') ||
-                           (first == U'l' && second == U'l');
+  const bool two_letters =
+      (first == U'r' && second == U'e') || (first == U'v' && second == U'e') || (first == U'l' && second == U'l');
   return two_letters ? 3 : 0;
 }
 
 // End of the GPT-2 regex match starting at chars[i], for a piece ending at chars[end].
-inline std::size_t gpt2_word_end(const std::vector<ClassifiedChar>& chars, std::size_t i,
-                                 std::size_t end) {
+inline std::size_t gpt2_word_end(const std::vector<ClassifiedChar>& chars, std::size_t i, std::size_t end) {
   if (const std::size_t length = contraction_length(chars, i, end)) return i + length;
   // " ?X+": one leading space joins a following run of letters, numbers or other characters.
-  const bool space_joins = chars[i].code_point == U' ' && i + 1 < end &&
-                           chars[i + 1].char_class != CharClass::whitespace;
+  const bool space_joins =
+      chars[i].code_point == U' ' && i + 1 < end && chars[i + 1].char_class != CharClass::whitespace;
   const std::size_t run_begin = space_joins ? i + 1 : i;
   const CharClass run_class = chars[run_begin].char_class;
   std::size_t run_end = run_begin + 1;
@@ -157,11 +153,9 @@ inline std::size_t gpt2_word_end(const std::vector<ClassifiedChar>& chars, std::
   return run_end - i >= 2 ? run_end - 1 : run_end;
 }
 
-inline void gpt2_split(std::string_view text, const std::vector<ClassifiedChar>& chars,
-                       std::size_t begin, std::size_t end, std::vector<std::string_view>& words) {
-  const auto offset_of = [&](std::size_t i) {
-    return i < chars.size() ? chars[i].offset : text.size();
-  };
+inline void gpt2_split(std::string_view text, const std::vector<ClassifiedChar>& chars, std::size_t begin,
+                       std::size_t end, std::vector<std::string_view>& words) {
+  const auto offset_of = [&](std::size_t i) { return i < chars.size() ? chars[i].offset : text.size(); };
   for (std::size_t i = begin; i < end;) {
     const std::size_t word_end = gpt2_word_end(chars, i, end);
     words.push_back(text.substr(chars[i].offset, offset_of(word_end) - chars[i].offset));
@@ -195,8 +189,7 @@ inline std::vector<std::string_view> pre_tokenize(PreTokenizer kind, std::string
 class BpeTokenizer {
  public:
   // Throws FormatError for a malformed merge list, UnsupportedError for an unknown pre-tokenizer.
-  explicit BpeTokenizer(const Vocabulary& vocab)
-      : pre_tokenizer_(pre_tokenizer_from_name(vocab.pre_tokenizer)) {
+  explicit BpeTokenizer(const Vocabulary& vocab) : pre_tokenizer_(pre_tokenizer_from_name(vocab.pre_tokenizer)) {
     const std::unordered_map<std::string_view, std::int32_t> ids = index_tokens(vocab);
     index_bytes(ids);
     index_merges(vocab, ids);
@@ -246,8 +239,7 @@ class BpeTokenizer {
   };
 
   static std::uint64_t pair_key(std::int32_t left, std::int32_t right) noexcept {
-    return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(left)) << 32) |
-           static_cast<std::uint32_t>(right);
+    return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(left)) << 32) | static_cast<std::uint32_t>(right);
   }
 
   // Text -> id; a repeated spelling maps to its last id, as in llama.cpp and HF tokenizers.
@@ -267,15 +259,14 @@ class BpeTokenizer {
     }
   }
 
-  void index_merges(const Vocabulary& vocab,
-                    const std::unordered_map<std::string_view, std::int32_t>& ids) {
+  void index_merges(const Vocabulary& vocab, const std::unordered_map<std::string_view, std::int32_t>& ids) {
     if (vocab.merges.empty()) throw FormatError("byte-level BPE vocabulary has no merges");
     merges_.reserve(vocab.merges.size());
     const auto id_of = [&ids](std::string_view text, std::size_t rank, std::string_view merge) {
       const auto it = ids.find(text);
       if (it == ids.end()) {
-        throw FormatError("merge " + std::to_string(rank) + " '" + std::string(merge) +
-                          "' names unknown token '" + std::string(text) + "'");
+        throw FormatError("merge " + std::to_string(rank) + " '" + std::string(merge) + "' names unknown token '" +
+                          std::string(text) + "'");
       }
       return it->second;
     };
@@ -292,8 +283,7 @@ class BpeTokenizer {
       const std::int32_t left_id = id_of(left, rank, merge);
       const std::int32_t right_id = id_of(right, rank, merge);
       const std::int32_t result = id_of(std::string(left) + std::string(right), rank, merge);
-      merges_.try_emplace(pair_key(left_id, right_id),
-                          MergeRule{static_cast<std::int32_t>(rank), result});
+      merges_.try_emplace(pair_key(left_id, right_id), MergeRule{static_cast<std::int32_t>(rank), result});
     }
   }
 
@@ -328,8 +318,7 @@ class BpeTokenizer {
       scratch.queue.pop();
       Symbol& left = symbols[static_cast<std::size_t>(candidate.left)];
       Symbol& right = symbols[static_cast<std::size_t>(candidate.right)];
-      if (left.next != candidate.right || left.id != candidate.left_id ||
-          right.id != candidate.right_id) {
+      if (left.next != candidate.right || left.id != candidate.left_id || right.id != candidate.right_id) {
         continue;
       }
       left.id = candidate.result;

@@ -53,8 +53,7 @@ class SpmTokenizer {
  public:
   // Throws FormatError for a NaN score or a vocabulary that has neither byte fallback nor an
   // unknown token.
-  explicit SpmTokenizer(const Vocabulary& vocab)
-      : unk_(vocab.unk), add_space_prefix_(vocab.add_space_prefix) {
+  explicit SpmTokenizer(const Vocabulary& vocab) : unk_(vocab.unk), add_space_prefix_(vocab.add_space_prefix) {
     index_pieces(vocab);
     index_byte_tokens(vocab);
   }
@@ -98,9 +97,7 @@ class SpmTokenizer {
   };
   struct StringHash {
     using is_transparent = void;
-    std::size_t operator()(std::string_view text) const noexcept {
-      return std::hash<std::string_view>{}(text);
-    }
+    std::size_t operator()(std::string_view text) const noexcept { return std::hash<std::string_view>{}(text); }
   };
 
   void index_pieces(const Vocabulary& vocab) {

@@ -50,9 +50,8 @@ class SpecialTokenSplitter {
       by_first_byte_[static_cast<unsigned char>(text[0])].push_back({text, id});
     }
     for (auto& candidates : by_first_byte_) {
-      std::stable_sort(
-          candidates.begin(), candidates.end(),
-          [](const Literal& a, const Literal& b) { return a.text.size() > b.text.size(); });
+      std::stable_sort(candidates.begin(), candidates.end(),
+                       [](const Literal& a, const Literal& b) { return a.text.size() > b.text.size(); });
     }
   }
 
@@ -202,14 +201,12 @@ class Tokenizer {
 
   std::size_t index_of(std::int32_t id) const {
     if (id < 0 || static_cast<std::size_t>(id) >= size()) {
-      throw Error("token id " + std::to_string(id) + " is outside the vocabulary of " +
-                  std::to_string(size()));
+      throw Error("token id " + std::to_string(id) + " is outside the vocabulary of " + std::to_string(size()));
     }
     return static_cast<std::size_t>(id);
   }
 
-  void encode_fragment(std::string_view text, bool starts_segment,
-                       std::vector<std::int32_t>& out) const {
+  void encode_fragment(std::string_view text, bool starts_segment, std::vector<std::int32_t>& out) const {
     if (const auto* spm = std::get_if<SpmTokenizer>(&model_)) {
       spm->encode(text, starts_segment, out);
     } else {

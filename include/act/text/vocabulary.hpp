@@ -49,20 +49,15 @@ struct Vocabulary {
   TokenType type(std::int32_t id) const {
     return types.empty() ? TokenType::normal : types[static_cast<std::size_t>(id)];
   }
-  float score(std::int32_t id) const {
-    return scores.empty() ? 0.0f : scores[static_cast<std::size_t>(id)];
-  }
-  bool contains(std::int32_t id) const noexcept {
-    return id >= 0 && static_cast<std::size_t>(id) < tokens.size();
-  }
+  float score(std::int32_t id) const { return scores.empty() ? 0.0f : scores[static_cast<std::size_t>(id)]; }
+  bool contains(std::int32_t id) const noexcept { return id >= 0 && static_cast<std::size_t>(id) < tokens.size(); }
 };
 
 // Tokens written literally in the input (a chat template's <|im_start|>) that encode as
 // themselves instead of being split: control, user-defined and unknown tokens, as llama.cpp
 // matches them when parsing special tokens.
 inline bool is_matched_literally(TokenType type) noexcept {
-  return type == TokenType::control || type == TokenType::user_defined ||
-         type == TokenType::unknown;
+  return type == TokenType::control || type == TokenType::user_defined || type == TokenType::unknown;
 }
 
 // Byte tokens (TokenType::byte) spell one byte as <0xNN>, NN in upper-case hex.
@@ -92,16 +87,16 @@ inline void validate(const Vocabulary& vocab) {
   if (vocab.tokens.empty()) throw FormatError("vocabulary has no tokens");
   const auto check_size = [&vocab](std::size_t size, const char* what) {
     if (size != 0 && size != vocab.size()) {
-      throw FormatError("vocabulary has " + std::to_string(vocab.size()) + " tokens but " +
-                        std::to_string(size) + " " + what);
+      throw FormatError("vocabulary has " + std::to_string(vocab.size()) + " tokens but " + std::to_string(size) + " " +
+                        what);
     }
   };
   check_size(vocab.scores.size(), "scores");
   check_size(vocab.types.size(), "token types");
   const auto check_id = [&vocab](std::int32_t id, const char* what) {
     if (id != no_token && !vocab.contains(id)) {
-      throw FormatError(std::string(what) + " token id " + std::to_string(id) +
-                        " is outside the vocabulary of " + std::to_string(vocab.size()));
+      throw FormatError(std::string(what) + " token id " + std::to_string(id) + " is outside the vocabulary of " +
+                        std::to_string(vocab.size()));
     }
   };
   check_id(vocab.bos, "BOS");

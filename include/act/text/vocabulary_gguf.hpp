@@ -27,18 +27,15 @@ inline VocabKind vocab_kind_from_gguf(const io::GgufFile& file) {
   const std::string model = file.get_string(key);
   if (model == "llama") return VocabKind::spm;
   if (model == "gpt2") return VocabKind::bpe;
-  throw UnsupportedError(file.name() + ": tokenizer model '" + model +
-                         "' is not supported (supported: llama, gpt2)");
+  throw UnsupportedError(file.name() + ": tokenizer model '" + model + "' is not supported (supported: llama, gpt2)");
 }
 
-inline std::int32_t special_id_from_gguf(const io::GgufFile& file, std::string_view key,
-                                         std::int32_t fallback) {
+inline std::int32_t special_id_from_gguf(const io::GgufFile& file, std::string_view key, std::int32_t fallback) {
   const std::optional<std::uint64_t> id = file.find_uint(key);
   if (!id) return fallback;
   if (*id == gguf_no_token) return no_token;
   if (*id > static_cast<std::uint64_t>(std::numeric_limits<std::int32_t>::max())) {
-    throw FormatError(file.name() + ": " + std::string(key) + " = " + std::to_string(*id) +
-                      " is not a token id");
+    throw FormatError(file.name() + ": " + std::string(key) + " = " + std::to_string(*id) + " is not a token id");
   }
   return static_cast<std::int32_t>(*id);
 }
@@ -49,8 +46,7 @@ inline std::vector<TokenType> token_types_from_gguf(const io::GgufFile& file) {
   if (!file.has(key)) return types;
   for (const std::int32_t value : file.get_int_array(key)) {
     if (value < 0 || value > static_cast<std::int32_t>(TokenType::byte)) {
-      throw FormatError(file.name() + ": " + std::string(key) + " holds unknown type " +
-                        std::to_string(value));
+      throw FormatError(file.name() + ": " + std::string(key) + " holds unknown type " + std::to_string(value));
     }
     types.push_back(static_cast<TokenType>(value));
   }
@@ -74,8 +70,7 @@ inline Vocabulary from_gguf(const io::GgufFile& file) {
   vocab.pre_tokenizer = file.find_string("tokenizer.ggml.pre").value_or("default");
   vocab.bos = detail::special_id_from_gguf(file, "tokenizer.ggml.bos_token_id", spm ? 1 : no_token);
   vocab.eos = detail::special_id_from_gguf(file, "tokenizer.ggml.eos_token_id", spm ? 2 : no_token);
-  vocab.unk =
-      detail::special_id_from_gguf(file, "tokenizer.ggml.unknown_token_id", spm ? 0 : no_token);
+  vocab.unk = detail::special_id_from_gguf(file, "tokenizer.ggml.unknown_token_id", spm ? 0 : no_token);
   vocab.pad = detail::special_id_from_gguf(file, "tokenizer.ggml.padding_token_id", no_token);
   vocab.add_bos = file.find_bool("tokenizer.ggml.add_bos_token").value_or(spm);
   vocab.add_space_prefix = file.find_bool("tokenizer.ggml.add_space_prefix").value_or(spm);

@@ -126,7 +126,8 @@ inline ExampleOutcome score_example(const ScoringPlan& plan, std::span<const std
   out.label = plan.label;
   out.scores = rule == ScoreRule::restricted ? detail::restricted_scores(plan, rows)
                                              : detail::likelihood_scores(plan, rows, rule);
-  out.predicted = plan.greedy_tokens.empty() ? std::optional(detail::argmax(out.scores)) : detail::greedy_choice(plan, rows);
+  out.predicted =
+      plan.greedy_tokens.empty() ? std::optional(detail::argmax(out.scores)) : detail::greedy_choice(plan, rows);
   out.margin = detail::margin_of(out.scores, plan.label);
   return out;
 }

@@ -31,9 +31,9 @@ struct TokenRead {
 };
 
 enum class ScoreRule {
-  restricted,   // one row; log-softmax over the choices' tokens only (label, letter)
-  sum,          // summed full log-softmax (loglik)
-  token_mean,   // summed, divided by the number of tokens read (loglik-norm)
+  restricted,  // one row; log-softmax over the choices' tokens only (label, letter)
+  sum,         // summed full log-softmax (loglik)
+  token_mean,  // summed, divided by the number of tokens read (loglik-norm)
 };
 
 struct ScoringPlan {
@@ -113,8 +113,8 @@ std::vector<std::vector<std::int32_t>> letter_tokens(const Tok& tokenizer, std::
 
 // Token tables a protocol needs, computed once per task.
 struct TaskTokens {
-  std::vector<std::int32_t> labels;                  // label protocol
-  std::vector<std::vector<std::int32_t>> letters;    // letter protocol
+  std::vector<std::int32_t> labels;                // label protocol
+  std::vector<std::vector<std::int32_t>> letters;  // letter protocol
 };
 
 template <TextTokenizer Tok>
@@ -161,7 +161,8 @@ ScoringPlan make_plan(const Tok& tokenizer, const Task& task, Protocol protocol,
   const std::uint32_t context_end = detail::last_row(context);
   for (std::size_t c = 0; c < ex.choices.size(); ++c) {
     const std::vector<std::int32_t> tail = tokenizer.encode(continuation(task, ex.choices[c]), false);
-    if (tail.empty()) throw Error("act: choice " + std::to_string(c) + " of example " + ex.id + " tokenises to nothing");
+    if (tail.empty())
+      throw Error("act: choice " + std::to_string(c) + " of example " + ex.id + " tokenises to nothing");
     std::vector<std::int32_t> sequence = context;
     sequence.insert(sequence.end(), tail.begin(), tail.end());
     std::vector<TokenRead> reads;

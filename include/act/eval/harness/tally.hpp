@@ -19,7 +19,9 @@ struct Tally {
     unanswered += outcome.predicted.has_value() ? 0 : 1;
     margin_sum += outcome.margin;
   }
-  double accuracy() const noexcept { return examples == 0 ? 0.0 : static_cast<double>(correct) / static_cast<double>(examples); }
+  double accuracy() const noexcept {
+    return examples == 0 ? 0.0 : static_cast<double>(correct) / static_cast<double>(examples);
+  }
   double mean_margin() const noexcept { return examples == 0 ? 0.0 : margin_sum / static_cast<double>(examples); }
 };
 

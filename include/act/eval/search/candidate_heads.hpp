@@ -19,7 +19,8 @@ inline std::vector<std::uint32_t> default_excluded_layers(std::size_t layers) {
 }
 
 // Heads outside the excluded layers (and, when `only` is non-empty, among `only`), in (layer, head) order.
-inline std::vector<HeadId> candidate_heads(std::size_t layers, std::size_t heads, const std::vector<std::uint32_t>& excluded,
+inline std::vector<HeadId> candidate_heads(std::size_t layers, std::size_t heads,
+                                           const std::vector<std::uint32_t>& excluded,
                                            const std::vector<HeadId>& only = {}) {
   std::vector<HeadId> out;
   for (std::uint32_t l = 0; l < layers; ++l) {

@@ -25,10 +25,14 @@ struct HeadEffect {
   double margin_gain = 0.0;
 
   std::map<std::string, double> values() const {
-    return {{"prompts", static_cast<double>(prompts)}, {"correct", static_cast<double>(correct)},
-            {"fixed", static_cast<double>(fixed)},     {"broken", static_cast<double>(broken)},
-            {"accuracy", accuracy},                    {"accuracy_gain", accuracy_gain},
-            {"margin", margin},                        {"margin_gain", margin_gain}};
+    return {{"prompts", static_cast<double>(prompts)},
+            {"correct", static_cast<double>(correct)},
+            {"fixed", static_cast<double>(fixed)},
+            {"broken", static_cast<double>(broken)},
+            {"accuracy", accuracy},
+            {"accuracy_gain", accuracy_gain},
+            {"margin", margin},
+            {"margin_gain", margin_gain}};
   }
 
   // Reads a measurement back (from a checkpoint) for a search over `prompts` prompts. Every value
@@ -82,8 +86,15 @@ inline HeadEffect compare_outcomes(HeadId id, std::span<const ExampleOutcome> ba
   if (baseline.size() != calibrated.size())
     throw std::invalid_argument("act: compare_outcomes needs one baseline outcome per prompt");
   const Tally base = tally(baseline), with = tally(calibrated);
-  HeadEffect e{id, with.examples, with.correct, 0, 0, with.accuracy(), with.accuracy() - base.accuracy(),
-               with.mean_margin(), with.mean_margin() - base.mean_margin()};
+  HeadEffect e{id,
+               with.examples,
+               with.correct,
+               0,
+               0,
+               with.accuracy(),
+               with.accuracy() - base.accuracy(),
+               with.mean_margin(),
+               with.mean_margin() - base.mean_margin()};
   for (std::size_t p = 0; p < baseline.size(); ++p) {
     e.fixed += !baseline[p].correct() && calibrated[p].correct() ? 1 : 0;
     e.broken += baseline[p].correct() && !calibrated[p].correct() ? 1 : 0;

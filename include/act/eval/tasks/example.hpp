@@ -18,7 +18,7 @@ inline constexpr std::size_t max_choices = 26;  // one letter each
 struct Example {
   std::string id;
   std::map<std::string, std::string, std::less<>> fields;  // what templates refer to as {name}
-  std::vector<std::string> choices;                       // multiple choice only
+  std::vector<std::string> choices;                        // multiple choice only
   std::size_t label = 0;
 };
 

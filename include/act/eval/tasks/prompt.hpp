@@ -57,7 +57,8 @@ inline std::string classification_prompt(const Task& task, const Example& ex, st
 // The question followed by one "\nA. choice" line per choice.
 inline std::string letter_block(const Example& ex) {
   std::string block = ex.fields.at("question");
-  for (std::size_t i = 0; i < ex.choices.size(); ++i) block += std::string("\n") + choice_letter(i) + ". " + ex.choices[i];
+  for (std::size_t i = 0; i < ex.choices.size(); ++i)
+    block += std::string("\n") + choice_letter(i) + ". " + ex.choices[i];
   return block;
 }
 
