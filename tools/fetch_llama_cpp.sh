@@ -15,22 +15,8 @@ readonly PACKAGE="llama-cpp-python==$VERSION"
 readonly SDIST="llama_cpp_python-$VERSION.tar.gz"
 readonly EXPECTED_SHA256="832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e"
 
-die() {
-  echo "fetch_llama_cpp.sh: error: $*" >&2
-  exit 1
-}
-
-# python3's hashlib instead of sha256sum/shasum, which differ between platforms.
-sha256_of() {
-  python3 - "$1" <<'PY'
-import hashlib, sys
-digest = hashlib.sha256()
-with open(sys.argv[1], "rb") as f:
-    for chunk in iter(lambda: f.read(1 << 20), b""):
-        digest.update(chunk)
-print(digest.hexdigest())
-PY
-}
+# shellcheck source=lib/cache.sh
+source "$(dirname "$0")/lib/cache.sh"
 
 # Downloads the sdist into the cache unless a copy with the pinned hash is already there.
 fetch_sdist() {
@@ -79,12 +65,8 @@ build_and_install() {
   cmake --install "$build_dir" >&2 || die "install failed"
 }
 
-command -v python3 >/dev/null || die "python3 is required"
 command -v cmake >/dev/null || die "cmake is required"
-if [[ -z "${ACT_CACHE_DIR:-}" && -z "${HOME:-}" ]]; then
-  die "neither ACT_CACHE_DIR nor HOME is set; cannot choose a cache folder"
-fi
-cache_dir="${ACT_CACHE_DIR:-$HOME/.cache/act}"
+cache_dir="$(cache_dir)"
 root="$cache_dir/llama-cpp-$VERSION"
 prefix="$root/install"
 stamp="$prefix/.act-build-stamp"

