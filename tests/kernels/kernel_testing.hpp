@@ -80,6 +80,7 @@ inline Problem random_problem(const Shape& shape, const AttentionOptions& option
 
 // Makes `columns` clear sinks: their keys point along a direction every query leans towards.
 inline void plant_sinks(Problem& p, const std::vector<std::size_t>& columns, float strength) {
+  for (std::size_t j : columns) REQUIRE(j < p.shape.kv_len);  // a test asking for a sink past the keys is wrong
   for (std::size_t h = 0; h < p.shape.q_heads; ++h)
     for (std::size_t i = 0; i < p.shape.q_len; ++i) p.q_at(h, i, 0) = std::abs(p.q_at(h, i, 0)) + 1.0f;
   for (std::size_t h = 0; h < p.shape.kv_heads; ++h)

@@ -194,7 +194,7 @@ TEST_CASE("calibrate_map leaves unselected heads, invalid and empty rows as they
 }
 
 TEST_CASE("calibrate_map rejects shapes that do not fit", "[kernels][map]") {
-  const Problem p = sink_problem(3, 8, 8);
+  const Problem p = sink_problem(3, 8, 12);
   EngineMap m = engine_map(p, 0, Layout::head_major);
   const auto calibration = paper_calibration();
   CHECK_THROWS_AS(calibrate_map(HeadsView<float>{}, calibration), std::invalid_argument);
