@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include "stories_model.hpp"
+#include "toy_map.hpp"
 
 #include <algorithm>
 
@@ -13,14 +14,7 @@ using namespace act::eval;
 
 namespace {
 
-// Column means 0.6, 0.14, 0.55, 0.08: the paper's detector (tau 0.1) keeps column 0, calibrates 1 and 2.
-AttentionMap toy_map() {
-  return {4,
-          {1.0f, 0.0f, 0.0f, 0.0f,  //
-           0.7f, 0.3f, 0.0f, 0.0f,  //
-           0.4f, 0.1f, 0.5f, 0.0f,  //
-           0.3f, 0.02f, 0.6f, 0.08f}};
-}
+using act::testing::toy_map;
 
 double row_sum(const AttentionMap& map, std::size_t i) {
   double sum = 0.0;

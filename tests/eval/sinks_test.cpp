@@ -4,19 +4,13 @@
 #include <catch2/catch.hpp>
 
 #include "stories_model.hpp"
+#include "toy_map.hpp"
 
 using namespace act::eval;
 
 namespace {
 
-// A 4-token map where column 0 and column 2 draw attention.
-AttentionMap toy_map() {
-  return {4,
-          {1.0f, 0.0f, 0.0f, 0.0f,  //
-           0.7f, 0.3f, 0.0f, 0.0f,  //
-           0.4f, 0.1f, 0.5f, 0.0f,  //
-           0.3f, 0.02f, 0.6f, 0.08f}};
-}
+using act::testing::toy_map;
 
 HeadSinkReport report(std::uint32_t layer, std::uint32_t head, std::vector<SinkColumn> candidates) {
   return {{layer, head}, std::move(candidates), {}};
