@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -40,6 +41,7 @@ class TerminalProgress final : public act::eval::ProgressReporter {
     done_ = 0;
     start_ = Clock::now();
     last_draw_ = {};
+    drawn_ = std::nullopt;
   }
 
   void advance(std::size_t steps) override {
@@ -52,10 +54,11 @@ class TerminalProgress final : public act::eval::ProgressReporter {
     draw(done, seconds_since_start(now));
   }
 
-  // Ends the line.
+  // Ends the line; the final count is drawn unless advance() already drew it.
   void end() override {
     std::lock_guard lock(mutex_);
-    draw(done_.load(), seconds_since_start(Clock::now()));
+    const std::size_t done = done_.load();
+    if (drawn_ != done) draw(done, seconds_since_start(Clock::now()));
     if (terminal_) std::fputc('\n', stderr);
   }
 
@@ -67,7 +70,8 @@ class TerminalProgress final : public act::eval::ProgressReporter {
     return std::chrono::duration<double>(now - start_).count();
   }
 
-  void draw(std::size_t done, double elapsed) const {
+  void draw(std::size_t done, double elapsed) {
+    drawn_ = done;
     const double fraction = total_ == 0 ? 1.0 : static_cast<double>(done) / static_cast<double>(total_);
     const std::string eta = done == 0 ? "?" : format_duration(elapsed * (1.0 - fraction) / fraction);
     std::fprintf(stderr, "%s%s %zu/%zu (%3.0f%%) elapsed %s ETA %s%s", terminal_ ? "\r" : "", label_.c_str(), done,
@@ -80,6 +84,7 @@ class TerminalProgress final : public act::eval::ProgressReporter {
   bool terminal_ = isatty(STDERR_FILENO) != 0;
   Clock::time_point start_ = Clock::now();
   Clock::time_point last_draw_{};
+  std::optional<std::size_t> drawn_;  // the count on the line now
   std::atomic<std::size_t> done_{0};
   std::mutex mutex_;
 };
