@@ -83,11 +83,16 @@ def llama_child(model, threads, generate, text_file):
     llm.eval(tokens)
     prefill = time.perf_counter() - start
     # As act-llama: the first new token comes from the prefill logits; each later one costs a decode.
-    token = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+    # (Llama.scores only holds logits with logits_all, which would compute them for every prompt
+    # token; the context's last row is read instead.)
+    def next_token():
+        return int(np.argmax(np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(llm.n_vocab(),))))
+
+    token = next_token()
     start = time.perf_counter()
     for _ in range(generate - 1):
         llm.eval([token])
-        token = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+        token = next_token()
     decode = time.perf_counter() - start
     print(json.dumps({"prefill": len(tokens) / prefill, "decode": (generate - 1) / decode,
                       "prompt_tokens": len(tokens)}))
