@@ -1,7 +1,12 @@
-// The machine's float32 FMA peak: every thread runs independent FMA chains on the widest SIMD batch
-// xsimd enables, enough chains to cover FMA latency x FMA ports on current cores. The attention
-// benchmarks' GFLOP/s are read against this number (tools/run_kernel_bench.sh).
+// The machine's two roofs, for 1 and 2 threads:
+// - fma_peak: float32 FMA peak; every thread runs independent FMA chains on the widest SIMD batch
+//   xsimd enables, enough chains to cover FMA latency x FMA ports on current cores. The attention
+//   benchmarks' GFLOP/s are read against it (tools/run_kernel_bench.sh).
+// - read_bandwidth: bytes per second a streaming sum reads from memory, over a buffer far larger
+//   than the caches. Decode reads every weight and the whole KV cache once per token, so tokens/s
+//   of any engine is bounded by this figure / bytes read per token (docs/results.md).
 #include <act/core/parallel.hpp>
+#include <act/simd/aligned_vector.hpp>
 #include <act/simd/batch.hpp>
 
 #include <benchmark/benchmark.h>
@@ -41,6 +46,32 @@ void fma_peak(benchmark::State& state) {
 }
 
 BENCHMARK(fma_peak)->ArgName("threads")->Arg(1)->Arg(2)->UseRealTime();
+
+// 1 GiB of floats: 30 times the 32 MiB L3 of the machine measured, so the caches hold no useful part.
+constexpr std::size_t stream_floats = std::size_t{1} << 28;
+
+// Sum of data[first, end) with four independent accumulators (one would measure the add latency).
+float stream_sum(const float* data, std::size_t first, std::size_t end) {
+  Floats acc[4] = {Floats(0.0f), Floats(0.0f), Floats(0.0f), Floats(0.0f)};
+  for (std::size_t i = first; i < end; i += 4 * Floats::size)
+    for (std::size_t a = 0; a < 4; ++a) acc[a] += Floats::load_aligned(data + i + a * Floats::size);
+  return xsimd::hadd(acc[0] + acc[1] + acc[2] + acc[3]);
+}
+
+void read_bandwidth(benchmark::State& state) {
+  const int threads = static_cast<int>(state.range(0));
+  static const act::simd::AlignedVector<float> data(stream_floats, 1.0f);
+  const std::size_t share = stream_floats / static_cast<std::size_t>(threads);
+  for (auto _ : state) {
+    act::parallel::run_team(threads, [&](std::size_t thread) {
+      benchmark::DoNotOptimize(stream_sum(data.data(), thread * share, (thread + 1) * share));
+    });
+  }
+  state.counters["GB/s"] = benchmark::Counter(static_cast<double>(stream_floats * sizeof(float)) / 1e9,
+                                              benchmark::Counter::kIsIterationInvariantRate);
+}
+
+BENCHMARK(read_bandwidth)->ArgName("threads")->Arg(1)->Arg(2)->UseRealTime();
 
 }  // namespace
 

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Prefill and decode speed, and peak memory, of act-llama against llama.cpp on the same GGUF.
 
-  tools/bench_vs_llamacpp.py --runner build-model/examples/act-llama [--threads 2 1] [--repeats 3]
+  tools/bench_vs_llamacpp.py --runner build/release/examples/act-llama [--threads 2 1]
+      [--prompt-tokens 256 4000] [--repeats 3] [--act-args "--kv-type f16"]
 
-Both run in fresh child processes with the same thread count, prompt (about 256 tokens) and number
-of generated tokens (64, greedy, end-of-sequence ignored): act-llama through `generate
---timing-json`, llama.cpp through llama-cpp-python (this script re-runs itself as the child). Each
+Both run in fresh child processes with the same thread count, prompt (256 and 4,000 tokens by
+default: decode speed depends on the context it attends over) and number of generated tokens (64,
+greedy, end-of-sequence ignored): act-llama through `generate --timing-json`, llama.cpp through
+llama-cpp-python (this script re-runs itself as the child; its context is sized to the prompt plus
+the generated tokens, with its default f16 KV cache). Each
 figure is the best of --repeats runs, since other load on the machine only ever slows a run down.
 Peak RSS is each child's own (os.wait4); the llama.cpp child's includes the Python interpreter.
 Prints a markdown table with act / llama.cpp ratios (above 1: act is faster).
@@ -52,11 +55,14 @@ def prompt_text(model, tokens):
     return llm.detokenize(ids).decode(errors="ignore")
 
 
-def bench_act(runner, model, text, threads, generate):
+def bench_act(runner, model, text, threads, generate, extra_args):
     with tempfile.TemporaryDirectory() as tmp:
         timing_file = Path(tmp) / "timing.json"
-        _, rss = run_measured([runner, "generate", "-m", str(model), "-t", str(threads), "-p", text,
-                               "-n", str(generate), "--ignore-eos", "--timing-json", str(timing_file)])
+        prompt_file = Path(tmp) / "prompt.txt"
+        prompt_file.write_text(text)
+        _, rss = run_measured([runner, "generate", "-m", str(model), "-t", str(threads), "--prompt-file",
+                               str(prompt_file), "-n", str(generate), "--ignore-eos", "--timing-json",
+                               str(timing_file), *extra_args])
         timing = json.loads(timing_file.read_text())
     return {"prefill": timing["prefill_tokens_per_second"], "decode": timing["decode_tokens_per_second"],
             "prompt_tokens": timing["prompt_tokens"], "rss": rss}
@@ -68,18 +74,25 @@ def llama_child(model, threads, generate, text_file):
     import numpy as np
 
     text = Path(text_file).read_text()
-    llm = llama_cpp.Llama(str(model), n_ctx=1024, n_batch=512, n_threads=threads, n_threads_batch=threads,
+    vocab = llama_cpp.Llama(str(model), vocab_only=True, verbose=False)
+    tokens = vocab.tokenize(text.encode(), add_bos=True)
+    context = (len(tokens) + generate + 255) // 256 * 256
+    llm = llama_cpp.Llama(str(model), n_ctx=context, n_batch=512, n_threads=threads, n_threads_batch=threads,
                           verbose=False)
-    tokens = llm.tokenize(text.encode(), add_bos=True)
     start = time.perf_counter()
     llm.eval(tokens)
     prefill = time.perf_counter() - start
     # As act-llama: the first new token comes from the prefill logits; each later one costs a decode.
-    token = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+    # (Llama.scores only holds logits with logits_all, which would compute them for every prompt
+    # token; the context's last row is read instead.)
+    def next_token():
+        return int(np.argmax(np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(llm.n_vocab(),))))
+
+    token = next_token()
     start = time.perf_counter()
     for _ in range(generate - 1):
         llm.eval([token])
-        token = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+        token = next_token()
     decode = time.perf_counter() - start
     print(json.dumps({"prefill": len(tokens) / prefill, "decode": (generate - 1) / decode,
                       "prompt_tokens": len(tokens)}))
@@ -106,7 +119,8 @@ def main():
     parser.add_argument("--runner", default="build/examples/act-llama", help="act-llama binary")
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--threads", type=int, nargs="+", default=[2, 1])
-    parser.add_argument("--prompt-tokens", type=int, default=256)
+    parser.add_argument("--prompt-tokens", type=int, nargs="+", default=[256, 4000])
+    parser.add_argument("--act-args", default="", help="extra act-llama generate arguments, one string")
     parser.add_argument("--generate", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--llama-child", metavar="TEXT_FILE", help=argparse.SUPPRESS)
@@ -116,22 +130,25 @@ def main():
     if not args.model.exists():
         sys.exit(f"model not found: {args.model} (run tools/fetch_model.sh)")
 
-    text = prompt_text(args.model, args.prompt_tokens)
+    extra_args = args.act_args.split()
     rows = []
-    for threads in args.threads:
-        ours = best_of([bench_act(args.runner, args.model, text, threads, args.generate) for _ in range(args.repeats)])
-        theirs = best_of([bench_llama(args.model, text, threads, args.generate) for _ in range(args.repeats)])
-        rows.append((threads, ours, theirs))
+    for length in args.prompt_tokens:
+        text = prompt_text(args.model, length)
+        for threads in args.threads:
+            ours = best_of([bench_act(args.runner, args.model, text, threads, args.generate, extra_args)
+                            for _ in range(args.repeats)])
+            theirs = best_of([bench_llama(args.model, text, threads, args.generate) for _ in range(args.repeats)])
+            rows.append((threads, ours, theirs))
 
-    print(f"\nModel {args.model.name}; prompt {rows[0][1]['prompt_tokens']} tokens (act) / "
-          f"{rows[0][2]['prompt_tokens']} (llama.cpp); {args.generate} generated; best of {args.repeats}.\n")
-    print("| threads | measure | act-llama | llama.cpp | act / llama.cpp |")
-    print("|---|---|---|---|---|")
+    print(f"\nModel {args.model.name}; {args.generate} generated tokens; best of {args.repeats}; "
+          f"act-llama arguments: {args.act_args or '(none)'}.\n")
+    print("| prompt tokens (act / llama.cpp) | threads | measure | act-llama | llama.cpp | act / llama.cpp |")
+    print("|---|---|---|---|---|---|")
     for threads, ours, theirs in rows:
         for key, label, unit in (("prefill", "prefill", "tok/s"), ("decode", "decode", "tok/s"),
                                  ("rss", "peak RSS", "MiB")):
-            print(f"| {threads} | {label} ({unit}) | {ours[key]:.1f} | {theirs[key]:.1f} | "
-                  f"{ours[key] / theirs[key]:.2f} |")
+            print(f"| {ours['prompt_tokens']} / {theirs['prompt_tokens']} | {threads} | {label} ({unit}) | "
+                  f"{ours[key]:.1f} | {theirs[key]:.1f} | {ours[key] / theirs[key]:.2f} |")
 
 
 if __name__ == "__main__":

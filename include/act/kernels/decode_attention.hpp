@@ -92,6 +92,39 @@ inline DecodeBuffers& decode_buffers() {
   return buffers;
 }
 
+// Per-lane products of keys [first, first + count) (count <= width) with the query heads
+// [head, head + Heads) of one KV group, into tile[h][t][lane]: each key vector is loaded once for
+// all of them (the group shares its keys), and the heads' FMA chains run side by side. Keys past
+// `count` give zeros.
+template <std::size_t Heads, class KV>
+void key_products(const Operands<KV>& in, const AttentionGeometry& g, const DecodeLayout& layout, std::size_t head,
+                  std::size_t first, std::size_t count, const DecodeBuffers& buffers, float* tile) {
+  const std::size_t kv_head = g.kv_head_of(head), vectors = g.head_dim / simd::width;
+  const bool has_tail = vectors * simd::width < g.head_dim;
+  const float* queries = buffers.queries.data() + head * layout.padded_dim;
+  for (std::size_t t = 0; t < simd::width; ++t) {
+    Floats acc[Heads];
+    float tail[Heads] = {};
+    for (Floats& a : acc) a = Floats(0.0f);
+    if (t < count) {
+      const KV* key = in.k.row(kv_head, first + t);
+      for (std::size_t v = 0; v < vectors; ++v) {
+        const Floats k = simd::widen(key + v * simd::width);
+        for (std::size_t h = 0; h < Heads; ++h)
+          acc[h] = xsimd::fma(simd::load(queries + h * layout.padded_dim + v * simd::width), k, acc[h]);
+      }
+      for (std::size_t c = vectors * simd::width; c < g.head_dim; ++c)
+        for (std::size_t h = 0; h < Heads; ++h)
+          tail[h] = std::fma(queries[h * layout.padded_dim + c], simd::widen_scalar(key[c]), tail[h]);
+    }
+    for (std::size_t h = 0; h < Heads; ++h) {
+      float* lanes = tile + (h * simd::width + t) * simd::width;
+      acc[h].store_aligned(lanes);
+      if (has_tail) lanes[0] += tail[h];  // lanes are summed next
+    }
+  }
+}
+
 // Scores of keys [first, first + count) (count <= width) for the query heads [head, head + heads),
 // keys in lanes: each key's products are summed across lanes by one transpose-reduce per head.
 // Lanes past `count` score -inf.
@@ -99,22 +132,13 @@ template <class KV>
 void score_keys_in_lanes(const Operands<KV>& in, const AttentionGeometry& g, const DecodeLayout& layout,
                          std::size_t head, std::size_t heads, std::size_t first, std::size_t count,
                          DecodeBuffers& buffers, float* tile) {
-  const std::size_t kv_head = g.kv_head_of(head), vectors = g.head_dim / simd::width;
-  for (std::size_t h = 0; h < heads; ++h) {
-    const float* query = buffers.queries.data() + (head + h) * layout.padded_dim;
-    float* head_tile = tile + h * simd::width * simd::width;
-    for (std::size_t t = 0; t < simd::width; ++t) {
-      Floats acc(0.0f);
-      float tail = 0.0f;
-      if (t < count) {
-        const KV* key = in.k.row(kv_head, first + t);
-        for (std::size_t v = 0; v < vectors; ++v)
-          acc = xsimd::fma(simd::load(query + v * simd::width), simd::widen(key + v * simd::width), acc);
-        for (std::size_t c = vectors * simd::width; c < g.head_dim; ++c)
-          tail = std::fma(query[c], simd::widen_scalar(key[c]), tail);
-      }
-      acc.store_aligned(head_tile + t * simd::width);
-      if (vectors * simd::width < g.head_dim) head_tile[t * simd::width] += tail;  // lanes are summed next
+  for (std::size_t h = 0; h < heads; h += 4) {
+    float* block_tile = tile + h * simd::width * simd::width;
+    switch (std::min<std::size_t>(4, heads - h)) {
+      case 4: key_products<4>(in, g, layout, head + h, first, count, buffers, block_tile); break;
+      case 3: key_products<3>(in, g, layout, head + h, first, count, buffers, block_tile); break;
+      case 2: key_products<2>(in, g, layout, head + h, first, count, buffers, block_tile); break;
+      default: key_products<1>(in, g, layout, head + h, first, count, buffers, block_tile); break;
     }
   }
   alignas(simd::alignment) float lane_index[simd::width];
@@ -157,26 +181,49 @@ inline ChunkPartial exponentiate_chunk(float* weights, std::size_t count) {
   return partial;
 }
 
-// out[c] += sum_j weights[j] * v_j[c] for the chunk's keys, four vectors of columns at a time.
-template <class KV>
-void accumulate_chunk_values(const float* weights, const Operands<KV>& in, const AttentionGeometry& g,
-                             std::size_t kv_head, std::size_t first, std::size_t count, float* out) {
-  const std::size_t vectors = g.head_dim / simd::width;
-  for (std::size_t v0 = 0; v0 < vectors; v0 += 4) {
-    const std::size_t block = std::min<std::size_t>(4, vectors - v0);
-    Floats acc[4] = {Floats(0.0f), Floats(0.0f), Floats(0.0f), Floats(0.0f)};
-    for (std::size_t j = 0; j < count; ++j) {
-      const Floats w(weights[j]);
-      const KV* row = in.v.row(kv_head, first + j) + v0 * simd::width;
-      for (std::size_t u = 0; u < block; ++u) acc[u] = xsimd::fma(w, simd::widen(row + u * simd::width), acc[u]);
+// Vectors [v0, v0 + Vectors) of out_h = sum_j weights_h[j] v_j over keys [first, first + count),
+// for the query heads [head, head + Heads) of one KV group: each value vector is loaded once for
+// all of them, and the Heads x Vectors independent FMA chains hide the FMA latency (one head's four
+// chains did not). Each head still sums its keys in order, so its result is the one-head loop's.
+template <std::size_t Heads, std::size_t Vectors, class KV>
+void accumulate_value_vectors(const Operands<KV>& in, std::size_t kv_head, std::size_t first, std::size_t count,
+                              std::size_t v0, const float* const* weights, float* const* out) {
+  Floats acc[Heads][Vectors];
+  for (auto& head_acc : acc)
+    for (Floats& a : head_acc) a = Floats(0.0f);
+  for (std::size_t j = 0; j < count; ++j) {
+    const KV* row = in.v.row(kv_head, first + j) + v0 * simd::width;
+    for (std::size_t u = 0; u < Vectors; ++u) {
+      const Floats value = simd::widen(row + u * simd::width);
+      for (std::size_t h = 0; h < Heads; ++h) acc[h][u] = xsimd::fma(Floats(weights[h][j]), value, acc[h][u]);
     }
-    for (std::size_t u = 0; u < block; ++u) acc[u].store_aligned(out + (v0 + u) * simd::width);
   }
+  for (std::size_t h = 0; h < Heads; ++h)
+    for (std::size_t u = 0; u < Vectors; ++u) acc[h][u].store_aligned(out[h] + (v0 + u) * simd::width);
+}
+
+// The chunk's partial outputs of the query heads [head, head + Heads) of one KV group.
+template <std::size_t Heads, class KV>
+void accumulate_group_values(const Operands<KV>& in, const AttentionGeometry& g, const DecodeLayout& layout,
+                             std::size_t head, std::size_t chunk, DecodeBuffers& buffers) {
+  const std::size_t kv_head = g.kv_head_of(head), vectors = g.head_dim / simd::width;
+  const std::size_t first = chunk * layout.chunk, count = std::min(layout.chunk, layout.visible - first);
+  const float* weights[Heads];
+  float* out[Heads];
+  for (std::size_t h = 0; h < Heads; ++h) {
+    weights[h] = buffers.weights.data() + (head + h) * layout.stride + first;
+    out[h] = buffers.outputs.data() + ((head + h) * layout.chunks + chunk) * layout.padded_dim;
+  }
+  std::size_t v0 = 0;
+  for (; v0 + 4 <= vectors; v0 += 4) accumulate_value_vectors<Heads, 4>(in, kv_head, first, count, v0, weights, out);
+  for (; v0 < vectors; ++v0) accumulate_value_vectors<Heads, 1>(in, kv_head, first, count, v0, weights, out);
   for (std::size_t c = vectors * simd::width; c < g.head_dim; ++c) {
-    float sum = 0.0f;
-    for (std::size_t j = 0; j < count; ++j)
-      sum = std::fma(weights[j], simd::widen_scalar(in.v.row(kv_head, first + j)[c]), sum);
-    out[c] = sum;
+    for (std::size_t h = 0; h < Heads; ++h) {
+      float sum = 0.0f;
+      for (std::size_t j = 0; j < count; ++j)
+        sum = std::fma(weights[h][j], simd::widen_scalar(in.v.row(kv_head, first + j)[c]), sum);
+      out[h][c] = sum;
+    }
   }
 }
 
@@ -192,14 +239,22 @@ void decode_chunk(const Operands<KV>& in, const AttentionGeometry& g, const Deco
     score_keys_in_lanes(in, g, layout, head, g.group, first + j, std::min(simd::width, count - j), buffers,
                         tile.data());
   const std::size_t padded = DecodeLayout::round_up(count);
-  for (std::size_t h = head; h < head + g.group; ++h) {
-    float* weights = buffers.weights.data() + h * layout.stride + first;
-    ChunkPartial& partial = buffers.partials[h * layout.chunks + chunk];
-    partial = exponentiate_chunk(weights, padded);
-    if (partial.sum > 0.0f)
-      accumulate_chunk_values(weights, in, g, kv_head, first, count,
-                              buffers.outputs.data() + (h * layout.chunks + chunk) * layout.padded_dim);
+  for (std::size_t h = head; h < head + g.group; ++h)
+    buffers.partials[h * layout.chunks + chunk] =
+        exponentiate_chunk(buffers.weights.data() + h * layout.stride + first, padded);
+  for (std::size_t h = head; h < head + g.group; h += 4) {
+    switch (std::min<std::size_t>(4, head + g.group - h)) {
+      case 4: accumulate_group_values<4>(in, g, layout, h, chunk, buffers); break;
+      case 3: accumulate_group_values<3>(in, g, layout, h, chunk, buffers); break;
+      case 2: accumulate_group_values<2>(in, g, layout, h, chunk, buffers); break;
+      default: accumulate_group_values<1>(in, g, layout, h, chunk, buffers); break;
+    }
   }
+  // A head with nothing to weigh keeps a zero partial output: its zero weights times an infinite
+  // value would have written NaN into it.
+  for (std::size_t h = head; h < head + g.group; ++h)
+    if (!(buffers.partials[h * layout.chunks + chunk].sum > 0.0f))
+      std::fill_n(buffers.outputs.data() + (h * layout.chunks + chunk) * layout.padded_dim, layout.padded_dim, 0.0f);
 }
 
 // The merged softmax of one head: max M over the chunks, L = sum_c exp(m_c - M) l_c.

@@ -131,6 +131,13 @@ class LlamaModel {
     return run_stateless(hidden, first_layer, last_layer, hook, threads);
   }
 
+  // Runs layers [first_layer, last_layer) as above with every layer's attention through `hook`: an
+  // engine's own policy, or an observer (the real-sink benchmark captures Q, K and V this way).
+  CalibrationReport run_layers(Activations& hidden, std::size_t first_layer, std::size_t last_layer,
+                               AttentionHook& hook, int threads = 1) const {
+    return run_stateless(hidden, first_layer, last_layer, hook, threads);
+  }
+
   // Logits [count, vocab] of hidden rows [first_row, first_row + count) after the last layer.
   Activations logits(const Activations& hidden, std::size_t first_row, std::size_t count, int threads = 1) const {
     if (hidden.cols != config_.dim || first_row > hidden.rows || count > hidden.rows - first_row)
