@@ -30,6 +30,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   const act::HeadSet again = act::HeadSet::from_json_text(set.to_json().dump(), "written");
   FUZZ_CHECK(again.heads() == set.heads() && again.model == set.model && again.beta == set.beta &&
-             again.tau == set.tau && same_measurements(again, set));
+             again.tau == set.tau && again.factors() == set.factors() && same_measurements(again, set));
   return 0;
 }

@@ -63,6 +63,11 @@ void write_head_set_seeds(const fs::path& dir) {
   for (std::uint32_t layer = 0; layer < 30; ++layer)
     for (std::uint32_t head = 0; head < 9; ++head) every_head.add({layer, head});
   write(dir / "every-head", every_head.to_json().dump());
+  act::HeadSet factors({{4, 0}}, 0.4f, 0.1f, "SmolLM2-135M-Instruct");  // version 3: a factor per head
+  factors.add({3, 5}, 0.25f);
+  factors.add({7, 2}, 1.5f);
+  factors.set_calibration(act::AnyCalibration::initial_token_scaling(0.5f));
+  write(dir / "factors", factors.to_json().dump());
 }
 
 }  // namespace

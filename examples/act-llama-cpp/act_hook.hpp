@@ -30,9 +30,13 @@ namespace act_llama_cpp {
 
 class ActHook {
  public:
-  // Throws act::FormatError when the head set names a head outside the model.
+  // Throws act::FormatError when the head set names a head outside the model, act::UnsupportedError
+  // when it gives heads a factor of their own (this hook calibrates a layer with one policy).
   ActHook(act::model::ActSettings settings, std::size_t layers, std::size_t heads)
       : settings_(std::move(settings)), masks_(settings_.layer_masks(layers, heads)), heads_(heads) {
+    if (!settings_.heads().factors().empty())
+      throw act::UnsupportedError("act-llama-cpp does not apply a factor per head (the head set has " +
+                                  std::to_string(settings_.heads().factors().size()) + "); use act-llama");
     for (std::size_t layer = 0; layer < layers; ++layer) {
       states_.emplace_back(masks_[layer].empty() ? 0 : heads);
       names_.push_back(masks_[layer].empty() ? std::string() : "kq_soft_max-" + std::to_string(layer));

@@ -127,7 +127,7 @@ void register_parity(CLI::App& app) {
   act_llama::add_data_options(*command, o->data);
   command->add_option("--task", o->task, "Task whose dev prompts are used")->capture_default_str();
   command->add_option("--shots", o->shots, "Demonstrations per prompt (longer prompts)")->capture_default_str();
-  command->add_option("--seed", o->seed, "Demonstration seed")->capture_default_str();
+  command->add_option("--seed", o->seed, "Demonstration seed")->check(act_llama::seed_number())->capture_default_str();
   command->add_option("--prompts", o->prompts, "Number of prompts")
       ->check(act_llama::whole_number_from(1))
       ->capture_default_str();

@@ -11,10 +11,13 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <limits>
 #include <optional>
 #include <string>
 #include <thread>
@@ -54,6 +57,24 @@ inline CLI::Validator whole_number_from(long long minimum) {
         return {};
       },
       "INT>=" + std::to_string(minimum));
+}
+
+// Seeds: any uint64, written in decimal. whole_number_from's long long would stop at 2^63 - 1, and
+// CLI11's own conversion clamps text above 2^64 - 1, so both ends are checked here.
+inline CLI::Validator seed_number() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        constexpr auto max = std::numeric_limits<std::uint64_t>::max();
+        std::uint64_t value = 0;
+        const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+        if (!text.empty() && text.front() == '-') return "must not be negative (got " + text + ")";
+        if (error == std::errc::result_out_of_range)
+          return "must be at most " + std::to_string(max) + " (got " + text + ")";
+        if (error != std::errc{} || end != text.data() + text.size())
+          return "must be a whole number in [0, " + std::to_string(max) + "] (got " + text + ")";
+        return {};
+      },
+      "UINT64");
 }
 
 // Finite real numbers in [low, high], or (low, high] when the low end is open; high may be
@@ -158,7 +179,10 @@ inline act::model::LlamaModel load_model(const CommonOptions& options) {
     throw act::Error("model file not found: " + path.string());
   }
   warn_about_threads(options.threads);
-  return act::model::LlamaModel::load(path, act::model::blas_gemm());
+  act::model::LlamaModel model = act::model::LlamaModel::load(path, act::model::blas_gemm());
+  for (const act::io::GgufWarning& warning : model.load_warnings())
+    std::cerr << "act-llama: warning: " << warning.message << "\n";
+  return model;
 }
 
 // Every JSON file the runner writes: indented, one trailing newline, written atomically (a failed

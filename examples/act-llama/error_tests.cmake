@@ -36,6 +36,16 @@ expect_error(temperature_inf "temperature" generate -p hi --temperature inf)
 expect_error(top_p_zero "top-p.*\\(0, 1\\]" generate -p hi --top-p 0)
 expect_error(min_gain_nan "min-gain" search-heads --tasks sst2 -o ${WORK}/h.json --min-gain nan)
 expect_error(missing_head_file "act-heads" generate -p hi --act-heads ${WORK}/none.json)
+# Seeds are uint64: the whole range is accepted (a run with 2^64 - 1 is below), nothing past it.
+expect_error(seed_negative "--seed: must not be negative \\(got -1\\)" generate -p hi --seed -1)
+expect_error(seed_above_uint64 "--seed: must be at most 18446744073709551615 \\(got 18446744073709551616\\)"
+             generate -p hi --seed 18446744073709551616)
+expect_error(seed_not_a_number "--seed: must be a whole number" generate -p hi --seed 1e3)
+expect_error(seeds_above_uint64 "--seeds: must be at most" eval --task sst2 --seeds 1,99999999999999999999)
+expect_error(control_seed_negative "--control-seed: must not be negative" eval --task sst2 --control-seed -5)
+expect_error(factors_with_rescaler "--rescaler excludes --factors"
+             search-heads --tasks sst2 -o ${WORK}/h.json --factors 0.5 --rescaler scale-only:1)
+expect_error(factors_negative "--factors: must be a finite number in \\[0, inf\\)" search-heads --tasks sst2 -o ${WORK}/h.json --factors 0.5,-1)
 
 # Without -m the runner looks in the cache the fetch script fills.
 set(launcher ${CMAKE_COMMAND} -E env ACT_CACHE_DIR=${WORK}/empty_cache)
@@ -60,6 +70,14 @@ if(EXISTS ${STORIES})
   expect_error(dump_logits_ctx "the prompt is 3 tokens, more than the context of 2"
                dump-logits -m ${STORIES} --tokens 1,2,3 --ctx 2 -o ${WORK}/x.f32)
   expect_error(bad_token "outside the vocabulary" dump-logits -m ${STORIES} --tokens 1,99999 -o ${WORK}/x.f32)
+
+  foreach(seed 9223372036854775808 18446744073709551615)
+    execute_process(COMMAND ${RUNNER} generate -m ${STORIES} -p "Once" -n 2 -t 1 --temperature 1 --seed ${seed}
+                    RESULT_VARIABLE code OUTPUT_QUIET ERROR_VARIABLE err)
+    if(NOT code EQUAL 0)
+      message(SEND_ERROR "generate --seed ${seed} failed (exit '${code}'): ${err}")
+    endif()
+  endforeach()
 
   file(REMOVE ${WORK}/timing.json)
   execute_process(COMMAND ${RUNNER} generate -m ${STORIES} -p "Once upon a time" -n 8 -t 1 --ignore-eos --timing-json ${WORK}/timing.json

@@ -15,15 +15,9 @@ namespace {
 struct EvalCommandOptions {
   CommonOptions common;
   DataOptions data;
-  std::string tasks;
-  std::string split = "dev";
-  std::string protocols = "label,loglik-norm";
-  std::size_t shots = 0;
-  std::vector<std::uint64_t> seeds = {1, 2, 3};
-  std::size_t limit = 0;
+  EvalTaskOptions eval;
   std::string control;
   std::uint64_t control_seed = 1;
-  std::string out;
   bool per_example = false;
 };
 
@@ -47,48 +41,40 @@ act::model::ActSettings eval_settings(const EvalCommandOptions& o, const act::mo
 }
 
 void run_eval(const EvalCommandOptions& o) {
-  check_output_path(o.out, "-o");
-  const auto tasks = act::eval::parse_task_list(o.tasks);
-  const auto protocols = act::eval::parse_protocol_list(o.protocols);
-  for (const auto* task : tasks) act::eval::protocols_for(*task, protocols);  // fail before loading anything
-  if (o.shots > 0 && o.seeds.empty()) throw act::Error("--shots needs at least one --seeds value");
+  check_output_path(o.eval.out, "-o");
+  const EvalPlan plan = plan_evaluation(o.eval);
   const act::model::LlamaModel m = load_model(o.common);
   const act::model::ActSettings act = eval_settings(o, m);
   act.layer_masks(m.config().layers, m.config().heads);  // heads outside the model: fail now
 
   act::eval::EvalOptions options;
-  options.shots = o.shots;
-  options.seeds = o.seeds;
+  options.shots = o.eval.shots;
+  options.seeds = o.eval.seeds;
   options.split = act::eval::parse_work_split(o.data.work_split);
   options.threads = o.common.threads;
   options.context = context_limit(o.common, m);
   options.progress = progress_for(o.data);
   std::vector<act::eval::TaskResult> results;
-  for (const auto* task : tasks) {
-    const auto rows = load_split(o.data, *task, o.split, o.limit);
-    // An accuracy over no rows would print as 0.0000 and look like a result.
-    if (rows.empty()) throw act::Error("the " + o.split + " split of " + std::string(task->name) + " has no rows");
-    const auto pool = o.shots > 0 ? load_split(o.data, *task, "calib") : std::vector<act::eval::Example>{};
-    for (auto& r :
-         act::eval::evaluate_task(m, *task, act::eval::protocols_for(*task, protocols), rows, pool, act, options)) {
-      std::printf("%-14s %-11s %zu rows  accuracy %.4f\n", std::string(task->name).c_str(),
-                  std::string(act::eval::protocol_name(r.protocol)).c_str(), rows.size(), r.accuracy());
-      std::fflush(stdout);
+  for (const auto* task : plan.tasks) {
+    const TaskRows loaded = load_task_rows(o.data, o.eval, *task);
+    for (auto& r : act::eval::evaluate_task(m, *task, act::eval::protocols_for(*task, plan.protocols), loaded.rows,
+                                            loaded.pool, act, options)) {
+      print_task_result(*task, r, loaded.rows.size());
       results.push_back(std::move(r));
     }
   }
-  if (o.out.empty()) return;
+  if (o.eval.out.empty()) return;
   act::eval::RunInfo info{m.name(),
                           model_path(o.common).string(),
                           act::io::model_sha256(model_path(o.common)),
                           o.common.act_heads,
                           act.heads().size(),
                           act.calibration(),
-                          o.split};
+                          o.eval.split};
   nlohmann::json doc = act::eval::results_json(info, results, o.per_example);
   doc["act"]["head_list"] = act.heads().to_json()["heads"];
   if (!o.control.empty()) doc["act"]["control"] = {{"kind", o.control}, {"seed", o.control_seed}};
-  write_json_file(o.out, doc);
+  write_json_file(o.eval.out, doc);
 }
 
 }  // namespace
@@ -98,29 +84,15 @@ void register_eval(CLI::App& app) {
   CLI::App* command = app.add_subcommand("eval", "Accuracy on evaluation tasks, with or without ACT heads");
   add_common_options(*command, o->common);
   add_data_options(*command, o->data);
-  command->add_option("--task", o->tasks, "Tasks: names separated by commas, or all, classification, multiple_choice")
-      ->required();
-  command->add_option("--split", o->split, "Split to evaluate (calib, dev)")->capture_default_str();
-  command
-      ->add_option("--protocol", o->protocols,
-                   "Protocols, comma separated: label (classification); letter, loglik, loglik-norm (multiple choice)")
-      ->capture_default_str();
-  command->add_option("--shots", o->shots, "Demonstrations per prompt, drawn from the calib split")
-      ->check(whole_number_from(0))
-      ->capture_default_str();
-  command->add_option("--seeds", o->seeds, "Demonstration seeds (k-shot; accuracy is their mean)")
-      ->delimiter(',')
-      ->check(whole_number_from(0));
-  command->add_option("--limit", o->limit, "Only the first N rows of each split (0: all)")->check(whole_number_from(0));
+  add_eval_task_options(*command, o->eval);
   command
       ->add_option("--control", o->control,
                    "Replace the head set by a control: all (every candidate head) or random (as many heads as "
                    "--act-heads, drawn with --control-seed)")
       ->check(CLI::IsMember({"all", "random"}));
   command->add_option("--control-seed", o->control_seed, "Seed of the random control")
-      ->check(whole_number_from(0))
+      ->check(seed_number())
       ->capture_default_str();
-  command->add_option("-o,--out", o->out, "Result file (JSON)");
   command->add_flag("--per-example", o->per_example, "Also write every example's scores");
   command->callback([o] { run_eval(*o); });
 }

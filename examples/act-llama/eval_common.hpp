@@ -1,10 +1,12 @@
 #pragma once
-// What the evaluation subcommands (eval, search-heads, sinks) share: where the data lives, the
-// work-split flag, the model's identity for result files, and loading task rows.
+// What the evaluation subcommands (eval, search-heads, sinks, and act-llama-cpp's eval) share:
+// where the data lives, the work-split flag, the eval flags, the model's identity for result
+// files, and loading task rows.
 #include "common.hpp"
 #include "progress.hpp"
 
 #include <act/core/parallel.hpp>
+#include <act/eval/harness/harness.hpp>
 #include <act/eval/harness/progress.hpp>
 #include <act/eval/harness/work_split.hpp>
 #include <act/eval/tasks/example.hpp>
@@ -12,6 +14,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -77,6 +81,73 @@ inline std::uint32_t parse_index(const std::string& text, const std::string& fla
   if (end == 0 || end != text.size() || text[0] == '-' || value >= (1ul << 20))
     throw act::Error(flag + ": '" + text + "' is not " + expected);
   return static_cast<std::uint32_t>(value);
+}
+
+// The evaluation flags act-llama eval and act-llama-cpp eval share: what to evaluate and where to
+// write it. Each runner adds its own (model or engine, controls).
+struct EvalTaskOptions {
+  std::string tasks;
+  std::string split = "dev";
+  std::string protocols = "label,loglik-norm";
+  std::size_t shots = 0;
+  std::vector<std::uint64_t> seeds = {1, 2, 3};
+  std::size_t limit = 0;
+  std::string out;
+};
+
+inline void add_eval_task_options(CLI::App& command, EvalTaskOptions& options) {
+  command
+      .add_option("--task", options.tasks, "Tasks: names separated by commas, or all, classification, multiple_choice")
+      ->required();
+  command.add_option("--split", options.split, "Split to evaluate (calib, dev)")->capture_default_str();
+  command
+      .add_option("--protocol", options.protocols,
+                  "Protocols, comma separated: label (classification); letter, loglik, loglik-norm (multiple choice)")
+      ->capture_default_str();
+  command.add_option("--shots", options.shots, "Demonstrations per prompt, drawn from the calib split")
+      ->check(whole_number_from(0))
+      ->capture_default_str();
+  command.add_option("--seeds", options.seeds, "Demonstration seeds (k-shot; accuracy is their mean)")
+      ->delimiter(',')
+      ->check(seed_number());
+  command.add_option("--limit", options.limit, "Only the first N rows of each split (0: all)")
+      ->check(whole_number_from(0));
+  command.add_option("-o,--out", options.out, "Result file (JSON)");
+}
+
+// The tasks and protocols asked for; throws for an unknown name, a protocol a task cannot use or
+// --shots without seeds, before anything is loaded.
+struct EvalPlan {
+  std::vector<const act::eval::Task*> tasks;
+  std::vector<act::eval::Protocol> protocols;
+};
+
+inline EvalPlan plan_evaluation(const EvalTaskOptions& options) {
+  EvalPlan plan{act::eval::parse_task_list(options.tasks), act::eval::parse_protocol_list(options.protocols)};
+  for (const auto* task : plan.tasks) act::eval::protocols_for(*task, plan.protocols);
+  if (options.shots > 0 && options.seeds.empty()) throw act::Error("--shots needs at least one --seeds value");
+  return plan;
+}
+
+// The evaluated rows of one task (never none: an accuracy over no rows would print as 0.0000 and
+// look like a result) and, for k-shot runs, the calib rows demonstrations are drawn from.
+struct TaskRows {
+  std::vector<act::eval::Example> rows, pool;
+};
+
+inline TaskRows load_task_rows(const DataOptions& data, const EvalTaskOptions& options, const act::eval::Task& task) {
+  TaskRows loaded{load_split(data, task, options.split, options.limit), {}};
+  if (loaded.rows.empty())
+    throw act::Error("the " + options.split + " split of " + std::string(task.name) + " has no rows");
+  if (options.shots > 0) loaded.pool = load_split(data, task, "calib");
+  return loaded;
+}
+
+// One line per result on stdout, flushed so a long run shows each task as it ends.
+inline void print_task_result(const act::eval::Task& task, const act::eval::TaskResult& result, std::size_t rows) {
+  std::printf("%-14s %-11s %zu rows  accuracy %.4f\n", std::string(task.name).c_str(),
+              std::string(act::eval::protocol_name(result.protocol)).c_str(), rows, result.accuracy());
+  std::fflush(stdout);
 }
 
 inline std::filesystem::path model_path(const CommonOptions& options) {

@@ -153,8 +153,9 @@ void run_generate(const GenerateOptions& options) {
             << Timing::rate(timing.decoded_tokens, timing.decode_seconds) << " tokens/s (" << session.threads()
             << " threads)\n";
   if (session.act().enabled())
-    std::cerr << "act: " << session.act().heads().size() << " heads, " << session.act().calibration().text()
-              << "; rows calibrated " << session.report().rows_calibrated << '\n';
+    std::cerr << "act: " << session.act().heads().size() << " heads (" << session.act().heads().factors().size()
+              << " with a factor of their own), " << session.act().calibration().text() << "; rows calibrated "
+              << session.report().rows_calibrated << '\n';
   if (!options.timing_json.empty()) write_json_file(options.timing_json, timing.to_json(session.threads()));
 }
 
@@ -180,9 +181,7 @@ void register_generate(CLI::App& app) {
   command->add_option("--top-p", options->sampling.top_p, "Nucleus sampling mass, in (0, 1]")
       ->check(real_number_in(0.0, 1.0, true))
       ->capture_default_str();
-  command->add_option("--seed", options->sampling.seed, "Sampling seed")
-      ->check(whole_number_from(0))
-      ->capture_default_str();
+  command->add_option("--seed", options->sampling.seed, "Sampling seed")->check(seed_number())->capture_default_str();
   command->add_option("--timing-json", options->timing_json, "Write prefill/decode timings to this JSON file");
   command->callback([options, prompt] {
     // Checked here, not by CLI11's ->required(), because either of two options will do.

@@ -4,6 +4,7 @@
 #include "subcommands.hpp"
 
 #include <act/eval/harness/harness.hpp>
+#include <act/eval/search/head_factors.hpp>
 #include <act/eval/search/head_screening.hpp>
 
 #include <cstdio>
@@ -29,6 +30,7 @@ struct SearchCommandOptions {
   bool naive = false;
   std::size_t screen_prompts = 0;
   std::size_t screen_keep = 48;
+  std::vector<float> factors;  // a factor per head from this grid (scale-only rescaler)
 };
 
 // Up to `count` prompts taken round-robin over the tasks, each task's rows in file order (the
@@ -95,6 +97,28 @@ void check_output_paths(const SearchCommandOptions& o) {
   if (same) throw act::Error("--checkpoint and -o are the same file (" + o.out + "): give the checkpoint its own");
 }
 
+// --factors: one exact search per factor, each head with its best factor.
+act::HeadSet run_factor_search(const SearchCommandOptions& o, const act::model::LlamaModel& m,
+                               const std::vector<act::eval::ScoringPlan>& plans,
+                               const act::eval::SearchOptions& options, const act::eval::SelectionRule& rule) {
+  const auto searches = act::eval::search_factors(
+      o.factors, options, [&](const act::eval::SearchOptions& one) { return act::eval::search_heads(m, plans, one); });
+  const auto best = act::eval::best_factors(searches, rule.by);
+  act::HeadSet set = act::eval::make_factor_head_set(best, rule, options.calibration, o.factors.front(), m.name());
+  act::eval::SearchResult summary = searches.front().result;
+  summary.heads.clear();
+  for (const auto& f : best) summary.heads.push_back(f.effect);
+  for (std::size_t i = 1; i < searches.size(); ++i) {
+    summary.seconds += searches[i].result.seconds;
+    summary.resumed += searches[i].result.resumed;
+  }
+  print_summary(summary, set, rule.by);
+  std::printf("factors of the selected heads:");
+  for (const auto& [id, factor] : set.factors()) std::printf(" %u:%u=%g", id.layer, id.head, double{factor});
+  std::printf("\n");
+  return set;
+}
+
 void run_search(const SearchCommandOptions& o) {
   check_output_paths(o);
   const act::model::LlamaModel m = load_model(o.common);
@@ -109,11 +133,18 @@ void run_search(const SearchCommandOptions& o) {
   options.model_sha256 = act::io::model_sha256(model_path(o.common));
   if (!o.checkpoint.empty()) options.checkpoint = o.checkpoint;
   const act::eval::SelectionRule rule{act::eval::parse_select_by(o.select), o.top_k, o.min_gain};
-  std::printf("%zu calibration prompts; %s search; policy %s\n", plans.size(),
+  std::string grid;
+  for (const float factor : o.factors) grid.append(grid.empty() ? "" : ", ").append(act::float_text(factor));
+  if (!o.factors.empty()) options.calibration = act::eval::with_factor(options.calibration, o.factors.front());
+  std::printf("%zu calibration prompts; %s search; policy %s%s%s\n", plans.size(),
               o.naive                ? "naive"
               : o.screen_prompts > 0 ? "screened"
                                      : "exact",
-              options.calibration.text().c_str());
+              options.calibration.text().c_str(), grid.empty() ? "" : ", a factor per head from ", grid.c_str());
+  if (!o.factors.empty()) {
+    run_factor_search(o, m, plans, options, rule).save(o.out);
+    return;
+  }
 
   act::eval::SearchResult result;
   std::vector<act::HeadMeasurement> screened_out;
@@ -180,6 +211,16 @@ void register_search_heads(CLI::App& app) {
   command->add_option("--screen-keep", o->screen_keep, "Heads that survive screening")
       ->check(whole_number_from(1))
       ->capture_default_str();
+  command
+      ->add_option("--factors", o->factors,
+                   "A factor per head from this grid, e.g. 0.25,0.5,0.75: one exact search per factor with the "
+                   "rescaler scale-only:FACTOR; each head keeps its best factor (use with --detector initial-token)")
+      ->delimiter(',')
+      ->check(real_number_in(0.0, std::numeric_limits<double>::infinity()))
+      ->excludes("--rescaler")
+      ->excludes("--beta")
+      ->excludes("--naive")
+      ->excludes("--screen-prompts");
   command->callback([o] { run_search(*o); });
 }
 

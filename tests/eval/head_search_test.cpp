@@ -1,4 +1,5 @@
 #include <act/eval/harness/harness.hpp>
+#include <act/eval/search/head_factors.hpp>
 #include <act/eval/search/head_screening.hpp>
 
 #include <catch2/catch.hpp>
@@ -134,6 +135,77 @@ TEST_CASE("head search: screening keeps the best heads and measures them exactly
   }
   CHECK_THROWS_WITH(screened_search(*m, plans, options, {0, 5}), Catch::Contains("between 1 and"));
   CHECK_THROWS_WITH(screened_search(*m, plans, options, {3, 0}), Catch::Contains("keep at least one head"));
+}
+
+TEST_CASE("factor search: each head keeps its best factor", "[eval][search][factors]") {
+  // Two heads, three factors: head (2, 0) gains most with 0.5, head (2, 1) never beats the baseline
+  // in accuracy and ties 0.25 with 1 on it, so the margin decides (1); on a full tie the first factor.
+  const auto effect = [](std::uint32_t head, double accuracy_gain, double margin_gain) {
+    HeadEffect e;
+    e.id = {2, head};
+    e.accuracy_gain = accuracy_gain;
+    e.margin_gain = margin_gain;
+    return e;
+  };
+  std::vector<FactorSearch> searches(3);
+  searches[0] = {0.25f, {{}, {effect(0, 0.01, 0.0), effect(1, -0.02, 0.1)}, 0, 0.0}};
+  searches[1] = {0.5f, {{}, {effect(0, 0.03, -0.1), effect(1, -0.05, 0.9)}, 0, 0.0}};
+  searches[2] = {1.0f, {{}, {effect(0, 0.03, -0.2), effect(1, -0.02, 0.2)}, 0, 0.0}};
+  const auto best = best_factors(searches, SelectBy::accuracy);
+  REQUIRE(best.size() == 2);
+  CHECK(best[0].factor == 0.5f);
+  CHECK(best[1].factor == 1.0f);
+  const act::HeadSet set = make_factor_head_set(best, {SelectBy::accuracy, 0, 0.0},
+                                                act::AnyCalibration::initial_token_scaling(1.0f), 0.25f, "m");
+  CHECK(set.heads() == std::vector<act::HeadId>{{2, 0}});  // (2, 1) does not beat the baseline
+  CHECK(set.factor({2, 0}) == 0.5f);
+  CHECK(set.calibration().text() == "initial-token + scale-only:0.25");
+  REQUIRE(set.measurements.size() == 2);
+  CHECK(set.measurements[1].values.at("factor") == 1.0);
+  CHECK(best_factors(searches, SelectBy::margin)[1].factor == 0.5f);
+}
+
+TEST_CASE("factor search: on the model, the chosen factor is the best and the model applies it",
+          "[eval][search][factors][shared]") {
+  const auto* m = act::testing::stories_model();
+  if (m == nullptr) return;
+  const auto plans = calibration_plans(*m);
+  SearchOptions options = quiet(WorkSplit::prompts, 2);
+  options.calibration = {act::InitialToken{}, act::ScaleOnly{1.0f}};
+  const std::vector<float> grid = {0.25f, 4.0f};
+  const auto searches =
+      search_factors(grid, options, [&](const SearchOptions& one) { return search_heads(*m, plans, one); });
+  REQUIRE(searches.size() == 2);
+  // Each factor's search is the plain search with that factor.
+  options.calibration = act::AnyCalibration::initial_token_scaling(4.0f);
+  require_same(searches[1].result, search_heads(*m, plans, options));
+
+  const auto best = best_factors(searches, SelectBy::margin);
+  REQUIRE(best.size() == searches[0].result.heads.size());
+  for (std::size_t h = 0; h < best.size(); ++h) {
+    const double low = searches[0].result.heads[h].margin_gain, high = searches[1].result.heads[h].margin_gain;
+    if (high != low) CHECK(best[h].factor == (high > low ? 4.0f : 0.25f));  // a tie goes to the accuracy gain
+    CHECK(best[h].effect.margin_gain == std::max(low, high));
+  }
+  const act::HeadSet set =
+      make_factor_head_set(best, {SelectBy::margin, 2, -1.0}, options.calibration, 0.25f, m->name());
+  REQUIRE(set.size() == 2);
+  // The model calibrates a head with its recorded factor: evaluating the set's best head alone
+  // gives the margin the search measured for it.
+  const act::HeadSet back = act::HeadSet::from_json_text(set.to_json().dump());
+  const auto top = rank_heads(
+                       [&] {
+                         std::vector<HeadEffect> effects;
+                         for (const auto& f : best) effects.push_back(f.effect);
+                         return effects;
+                       }(),
+                       SelectBy::margin)
+                       .front();
+  act::HeadSet alone;
+  alone.add(top.id, *back.factor(top.id));
+  alone.set_calibration(back.calibration());
+  const auto outcomes = evaluate_plans(*m, plans, act::model::ActSettings::from_head_set(alone), WorkSplit::model, 1);
+  CHECK(tally(outcomes).margin_sum / static_cast<double>(plans.size()) == top.margin);
 }
 
 TEST_CASE("controls: random heads are distinct, sorted and seeded", "[eval][search]") {

@@ -58,7 +58,7 @@ TEST_CASE("malformed head files name the field or position", "[heads]") {
              Catch::Contains("heads.json") && Catch::Contains("line 2"));
   CHECK_THAT(error_of("[1, 2]"), Catch::Contains("top level must be a JSON object"));
   CHECK_THAT(error_of(R"({"format": "other", "version": 1})"), Catch::Contains("\"format\""));
-  CHECK_THAT(error_of(R"({"format": "act-head-set", "version": 3})"), Catch::Contains("\"version\" must be 1 or 2"));
+  CHECK_THAT(error_of(R"({"format": "act-head-set", "version": 4})"), Catch::Contains("\"version\" must be 1, 2 or 3"));
   CHECK_THAT(error_of(head_file("[[1, 2], [3]]")), Catch::Contains("heads[1] must be [layer, head]"));
   CHECK_THAT(error_of(head_file("[[1, -2]]")), Catch::Contains("heads[0][1] must be a non-negative integer"));
   CHECK_THAT(error_of(head_file("[[1.5, 2]]")), Catch::Contains("heads[0][0]"));
@@ -143,4 +143,50 @@ TEST_CASE("a bad recorded policy is a format error naming it", "[heads][policy]"
   CHECK_THAT(error_of(v2(R"(, "detector": "top-k:0", "rescaler": "scale-only:1")")),
              Catch::Contains("K must be a whole number >= 1"));
   CHECK_THAT(error_of(v2(R"(, "detector": 3, "rescaler": "scale-only:1")")), Catch::Contains("\"detector\""));
+}
+
+TEST_CASE("a factor per head round-trips as version 3", "[heads][policy][factors]") {
+  act::HeadSet set({{4, 2}}, 0.4f, 0.1f, "m");
+  set.add({3, 1}, 0.25f);
+  set.add({5, 0}, 1.5f);
+  set.set_calibration(act::AnyCalibration::initial_token_scaling(0.5f));
+  const nlohmann::json json = set.to_json();
+  CHECK(json["version"] == 3);  // older readers refuse [layer, head, factor]
+  CHECK(json["heads"] == nlohmann::json::parse("[[3, 1, 0.25], [4, 2], [5, 0, 1.5]]"));
+  const act::HeadSet back = act::HeadSet::from_json_text(json.dump());
+  CHECK(back.heads() == set.heads());
+  CHECK(back.factors() == set.factors());
+  CHECK(back.factor({4, 2}) == std::nullopt);  // the rescaler's own 0.5
+  CHECK(back.factor({3, 1}) == 0.25f);
+  CHECK(back.calibration().text() == "initial-token + scale-only:0.5");
+
+  // Without factors the same set stays version 2, and old files read as before, without factors.
+  const act::HeadSet plain({{4, 2}}, 0.4f, 0.1f, "m");
+  CHECK(plain.to_json()["version"] == 1);
+  CHECK(act::HeadSet::from_json_text(head_file("[[1, 2]]")).factors().empty());
+}
+
+TEST_CASE("a factor per head needs version 3 and a scale-only rescaler", "[heads][policy][factors]") {
+  const auto file = [](int version, const std::string& rescaler, const std::string& heads) {
+    return R"({"format": "act-head-set", "version": )" + std::to_string(version) +
+           R"(, "beta": 0.4, "tau": 0.1, "detector": "initial-token", "rescaler": ")" + rescaler + R"(", "heads": )" +
+           heads + "}";
+  };
+  CHECK(error_of(file(3, "scale-only:0.5", "[[1, 2, 0.75], [1, 3]]")) == "no error");
+  CHECK_THAT(error_of(file(2, "scale-only:0.5", "[[1, 2, 0.75]]")),
+             Catch::Contains("heads[0]: a factor per head needs version 3 and a \"scale-only\" rescaler"));
+  CHECK_THAT(error_of(file(3, "redistribute:0.5", "[[1, 2, 0.75]]")), Catch::Contains("needs version 3"));
+  CHECK_THAT(error_of(head_file("[[1, 2, 0.75]]")), Catch::Contains("needs version 3"));
+  for (const char* bad : {"-1", "\"x\"", "1e300", "null"})
+    CHECK_THAT(error_of(file(3, "scale-only:0.5", std::string("[[1, 2, ") + bad + "]]")),
+               Catch::Contains("heads[0][2] (the factor) must be a finite number >= 0"));
+  CHECK_THAT(error_of(file(3, "scale-only:0.5", "[[1, 2, 0.5, 1]]")),
+             Catch::Contains("must be [layer, head] or [layer, head, factor]"));
+  CHECK_THAT(error_of(R"({"format": "act-head-set", "version": 3, "beta": 0.4, "tau": 0.1, "heads": []})"),
+             Catch::Contains("version 3 needs the fields"));
+
+  act::HeadSet set;
+  CHECK_THROWS_AS(set.add({1, 2}, -0.5f), std::invalid_argument);
+  set.add({1, 2}, 0.5f);
+  CHECK_THROWS_WITH(set.to_json(), Catch::Contains("needs a scale-only rescaler"));  // the paper's: no meaning
 }

@@ -175,12 +175,25 @@ TEST_CASE("runner: generation that fills the context stops cleanly", "[runner]")
   }
 }
 
+// The NaN weight is reported at load (one warning line naming the tensor), then the NaN logit it
+// makes stops the run as an error, greedy or sampled.
 TEST_CASE("runner: non-finite logits are an error, greedy or sampled", "[runner]") {
   TinyLlama model;
   model.nan_logit = true;
   const fs::path path = write_model("nan-logit.gguf", model.build());
-  expect_failure(generate(path, {"--temperature", "1"}), 1, "is nan: the model produced a non-finite value");
-  expect_failure(generate(path), 1, "non-finite");
+  for (const auto& extra : {std::vector<std::string>{"--temperature", "1"}, std::vector<std::string>{}}) {
+    const Exit result = run_act_llama(generate(path, extra));
+    INFO("stderr: " << result.stderr_text);
+    REQUIRE(result.code == 1);
+    const std::string first_line = result.stderr_text.substr(0, result.stderr_text.find('\n') + 1);
+    CHECK(first_line == "act-llama: warning: " + path.string() +
+                            ": tensor 'token_embd.weight' (F32) has 1 non-finite weight(s), the first at element " +
+                            std::to_string((TinyLlama::vocabulary().size() - 1) * TinyLlama::width) + "\n");
+    const std::string rest = result.stderr_text.substr(first_line.size());
+    CHECK(rest.rfind("act-llama: error: ", 0) == 0);
+    CHECK(std::count(rest.begin(), rest.end(), '\n') == 1);
+    CHECK_THAT(rest, Catch::Contains("is nan: the model produced a non-finite value"));
+  }
 }
 
 TEST_CASE("runner: outputs that cannot be written fail the run", "[runner]") {

@@ -13,6 +13,12 @@
 //   "detector": "top-k:3:token0", "rescaler": "scale-only:0.5"
 // and is written only for such sets, so a version-1 reader refuses them rather than misreading
 // them as the paper's. A file without the two fields means the paper's policy with its beta and tau.
+//
+// Version 3 adds a factor per head, as a third element: "heads": [[3, 5, 0.25], [4, 0]]. A head's
+// factor replaces the rescaler's BETA for that head only (initial-token scaling with a factor per
+// head: "detector": "initial-token", "rescaler": "scale-only:0.5"); heads without one use the
+// rescaler as written. Only written when a head has a factor, and only with a scale-only rescaler,
+// so older readers refuse such files and files without factors keep their meaning.
 #include <act/core/error.hpp>
 #include <act/core/files.hpp>
 #include <act/policies/registry.hpp>
@@ -28,6 +34,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -64,6 +71,20 @@ class HeadSet {
     const auto at = std::lower_bound(heads_.begin(), heads_.end(), id);
     if (at == heads_.end() || *at != id) heads_.insert(at, id);
   }
+  // Adds the head with its own factor (see the file comment). Throws std::invalid_argument for a
+  // factor a scale-only rescaler refuses (negative, non-finite).
+  void add(HeadId id, float factor) {
+    if (!(std::isfinite(factor) && factor >= 0.0f))
+      throw std::invalid_argument("act: a head's factor must be finite and >= 0 (got " + std::to_string(factor) + ")");
+    add(id);
+    factors_[id] = factor;
+  }
+  // The head's own factor; nullopt: the set's rescaler applies.
+  std::optional<float> factor(HeadId id) const {
+    const auto found = factors_.find(id);
+    return found == factors_.end() ? std::nullopt : std::optional<float>(found->second);
+  }
+  const std::map<HeadId, float>& factors() const noexcept { return factors_; }
   bool contains(std::uint32_t layer, std::uint32_t head) const {
     return std::binary_search(heads_.begin(), heads_.end(), HeadId{layer, head});
   }
@@ -110,7 +131,8 @@ class HeadSet {
   void save(const std::filesystem::path& path) const;
 
  private:
-  std::vector<HeadId> heads_;  // sorted, unique
+  std::vector<HeadId> heads_;        // sorted, unique
+  std::map<HeadId, float> factors_;  // heads with their own factor (a subset of heads_)
 };
 
 namespace detail {
@@ -168,7 +190,8 @@ inline double shortest_decimal(float value) {
 // Version 2's "detector" and "rescaler" (both or neither); a file without them means the paper's.
 inline std::optional<AnyCalibration> read_policy(const nlohmann::json& root, std::string_view source) {
   if (!root.contains("detector") && !root.contains("rescaler")) {
-    if (root["version"] == 2) head_set_error(source, "version 2 needs the fields \"detector\" and \"rescaler\"");
+    if (root["version"] != 1)
+      head_set_error(source, "version " + shown(root["version"]) + " needs the fields \"detector\" and \"rescaler\"");
     return std::nullopt;
   }
   const auto text = [&](const char* key) {
@@ -183,13 +206,47 @@ inline std::optional<AnyCalibration> read_policy(const nlohmann::json& root, std
   }
 }
 
+// One "heads" entry: [layer, head], or (version 3, scale-only rescaler) [layer, head, factor].
+inline void read_head(const nlohmann::json& entry, HeadSet& set, std::string_view source, const std::string& where,
+                      bool factors_allowed) {
+  if (!entry.is_array() || entry.size() < 2 || entry.size() > 3)
+    head_set_error(source, where + " must be [layer, head] or [layer, head, factor]");
+  const HeadId id{head_index(entry[0], source, where + "[0]"), head_index(entry[1], source, where + "[1]")};
+  if (entry.size() == 2) return set.add(id);
+  if (!factors_allowed)
+    head_set_error(source, where + ": a factor per head needs version 3 and a \"scale-only\" rescaler");
+  const auto& value = entry[2];
+  if (!value.is_number() || !(value.get<double>() >= 0.0 && value.get<double>() <= std::numeric_limits<float>::max()))
+    head_set_error(source, where + "[2] (the factor) must be a finite number >= 0 (got " + shown(value) + ")");
+  set.add(id, value.get<float>());
+}
+
+inline void read_heads(const nlohmann::json& root, HeadSet& set, std::string_view source) {
+  if (!root.contains("heads") || !root["heads"].is_array())
+    head_set_error(source, "field \"heads\" must be an array of [layer, head] pairs");
+  const bool factors_allowed =
+      root["version"] == 3 && set.policy && std::holds_alternative<ScaleOnly>(set.policy->rescaler);
+  const auto& heads = root["heads"];
+  for (std::size_t i = 0; i < heads.size(); ++i)
+    read_head(heads[i], set, source, "heads[" + std::to_string(i) + "]", factors_allowed);
+}
+
 }  // namespace detail
 
+// Throws std::invalid_argument for heads with factors in a set whose rescaler is not scale-only
+// (no file could say what they mean).
 inline nlohmann::json HeadSet::to_json() const {
+  if (!factors_.empty() && !(policy && std::holds_alternative<ScaleOnly>(policy->rescaler)))
+    throw std::invalid_argument("act: a head set with a factor per head needs a scale-only rescaler");
   nlohmann::json heads = nlohmann::json::array();
-  for (const HeadId& id : heads_) heads.push_back({id.layer, id.head});
+  for (const HeadId& id : heads_) {
+    heads.push_back({id.layer, id.head});
+    if (const auto f = factor(id)) heads.back().push_back(detail::shortest_decimal(*f));
+  }
   nlohmann::json root = {{"format", "act-head-set"},
-                         {"version", policy ? 2 : 1},
+                         {"version", !factors_.empty() ? 3
+                                     : policy          ? 2
+                                                       : 1},
                          {"model", model},
                          {"beta", detail::shortest_decimal(beta)},
                          {"tau", detail::shortest_decimal(tau)},
@@ -219,8 +276,8 @@ inline HeadSet HeadSet::from_json_text(std::string_view text, std::string_view s
   if (!root.is_object()) detail::head_set_error(source, "top level must be a JSON object");
   if (!root.contains("format") || root["format"] != "act-head-set")
     detail::head_set_error(source, "field \"format\" must be \"act-head-set\"");
-  if (!root.contains("version") || (root["version"] != 1 && root["version"] != 2))
-    detail::head_set_error(source, "field \"version\" must be 1 or 2");
+  if (!root.contains("version") || (root["version"] != 1 && root["version"] != 2 && root["version"] != 3))
+    detail::head_set_error(source, "field \"version\" must be 1, 2 or 3");
   HeadSet set;
   set.policy = detail::read_policy(root, source);
   if (root.contains("model")) {
@@ -229,15 +286,7 @@ inline HeadSet HeadSet::from_json_text(std::string_view text, std::string_view s
   }
   set.beta = detail::unit_interval(root, "beta", source);
   set.tau = detail::unit_interval(root, "tau", source);
-  if (!root.contains("heads") || !root["heads"].is_array())
-    detail::head_set_error(source, "field \"heads\" must be an array of [layer, head] pairs");
-  const auto& heads = root["heads"];
-  for (std::size_t i = 0; i < heads.size(); ++i) {
-    const std::string where = "heads[" + std::to_string(i) + "]";
-    if (!heads[i].is_array() || heads[i].size() != 2) detail::head_set_error(source, where + " must be [layer, head]");
-    set.add({detail::head_index(heads[i][0], source, where + "[0]"),
-             detail::head_index(heads[i][1], source, where + "[1]")});
-  }
+  detail::read_heads(root, set, source);
   if (root.contains("measurements")) {
     const auto& list = root["measurements"];
     if (!list.is_array()) detail::head_set_error(source, "field \"measurements\" must be an array");

@@ -2,8 +2,8 @@
 // What a transformer layer asks of its attention: the model calls one AttentionHook per layer, so
 // the policy behind it is type-erased at the layer boundary while the kernels stay templates.
 // - PlainAttention: no head calibrated.
-// - CalibratingAttention: the heads of a mask calibrated with any AnyCalibration (prefill, or
-//   decode with running column statistics per layer).
+// - CalibratingAttention: the heads of a mask calibrated with any AnyCalibration, and heads with
+//   a policy of their own (prefill, or decode with running column statistics per layer).
 // - SinkObserver: every head's sinks under any detector, output unchanged (identity rescale).
 #include <act/core/attention_options.hpp>
 #include <act/core/calibration_report.hpp>
@@ -12,6 +12,7 @@
 #include <act/heads/head_set.hpp>
 #include <act/kernels/fused_attention.hpp>
 #include <act/kernels/sink_state.hpp>
+#include <act/model/act_settings.hpp>
 #include <act/policies/identity.hpp>
 #include <act/policies/registry.hpp>
 
@@ -61,22 +62,46 @@ struct HeadSinks {
 
 class CalibratingAttention final : public AttentionHook {
  public:
-  // masks[layer]: the kernels' calibrated_heads mask, empty for a layer left plain. `running`
-  // (decode): one SinkState per layer, updated in place; empty: prefill semantics.
-  CalibratingAttention(std::vector<std::vector<std::uint8_t>> masks, AnyCalibration calibration,
+  // layers[l]: what layer l calibrates (ActSettings::layer_calibrations); a layer past the end is
+  // plain. `running` (decode): one SinkState per layer, updated in place; empty: prefill semantics.
+  CalibratingAttention(std::vector<LayerCalibration> layers, AnyCalibration calibration,
                        std::span<SinkState> running = {})
-      : masks_(std::move(masks)), calibration_(std::move(calibration)), running_(running) {}
+      : layers_(std::move(layers)), calibration_(std::move(calibration)), running_(running) {}
 
+  // The heads with their own policy run after the layer's call, one head each: the first call
+  // leaves them plain and the second overwrites their output.
   CalibrationReport attend(const LayerAttention& call) override {
-    AttentionExtras extras;
-    if (call.layer >= masks_.size() || masks_[call.layer].empty()) return run(call, NoCalibration{}, extras);
-    extras.calibrated_heads = masks_[call.layer];
-    if (!running_.empty()) extras.running_stats = running_[call.layer].span();
-    return calibration_.visit([&](const auto& calibration) { return run(call, calibration, extras); });
+    if (call.layer >= layers_.size()) return run(call, NoCalibration{}, {});
+    const LayerCalibration& plan = layers_[call.layer];
+    CalibrationReport report;
+    if (plan.shared_mask.empty()) {
+      report = run(call, NoCalibration{}, {});
+    } else {
+      AttentionExtras extras;
+      extras.calibrated_heads = plan.shared_mask;
+      if (!running_.empty()) extras.running_stats = running_[call.layer].span();
+      report = calibration_.visit([&](const auto& calibration) { return run(call, calibration, extras); });
+    }
+    for (const HeadCalibration& own : plan.own) report += attend_one(call, own);
+    return report;
   }
 
  private:
-  std::vector<std::vector<std::uint8_t>> masks_;
+  CalibrationReport attend_one(const LayerAttention& call, const HeadCalibration& own) const {
+    const std::size_t h = own.head, kv = h / (call.q.heads / call.k.heads);
+    const auto one = [](auto view, std::size_t head) {
+      view.data = view.row(head, 0);
+      view.heads = 1;
+      return view;
+    };
+    const LayerAttention slice{call.layer,      one(call.q, h),   one(call.k, kv),
+                               one(call.v, kv), one(call.out, h), call.threads};
+    AttentionExtras extras;
+    if (!running_.empty()) extras.running_stats = running_[call.layer].span().subspan(h, 1);
+    return own.calibration.visit([&](const auto& calibration) { return run(slice, calibration, extras); });
+  }
+
+  std::vector<LayerCalibration> layers_;
   AnyCalibration calibration_;
   std::span<SinkState> running_;
 };

@@ -13,6 +13,7 @@
 #include <act/core/calibration_report.hpp>
 #include <act/core/heads_view.hpp>
 #include <act/io/gguf.hpp>
+#include <act/io/gguf_checks.hpp>
 #include <act/model/act_settings.hpp>
 #include <act/model/attention_hook.hpp>
 #include <act/model/gemm.hpp>
@@ -82,6 +83,7 @@ class LlamaModel {
  public:
   // Throws act::Error (unreadable file), FormatError (malformed file, missing or misshapen
   // tensor, invalid hyper-parameters) or UnsupportedError (architecture, tensor type, tokenizer).
+  // Overlapping tensor data and non-finite weights load, with load_warnings() saying so.
   static LlamaModel load(const std::filesystem::path& path, Gemm gemm = portable_gemm()) {
     return LlamaModel(io::GgufFile::open(path), std::move(gemm));
   }
@@ -90,7 +92,8 @@ class LlamaModel {
         config_(LlamaConfig::from_gguf(file_)),
         weights_(LlamaWeights::from_gguf(file_, config_)),
         tokenizer_(text::Tokenizer::from_gguf(file_)),
-        gemm_(std::move(gemm)) {}
+        gemm_(std::move(gemm)),
+        load_warnings_(io::check_tensor_data(file_)) {}
 
   LlamaModel(LlamaModel&&) noexcept = default;  // weights point into the mapping, which a move keeps
   LlamaModel(const LlamaModel&) = delete;
@@ -99,6 +102,8 @@ class LlamaModel {
   const LlamaWeights& weights() const noexcept { return weights_; }
   const text::Tokenizer& tokenizer() const noexcept { return tokenizer_; }
   const io::GgufFile& file() const noexcept { return file_; }
+  // What io::check_tensor_data found at load, for the caller to report (the library prints nothing).
+  const std::vector<io::GgufWarning>& load_warnings() const noexcept { return load_warnings_; }
   std::string name() const { return model_name(file_); }
 
   // Throws std::out_of_range for an id outside the vocabulary.
@@ -122,7 +127,7 @@ class LlamaModel {
   // i; no KV cache), calibrating the heads `act` names in those layers with prefill semantics.
   CalibrationReport run_layers(Activations& hidden, std::size_t first_layer, std::size_t last_layer,
                                const ActSettings& act = {}, int threads = 1) const {
-    CalibratingAttention hook(act.layer_masks(config_.layers, config_.heads), act.calibration());
+    CalibratingAttention hook(act.layer_calibrations(config_.layers, config_.heads), act.calibration());
     return run_stateless(hidden, first_layer, last_layer, hook, threads);
   }
 
@@ -229,6 +234,7 @@ class LlamaModel {
   LlamaWeights weights_;
   text::Tokenizer tokenizer_;
   Gemm gemm_;
+  std::vector<io::GgufWarning> load_warnings_;
 };
 
 }  // namespace act::model

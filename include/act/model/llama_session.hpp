@@ -29,7 +29,7 @@ class Session {
         act_(std::move(options.act)),
         cache_(model.config().layers, model.config().usable_context(options.context), model.config().kv_dim()),
         running_(model.config().layers, SinkState(model.config().heads)),
-        hook_(act_.layer_masks(model.config().layers, model.config().heads), act_.calibration(), running_) {
+        hook_(act_.layer_calibrations(model.config().layers, model.config().heads), act_.calibration(), running_) {
     if (threads_ < 1) throw std::invalid_argument("threads must be at least 1 (got " + std::to_string(threads_) + ")");
   }
   Session(const Session&) = delete;  // hook_ points into this object

@@ -146,7 +146,8 @@ inline std::vector<std::vector<AttentionMap>> attention_maps(const model::LlamaM
     for (std::size_t h = 0; h < c.heads; ++h) {
       maps[layer].push_back(detail::causal_softmax(c, q, k, tokens.size(), h));
       if (act.heads().contains(static_cast<std::uint32_t>(layer), static_cast<std::uint32_t>(h)))
-        calibrate_map(maps[layer].back(), act.calibration());
+        calibrate_map(maps[layer].back(),
+                      act.calibration_for({static_cast<std::uint32_t>(layer), static_cast<std::uint32_t>(h)}));
     }
     m.run_layers(hidden, layer, layer + 1, act);
   }
