@@ -93,9 +93,16 @@ void print_summary(const act::eval::SearchResult& r, const act::HeadSet& set, ac
   for (const auto& id : set.heads()) std::printf(" %u:%u", id.layer, id.head);
   std::printf("\nbest heads by %s gain:\n", by == act::eval::SelectBy::accuracy ? "accuracy" : "margin");
   const auto ranked = act::eval::rank_heads(r.heads, by);
-  for (std::size_t i = 0; i < ranked.size() && i < 10; ++i)
-    std::printf("  %2u:%-2u accuracy %+.4f  margin %+.4f  fixed %zu broken %zu\n", ranked[i].id.layer,
-                ranked[i].id.head, ranked[i].accuracy_gain, ranked[i].margin_gain, ranked[i].fixed, ranked[i].broken);
+  for (std::size_t i = 0; i < ranked.size() && i < 10; ++i) {
+    const auto& e = ranked[i];
+    if (e.complete())
+      std::printf("  %2u:%-2u accuracy %+.4f  margin %+.4f  fixed %zu broken %zu\n", e.id.layer, e.id.head,
+                  e.accuracy_gain, e.margin_gain, e.fixed, e.broken);
+    else  // only a bound is known (early stop)
+      std::printf("  %2u:%-2u accuracy %s %+.4f  stopped after %zu of %zu prompts (fixed %zu broken %zu)\n", e.id.layer,
+                  e.id.head, e.stop == act::eval::HeadStop::rejected ? "<=" : ">=", e.accuracy_gain, e.evaluated,
+                  e.prompts, e.fixed, e.broken);
+  }
 }
 
 // The checkpoint is appended to and the head set replaced: one file cannot be both.
