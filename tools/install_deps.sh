@@ -4,10 +4,12 @@
 # xtl-dev: Debian's xsimd 8 CMake config links `xtl`, which only xtl-dev provides.
 # clang with its sanitizer/libFuzzer runtime (libclang-rt-14-dev) and OpenMP (libomp-14-dev) builds
 # the fuzz targets (tools/fuzz.sh); GCC's ASan/UBSan/LSan runtimes come with g++. python3 and pip
-# fetch the model (tools/fetch_model.sh).
+# fetch the model (tools/fetch_model.sh). libopenmpi-dev and openmpi-bin: act-llama search-heads over
+# MPI ranks (optional at build time: -DACT_WITH_MPI=OFF) and its mpirun test.
 set -euo pipefail
 packages=(cmake ninja-build g++ pkg-config libxsimd-dev xtl-dev catch2 libbenchmark-dev nlohmann-json3-dev
-          libcli11-dev libstb-dev libopenblas-dev clang clang-format libclang-rt-14-dev libomp-14-dev python3 python3-pip)
+          libcli11-dev libstb-dev libopenblas-dev clang clang-format libclang-rt-14-dev libomp-14-dev python3 python3-pip
+          libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -38,6 +38,8 @@ if(EXISTS ${STORIES})
                search-heads ${model} --data ${data} --tasks copa --exclude-layers 1,x -o ${WORK}/h.json)
   expect_error(search_label_protocol "--protocol is the multiple-choice protocol"
                search-heads ${model} --data ${data} --tasks copa --protocol label -o ${WORK}/h.json)
+  expect_error(search_early_stop_margin "--early-stop needs --select accuracy"
+               search-heads ${model} --data ${data} --tasks copa --select margin --early-stop -o ${WORK}/h.json)
   file(WRITE ${WORK}/other.ckpt "{\"format\": \"act-head-search-checkpoint\", \"version\": 1, \"search\": {}}\n")
   expect_error(search_foreign_checkpoint "was written for a different search"
                search-heads ${model} --data ${data} --tasks copa --prompts 2 -q --checkpoint ${WORK}/other.ckpt -o ${WORK}/h.json)

@@ -1,5 +1,6 @@
 #include <act/eval/harness/harness.hpp>
 #include <act/eval/search/head_factors.hpp>
+#include <act/eval/search/head_partition.hpp>
 #include <act/eval/search/head_screening.hpp>
 
 #include <catch2/catch.hpp>
@@ -109,6 +110,71 @@ TEST_CASE("head search: an interrupted search resumes from its checkpoint", "[ev
   options.calibration = act::AnyCalibration::paper(0.5f);  // another search may not reuse it
   CHECK_THROWS_WITH(search_heads(*m, plans, options), Catch::Contains("different search"));
   std::filesystem::remove(path);
+}
+
+TEST_CASE("head search: the early stop selects the full search's heads", "[eval][search][shared]") {
+  const auto* m = act::testing::stories_model();
+  if (m == nullptr) return;
+  const auto plans = calibration_plans(*m);
+  const SearchResult full = search_heads(*m, plans, quiet(WorkSplit::prompts, 2));
+  std::size_t stopped = 0;
+  for (const SelectionRule rule :
+       {SelectionRule{SelectBy::accuracy, 0, 0.0}, SelectionRule{SelectBy::accuracy, 0, -0.2},
+        SelectionRule{SelectBy::accuracy, 2, -0.2}}) {
+    INFO("min_gain " << rule.min_gain << " top_k " << rule.top_k);
+    SearchOptions options = quiet(WorkSplit::prompts, 2);
+    options.early_stop = early_stop_for(rule);
+    const SearchResult quick = search_heads(*m, plans, options);
+    // The same set; its ranked order may differ, as accepted heads rank by their gain's lower bound.
+    auto chosen = selected_heads(quick.heads, rule), expected = selected_heads(full.heads, rule);
+    std::sort(chosen.begin(), chosen.end());
+    std::sort(expected.begin(), expected.end());
+    CHECK(chosen == expected);
+    REQUIRE(quick.heads.size() == full.heads.size());
+    for (std::size_t i = 0; i < quick.heads.size(); ++i) {
+      stopped += quick.heads[i].complete() ? 0 : 1;
+      if (quick.heads[i].complete()) CHECK(quick.heads[i].values() == full.heads[i].values());
+    }
+    // Which prompts a head ran depends on counts only, not on how threads share the work.
+    options.split = WorkSplit::model;
+    options.threads = 1;
+    const SearchResult serial = search_heads(*m, plans, options);
+    for (std::size_t i = 0; i < quick.heads.size(); ++i) CHECK(serial.heads[i].values() == quick.heads[i].values());
+  }
+  CHECK(stopped > 0);
+}
+
+TEST_CASE("head search: shares searched apart merge into the whole search", "[eval][search][shared]") {
+  const auto* m = act::testing::stories_model();
+  if (m == nullptr) return;
+  const auto plans = calibration_plans(*m);
+  SearchOptions options = quiet(WorkSplit::prompts, 2);
+  options.early_stop = EarlyStop{0.0, true};
+  const SearchResult whole = search_heads(*m, plans, options);
+  const auto candidates = candidate_heads(m->config().layers, m->config().heads, options);
+  std::vector<std::string> texts;
+  SearchResult first;
+  for (std::size_t rank = 0; rank < 3; ++rank) {
+    SearchOptions share = options;
+    share.only = heads_for_rank(candidates, rank, 3);
+    CHECK(share.only.size() >= candidates.size() / 3);
+    const SearchResult part = search_heads(*m, plans, share);
+    if (rank == 0) first = part;
+    texts.push_back(share_text(part));
+  }
+  const SearchResult merged = merge_shares(first, texts, plans.size());
+  require_same(whole, merged);
+
+  // A rank that measured a head twice, saw another baseline or sent garbage is reported.
+  auto twice = texts;
+  twice[1] = texts[0];
+  CHECK_THROWS_WITH(merge_shares(first, twice, plans.size()), Catch::Contains("was measured by ranks 0 and 1"));
+  SearchResult other = first;
+  other.baseline.correct += 1;
+  CHECK_THROWS_WITH(merge_shares(first, {share_text(other)}, plans.size()), Catch::Contains("another baseline"));
+  CHECK_THROWS_WITH(merge_shares(first, {"{\"heads\": 3"}, plans.size()), Catch::Contains("rank 0 sent a malformed"));
+  CHECK(rank_checkpoint("a/ck.jsonl", 1, 4) == "a/ck.jsonl.rank1-of-4");
+  CHECK_THROWS_WITH(heads_for_rank(candidates, 3, 3), Catch::Contains("rank < ranks"));
 }
 
 TEST_CASE("head search: screening keeps the best heads and measures them exactly", "[eval][search][shared]") {

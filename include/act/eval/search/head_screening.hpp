@@ -29,6 +29,7 @@ inline ScreenedSearch screened_search(const model::LlamaModel& m, std::span<cons
                 std::to_string(screening.screen_prompts) + ")");
   if (screening.keep == 0) throw Error("act: screening must keep at least one head");
   SearchOptions first = options;
+  first.early_stop.reset();  // the survivors are ranked by margin gain, which the stop does not measure
   if (options.checkpoint) first.checkpoint = options.checkpoint->string() + ".screen";
   ScreenedSearch out;
   out.screen = search_heads(m, plans.first(screening.screen_prompts), first);

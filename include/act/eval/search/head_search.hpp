@@ -9,11 +9,16 @@
 // baseline is one more pass. search_heads_naive() is the plain loop (a full pass per head and
 // prompt); both give bit-identical measurements because run_layers is deterministic and split
 // at a layer boundary computes the same thing.
+//
+// With options.early_stop, each head of a layer runs the prompts in rounds and stops once the rest
+// cannot change whether the accuracy rule selects it (early_stop.hpp); a head that runs them all
+// gets the same measurements as without the stop.
 #include <act/core/parallel.hpp>
 #include <act/eval/harness/model_scoring.hpp>
 #include <act/eval/harness/progress.hpp>
 #include <act/eval/harness/work_split.hpp>
 #include <act/eval/search/candidate_heads.hpp>
+#include <act/eval/search/early_stop.hpp>
 #include <act/eval/search/head_effect.hpp>
 #include <act/eval/search/search_checkpoint.hpp>
 #include <act/io/sha256.hpp>
@@ -21,6 +26,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <numeric>
 #include <optional>
 #include <span>
 #include <vector>
@@ -35,6 +41,8 @@ struct SearchOptions {
   std::vector<HeadId> only;
   WorkSplit split = WorkSplit::prompts;
   int threads = 1;
+  // Unset: every head runs every prompt. Set (early_stop_for(rule)): heads stop once decided for that rule.
+  std::optional<EarlyStop> early_stop;
   // Resumable progress; the checkpoint must belong to the same model, settings and prompts.
   std::optional<std::filesystem::path> checkpoint;
   std::string model_sha256;  // part of the checkpoint's identity
@@ -97,19 +105,22 @@ inline nlohmann::json search_identity(std::span<const ScoringPlan> plans, const 
     identity["beta"] = act::detail::shortest_decimal(recorded.beta);
     identity["tau"] = act::detail::shortest_decimal(recorded.tau);
   }
+  // Stopped heads are decided for one rule; a search without the stop keeps its old identity.
+  if (options.early_stop)
+    identity["early_stop"] = {{"min_gain", options.early_stop->min_gain}, {"accept", options.early_stop->accept}};
   return identity;
 }
 
 namespace detail {
 
-// outcomes[h][p]: prompt p with only heads[h] calibrated, from the prompts' states entering
-// `first_layer` (heads[h] must lie in a layer >= first_layer), split over threads as options.split says.
-inline std::vector<std::vector<ExampleOutcome>> run_heads(const model::LlamaModel& m,
-                                                          std::span<const ScoringPlan> plans,
-                                                          const std::vector<std::vector<model::Activations>>& states,
-                                                          std::size_t first_layer, std::span<const HeadId> heads,
-                                                          const SearchOptions& options, ProgressStretch& progress) {
-  std::vector<std::vector<ExampleOutcome>> outcomes(heads.size(), std::vector<ExampleOutcome>(plans.size()));
+// outcomes[h][p] for each p in prompts[h]: prompt p with only heads[h] calibrated, from the prompts'
+// states entering `first_layer` (heads[h] must lie in a layer >= first_layer), split over threads
+// as options.split says.
+inline void run_heads(const model::LlamaModel& m, std::span<const ScoringPlan> plans,
+                      const std::vector<std::vector<model::Activations>>& states, std::size_t first_layer,
+                      std::span<const HeadId> heads, const std::vector<std::vector<std::size_t>>& prompts,
+                      const SearchOptions& options, ProgressStretch& progress,
+                      std::vector<std::vector<ExampleOutcome>>& outcomes) {
   std::vector<model::ActSettings> settings;
   for (const HeadId& id : heads) settings.push_back(single_head(id, options));
   const auto steps = m.config().layers - first_layer;
@@ -117,22 +128,72 @@ inline std::vector<std::vector<ExampleOutcome>> run_heads(const model::LlamaMode
     outcomes[h][p] = evaluate_from(m, plans[p], states[p], first_layer, settings[h], threads);
     progress.advance(steps);
   };
+  std::vector<std::pair<std::size_t, std::size_t>> pairs;  // (head, prompt)
+  for (std::size_t h = 0; h < heads.size(); ++h)
+    for (std::size_t p : prompts[h]) pairs.emplace_back(h, p);
   switch (options.split) {
     case WorkSplit::prompts:
-      parallel::parallel_for(heads.size() * plans.size(), options.threads,
-                             [&](std::size_t i) { job(i / plans.size(), i % plans.size(), 1); });
+      parallel::parallel_for(pairs.size(), options.threads,
+                             [&](std::size_t i) { job(pairs[i].first, pairs[i].second, 1); });
       break;
     case WorkSplit::heads:
       parallel::parallel_for(heads.size(), options.threads, [&](std::size_t h) {
-        for (std::size_t p = 0; p < plans.size(); ++p) job(h, p, 1);
+        for (std::size_t p : prompts[h]) job(h, p, 1);
       });
       break;
     case WorkSplit::model:
-      for (std::size_t h = 0; h < heads.size(); ++h)
-        for (std::size_t p = 0; p < plans.size(); ++p) job(h, p, options.threads);
+      for (const auto& [h, p] : pairs) job(h, p, options.threads);
       break;
   }
-  return outcomes;
+}
+
+// Every head of `heads` (one layer's, from states entering `layer`) on every prompt.
+inline std::vector<HeadEffect> measure_fully(const model::LlamaModel& m, std::span<const ScoringPlan> plans,
+                                             const std::vector<std::vector<model::Activations>>& states,
+                                             std::size_t layer, std::span<const HeadId> heads,
+                                             std::span<const ExampleOutcome> base, const SearchOptions& options,
+                                             ProgressStretch& progress) {
+  std::vector<std::size_t> all(plans.size());
+  std::iota(all.begin(), all.end(), std::size_t{0});
+  std::vector<std::vector<ExampleOutcome>> outcomes(heads.size(), std::vector<ExampleOutcome>(plans.size()));
+  run_heads(m, plans, states, layer, heads, std::vector<std::vector<std::size_t>>(heads.size(), all), options, progress,
+            outcomes);
+  std::vector<HeadEffect> effects;
+  for (std::size_t h = 0; h < heads.size(); ++h) effects.push_back(compare_outcomes(heads[h], base, outcomes[h]));
+  return effects;
+}
+
+// As measure_fully, but each head runs rounds of prompts in early_stop_order until it is decided.
+inline std::vector<HeadEffect> measure_until_decided(const model::LlamaModel& m, std::span<const ScoringPlan> plans,
+                                                     const std::vector<std::vector<model::Activations>>& states,
+                                                     std::size_t layer, std::span<const HeadId> heads,
+                                                     std::span<const ExampleOutcome> base, const SearchOptions& options,
+                                                     ProgressStretch& progress) {
+  const std::vector<std::size_t> order = early_stop_order(base);
+  std::vector<StoppingHead> tracks(heads.size(), StoppingHead(base, *options.early_stop));
+  std::vector<std::vector<ExampleOutcome>> outcomes(heads.size(), std::vector<ExampleOutcome>(plans.size()));
+  std::vector<std::optional<HeadEffect>> effects(heads.size());
+  for (;;) {
+    std::vector<std::vector<std::size_t>> round(heads.size());
+    for (std::size_t h = 0; h < heads.size(); ++h) {
+      if (effects[h]) continue;
+      if (tracks[h].finished()) {
+        effects[h] = compare_outcomes(heads[h], base, outcomes[h]);  // in plan order: the full search's sums
+      } else if (tracks[h].decision() != HeadStop::none) {
+        effects[h] = tracks[h].stopped(heads[h]);
+      } else {
+        const auto from = order.begin() + static_cast<std::ptrdiff_t>(tracks[h].evaluated());
+        round[h].assign(from, from + static_cast<std::ptrdiff_t>(tracks[h].next_round()));
+      }
+    }
+    if (std::all_of(effects.begin(), effects.end(), [](const auto& e) { return e.has_value(); })) break;
+    run_heads(m, plans, states, layer, heads, round, options, progress, outcomes);
+    for (std::size_t h = 0; h < heads.size(); ++h)
+      for (std::size_t p : round[h]) tracks[h].add(base[p], outcomes[h][p]);
+  }
+  std::vector<HeadEffect> out;
+  for (auto& e : effects) out.push_back(std::move(*e));
+  return out;
 }
 
 inline void advance_states(const model::LlamaModel& m, std::vector<std::vector<model::Activations>>& states,
@@ -199,7 +260,9 @@ inline SearchResult search_heads(const model::LlamaModel& m, std::span<const Sco
   const std::size_t first = todo.empty() ? layers : todo.begin()->first;
   std::size_t work = plans.size() * (layers - first);  // the baseline
   for (const auto& [layer, heads] : todo) work += heads.size() * plans.size() * (layers - layer);
-  ProgressStretch progress(options.progress, "head search (prompt-layer passes)", work);
+  ProgressStretch progress(
+      options.progress,
+      options.early_stop ? "head search (prompt-layer passes, at most)" : "head search (prompt-layer passes)", work);
 
   auto states = detail::embed_all(m, plans);
   detail::advance_states(m, states, 0, first, options);
@@ -207,9 +270,9 @@ inline SearchResult search_heads(const model::LlamaModel& m, std::span<const Sco
   result.baseline = tally(base);
   for (auto it = todo.begin(); it != todo.end(); ++it) {
     const auto& [layer, heads] = *it;
-    const auto outcomes = detail::run_heads(m, plans, states, layer, heads, options, progress);
-    std::vector<HeadEffect> effects;
-    for (std::size_t h = 0; h < heads.size(); ++h) effects.push_back(compare_outcomes(heads[h], base, outcomes[h]));
+    const auto effects = options.early_stop
+                             ? detail::measure_until_decided(m, plans, states, layer, heads, base, options, progress)
+                             : detail::measure_fully(m, plans, states, layer, heads, base, options, progress);
     if (checkpoint) checkpoint->append(effects);
     result.heads.insert(result.heads.end(), effects.begin(), effects.end());
     const auto next = std::next(it);
@@ -221,7 +284,7 @@ inline SearchResult search_heads(const model::LlamaModel& m, std::span<const Sco
 }
 
 // The plain loop: a full forward pass per (head, prompt). For checking search_heads and for
-// measuring what the sharing saves; ignores options.checkpoint.
+// measuring what the sharing saves; ignores options.checkpoint and options.early_stop.
 inline SearchResult search_heads_naive(const model::LlamaModel& m, std::span<const ScoringPlan> plans,
                                        const SearchOptions& options) {
   const auto start = std::chrono::steady_clock::now();
@@ -230,10 +293,9 @@ inline SearchResult search_heads_naive(const model::LlamaModel& m, std::span<con
                            (heads.size() + 1) * plans.size() * m.config().layers);
   const auto states = detail::embed_all(m, plans);
   const std::vector<ExampleOutcome> base = detail::run_baseline(m, plans, states, 0, options, progress);
-  const auto outcomes = detail::run_heads(m, plans, states, 0, heads, options, progress);
   SearchResult result;
   result.baseline = tally(base);
-  for (std::size_t h = 0; h < heads.size(); ++h) result.heads.push_back(compare_outcomes(heads[h], base, outcomes[h]));
+  result.heads = detail::measure_fully(m, plans, states, 0, heads, base, options, progress);
   result.seconds = detail::seconds_since(start);
   return result;
 }

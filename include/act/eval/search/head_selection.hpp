@@ -41,7 +41,23 @@ inline std::vector<HeadEffect> rank_heads(std::vector<HeadEffect> heads, SelectB
   return heads;
 }
 
+// A head stopped early (early_stop.hpp) knows only a bound on its accuracy gain: enough for a rule
+// that the bound decides (a rejected head's upper bound at or below min_gain; an accepted head's
+// lower bound above it, when no top-k ranks the passing heads). Throws act::Error otherwise.
+inline void check_decided(const HeadEffect& e, const SelectionRule& rule) {
+  if (e.complete()) return;
+  const bool decided = rule.by == SelectBy::accuracy &&
+                       (e.stop == HeadStop::rejected ? e.accuracy_gain <= rule.min_gain
+                                                     : rule.top_k == 0 && e.accuracy_gain > rule.min_gain);
+  if (!decided)
+    throw Error("act: head " + std::to_string(e.id.layer) + ":" + std::to_string(e.id.head) + " was run on " +
+                std::to_string(e.evaluated) + " of " + std::to_string(e.prompts) +
+                " prompts (an early-stopped search), which does not decide this selection rule; search again "
+                "without the early stop");
+}
+
 inline std::vector<HeadId> selected_heads(const std::vector<HeadEffect>& heads, const SelectionRule& rule) {
+  for (const HeadEffect& e : heads) check_decided(e, rule);
   std::vector<HeadId> out;
   for (const HeadEffect& e : rank_heads(heads, rule.by)) {
     if (rule.top_k != 0 && out.size() == rule.top_k) break;

@@ -30,6 +30,11 @@
 
 namespace act::eval {
 
+// One head's line: {"layer": 3, "head": 5, "values": {...}}.
+inline nlohmann::json effect_row(const HeadEffect& e) {
+  return {{"layer", e.id.layer}, {"head", e.id.head}, {"values", e.values()}};
+}
+
 class SearchCheckpoint {
  public:
   // Opens `path`, creating it when absent. `search` identifies the search and holds its prompt
@@ -51,7 +56,7 @@ class SearchCheckpoint {
   void append(std::span<const HeadEffect> effects) {
     std::string lines;
     for (const HeadEffect& e : effects) {
-      lines += nlohmann::json{{"layer", e.id.layer}, {"head", e.id.head}, {"values", e.values()}}.dump() + "\n";
+      lines += effect_row(e).dump() + "\n";
       done_[e.id] = e;
     }
     write(lines);
