@@ -63,5 +63,6 @@ void register_generate(CLI::App& app);
 void register_eval(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_parity(CLI::App& app);
+void register_check_maps(CLI::App& app);
 
 }  // namespace act_llama_cpp
