@@ -1,8 +1,10 @@
 // act-llama-cpp bench: llama.cpp's speed with and without ACT in the same process, alternating
 // the two so that the machine's load drifts over both alike: prefill of a prompt of --prefill
-// tokens, then --decode single-token steps. Prints tokens/s of each and the ACT/plain time ratio.
+// tokens, then --decode single-token steps. Prints median tokens/s of each and the median of
+// the per-repeat ACT/plain time ratios.
 #include "cli.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -40,11 +42,32 @@ Timing time_once(Engine& engine, const std::vector<std::int32_t>& prompt, std::s
   return t;
 }
 
-void report(const char* name, const Timing& t, const BenchOptions& o, std::size_t repeats) {
-  const double runs = static_cast<double>(repeats);
-  std::printf("%-6s prefill %zu tokens: %8.1f tok/s   decode %zu tokens: %7.1f tok/s\n", name, o.prefill,
-              runs * static_cast<double>(o.prefill) / t.prefill_seconds, o.decode,
-              runs * static_cast<double>(o.decode) / t.decode_seconds);
+// Each repeat's seconds; medians resist the foreign load of a shared machine better than sums.
+struct Samples {
+  std::vector<double> prefill, decode;
+  void add(const Timing& t) {
+    prefill.push_back(t.prefill_seconds);
+    decode.push_back(t.decode_seconds);
+  }
+};
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  const std::size_t n = values.size();
+  return n % 2 == 1 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+}
+
+// Per repeat, ACT's time over the plain run's just before it: pairs share the load of their moment.
+std::vector<double> paired_ratios(const std::vector<double>& act, const std::vector<double>& plain) {
+  std::vector<double> ratios;
+  for (std::size_t r = 0; r < act.size(); ++r) ratios.push_back(act[r] / plain[r]);
+  return ratios;
+}
+
+void report(const char* name, const Samples& s, const BenchOptions& o) {
+  std::printf("%-6s prefill %zu tokens: %8.1f tok/s   decode %zu tokens: %7.1f tok/s (medians)\n", name, o.prefill,
+              static_cast<double>(o.prefill) / median(s.prefill), o.decode,
+              static_cast<double>(o.decode) / median(s.decode));
 }
 
 void run_bench(const BenchOptions& o) {
@@ -59,19 +82,16 @@ void run_bench(const BenchOptions& o) {
     prompt[i] = static_cast<std::int32_t>((i * 7919 + 17) % plain.vocab_size());
   time_once(plain, prompt, 2);  // warm-up: first-touch of weights and buffers
   time_once(with_act, prompt, 2);
-  Timing sum_plain, sum_act;
+  Samples plain_runs, act_runs;
   for (std::size_t r = 0; r < o.repeats; ++r) {
-    const Timing a = time_once(plain, prompt, o.decode), b = time_once(with_act, prompt, o.decode);
-    sum_plain.prefill_seconds += a.prefill_seconds;
-    sum_plain.decode_seconds += a.decode_seconds;
-    sum_act.prefill_seconds += b.prefill_seconds;
-    sum_act.decode_seconds += b.decode_seconds;
+    plain_runs.add(time_once(plain, prompt, o.decode));
+    act_runs.add(time_once(with_act, prompt, o.decode));
   }
-  report("plain", sum_plain, o, o.repeats);
-  report("ACT", sum_act, o, o.repeats);
-  std::printf("ACT/plain time: prefill %.3fx, decode %.3fx (%zu alternating repeats, %d threads)\n",
-              sum_act.prefill_seconds / sum_plain.prefill_seconds, sum_act.decode_seconds / sum_plain.decode_seconds,
-              o.repeats, o.engine.common.threads);
+  report("plain", plain_runs, o);
+  report("ACT", act_runs, o);
+  std::printf("ACT/plain time, median of %zu paired repeats: prefill %.3fx, decode %.3fx (%d threads)\n", o.repeats,
+              median(paired_ratios(act_runs.prefill, plain_runs.prefill)),
+              median(paired_ratios(act_runs.decode, plain_runs.decode)), o.engine.common.threads);
 }
 
 }  // namespace
