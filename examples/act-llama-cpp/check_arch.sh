@@ -21,11 +21,7 @@ python3 "$repo/tools/make_random_gguf.py" "$model" --name qwen2-random-tiny || {
   echo "FAIL: make_random_gguf.py exited $?"
   exit 1
 }
-failures=0
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
-}
+source "$(dirname "$0")/check_helpers.sh"
 
 # 2 layers x 4 query heads; two heads per layer calibrated, two left alone.
 cat >"$work/heads.json" <<'JSON'
@@ -49,25 +45,9 @@ check_maps() {  # check_maps NAME [flags...]
 check_maps one_ubatch --decode 8
 check_maps ubatches_of_5 --ubatch 5 --decode 8
 
-dump() {  # dump OUTPUT [flags...]
-  local out=$1
-  shift
-  "$runner" dump-logits -m "$model" -t 1 -p "$prompt" -o "$out" "$@" || fail "dump-logits $* exited $?"
-}
-dump "$work/plain1.f32"
-dump "$work/plain2.f32"
-dump "$work/act.f32" --act-heads "$work/heads.json"
-[[ -s "$work/plain1.f32" ]] || fail "no logits written"
-cmp -s "$work/plain1.f32" "$work/plain2.f32" || fail "two plain runs differ"
-cmp -s "$work/plain1.f32" "$work/act.f32" && fail "the head set did not change the logits"
+dump_compare "$work/heads.json"
 
 "$runner" generate -m "$model" -t 1 --act-heads "$work/heads.json" -p "$prompt" -n 8 >/dev/null ||
   fail "generate with the head set exited $?"
-err=$("$runner" check-maps -m "$model" -p "$prompt" --act-heads "$work/other_model.json" 2>&1 >/dev/null)
-code=$?
-if ((code == 0 || code > 127)) || ! grep -q "act-llama-cpp: error: .*made for model" <<<"$err"; then
-  fail "a head set for another model: exit $code, $err"
-fi
-
-((failures == 0)) && echo "act-llama-cpp architecture check (qwen2): all passed"
-exit $((failures == 0 ? 0 : 1))
+expect_error other_model "made for model" check-maps -m "$model" -p "$prompt" --act-heads "$work/other_model.json"
+finish "act-llama-cpp architecture check (qwen2)"

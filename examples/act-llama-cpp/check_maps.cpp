@@ -29,8 +29,7 @@ constexpr double subnormal_rounding = 0x1p-150;
 
 struct CheckOptions {
   EngineFlags engine;
-  std::vector<std::int32_t> tokens;
-  std::string prompt;
+  PromptFlags prompt;
   std::size_t decode_steps = 8;
 };
 
@@ -148,8 +147,7 @@ void print_tally(const Tally& t) {
 
 void run_check(const CheckOptions& o) {
   if (o.engine.common.act_heads.empty()) throw act::Error("check-maps checks calibrated maps: pass --act-heads");
-  const std::vector<std::int32_t> prompt = o.tokens.empty() ? tokenizer_of(o.engine).encode(o.prompt, true) : o.tokens;
-  if (prompt.empty()) throw act::Error("no tokens: pass --tokens or a non-empty --prompt");
+  const std::vector<std::int32_t> prompt = prompt_tokens(o.engine, o.prompt);
   Engine engine = make_engine(o.engine);
   OracleCheck check(act_llama::act_settings(o.engine.common, model_name_of(o.engine)), engine.layers(), engine.heads());
   engine.inspect_maps(check);
@@ -167,8 +165,7 @@ void register_check_maps(CLI::App& app) {
   CLI::App* command =
       app.add_subcommand("check-maps", "Check every map ACT calibrates in llama.cpp against the library's oracle");
   add_engine_flags(*command, o->engine);
-  auto* tokens = command->add_option("--tokens", o->tokens, "Prompt token ids, comma separated")->delimiter(',');
-  command->add_option("-p,--prompt", o->prompt, "Prompt text (tokenised with BOS)")->excludes(tokens);
+  add_prompt_flags(*command, o->prompt);
   command->add_option("--decode", o->decode_steps, "Greedy decode steps after the prompt")->capture_default_str();
   command->callback([o] { run_check(*o); });
 }
