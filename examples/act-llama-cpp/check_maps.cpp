@@ -141,8 +141,8 @@ void run_sequence(Engine& engine, const std::vector<std::int32_t>& prompt, std::
 void print_tally(const Tally& t) {
   std::printf("maps %zu, calibrated heads checked %zu (rows calibrated %zu, sinks %zu), untouched heads %zu\n", t.maps,
               t.heads_checked, t.rows_calibrated, t.sinks, t.heads_untouched);
-  std::printf("weights compared %zu, mismatches %zu, max relative error %.3g (bound %.3g)\n", t.weights, t.mismatches,
-              t.max_relative_error, unit_roundoff);
+  std::printf("weights compared %zu, mismatches %zu, max relative error %.3g of normal floats (bound %.3g)\n",
+              t.weights, t.mismatches, t.max_relative_error, unit_roundoff);
 }
 
 void run_check(const CheckOptions& o) {
