@@ -28,6 +28,28 @@
 
 namespace act_llama_cpp {
 
+// Sees each calibrated map just before and just after ActHook calibrates it in place (the oracle
+// check of act-llama-cpp check-maps). The views are valid only during the call.
+class MapInspector {
+ public:
+  virtual ~MapInspector() = default;
+  virtual void before(const act::HeadsView<float>& map, const act::AdditiveMask& mask, std::size_t layer) = 0;
+  virtual void after(const act::HeadsView<float>& map, std::size_t layer) = 0;
+};
+
+// What ActHook uses until inspect_with() is called: nothing is looked at.
+class NoInspection final : public MapInspector {
+ public:
+  void before(const act::HeadsView<float>&, const act::AdditiveMask&, std::size_t) override {}
+  void after(const act::HeadsView<float>&, std::size_t) override {}
+};
+
+// One stateless instance serves every hook.
+inline MapInspector& no_inspection() {
+  static NoInspection none;
+  return none;
+}
+
 class ActHook {
  public:
   // Throws act::FormatError when the head set names a head outside the model, act::UnsupportedError
@@ -79,6 +101,9 @@ class ActHook {
 
   const act::CalibrationReport& report() const noexcept { return report_; }
   bool enabled() const noexcept { return settings_.enabled(); }
+
+  // `inspector` sees every calibrated map from now on; it must outlive the hook's use.
+  void inspect_with(MapInspector& inspector) noexcept { inspector_ = &inspector; }
 
  private:
   // The layer whose calibrated map this node is, or -1. Names are compared whole: kq_soft_max-1
@@ -132,8 +157,12 @@ class ActHook {
     act::AttentionExtras extras;
     extras.calibrated_heads = masks_[layer];
     extras.running_stats = states_[layer].span();
+    const act::HeadsView<float> map = map_view(t);
+    const act::AdditiveMask mask = mask_of(t);
+    inspector_->before(map, mask, layer);
     report_ += settings_.calibration().visit(
-        [&](const auto& calibration) { return act::calibrate_map(map_view(t), calibration, mask_of(t), extras); });
+        [&](const auto& calibration) { return act::calibrate_map(map, calibration, mask, extras); });
+    inspector_->after(map, layer);
   }
 
   act::model::ActSettings settings_;
@@ -144,6 +173,7 @@ class ActHook {
   std::vector<bool> seen_in_decode_;
   std::exception_ptr error_;
   act::CalibrationReport report_;
+  MapInspector* inspector_ = &no_inspection();
 };
 
 }  // namespace act_llama_cpp

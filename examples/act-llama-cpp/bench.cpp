@@ -1,10 +1,13 @@
 // act-llama-cpp bench: llama.cpp's speed with and without ACT in the same process, alternating
 // the two so that the machine's load drifts over both alike: prefill of a prompt of --prefill
-// tokens, then --decode single-token steps. Prints tokens/s of each and the ACT/plain time ratio.
+// tokens, then --decode single-token steps. Prints median tokens/s of each and the median of
+// the per-repeat ACT/plain time ratios, on the wall clock and on the process CPU clock.
 #include "cli.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <memory>
 
 namespace act_llama_cpp {
@@ -17,34 +20,86 @@ struct BenchOptions {
   std::size_t repeats = 3;
 };
 
-struct Timing {
-  double prefill_seconds = 0.0;
-  double decode_seconds = 0.0;
+// Seconds of one stretch of work on two clocks. On a loaded machine the wall time includes
+// waiting for a core and the process CPU time does not; with -t 1 the CPU time is the work itself
+// (with more threads it also counts ggml's workers spinning while they wait).
+struct Seconds {
+  double wall = 0.0, cpu = 0.0;
 };
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
+class Stopwatch {
+ public:
+  Seconds elapsed() const {
+    return {std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_).count(),
+            static_cast<double>(std::clock() - cpu_) / CLOCKS_PER_SEC};
+  }
+
+ private:
+  std::chrono::steady_clock::time_point wall_ = std::chrono::steady_clock::now();
+  std::clock_t cpu_ = std::clock();
+};
+
+struct Timing {
+  Seconds prefill, decode;
+};
 
 // One prefill and the decode steps after it; the decoded tokens are fixed (not sampled) so that
 // both engines do the same work.
 Timing time_once(Engine& engine, const std::vector<std::int32_t>& prompt, std::size_t steps) {
   Timing t;
   engine.start_sequence();
-  auto start = std::chrono::steady_clock::now();
+  const Stopwatch prefill;
   engine.decode(prompt, prompt.size() - 1, 1);
-  t.prefill_seconds = seconds_since(start);
-  start = std::chrono::steady_clock::now();
+  t.prefill = prefill.elapsed();
+  const Stopwatch decode;
   for (std::size_t i = 0; i < steps; ++i) engine.decode(std::span(&prompt[i % prompt.size()], 1), 0, 1);
-  t.decode_seconds = seconds_since(start);
+  t.decode = decode.elapsed();
   return t;
 }
 
-void report(const char* name, const Timing& t, const BenchOptions& o, std::size_t repeats) {
-  const double runs = static_cast<double>(repeats);
-  std::printf("%-6s prefill %zu tokens: %8.1f tok/s   decode %zu tokens: %7.1f tok/s\n", name, o.prefill,
-              runs * static_cast<double>(o.prefill) / t.prefill_seconds, o.decode,
-              runs * static_cast<double>(o.decode) / t.decode_seconds);
+using Clock = double Seconds::*;  // &Seconds::wall or &Seconds::cpu
+using Phase = Seconds Timing::*;  // &Timing::prefill or &Timing::decode
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  const std::size_t n = values.size();
+  return n % 2 == 1 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+}
+
+// Medians resist the foreign load of a shared machine better than sums.
+double median_seconds(const std::vector<Timing>& runs, Phase phase, Clock clock) {
+  std::vector<double> values;
+  for (const Timing& t : runs) values.push_back(t.*phase.*clock);
+  return median(values);
+}
+
+// Per repeat, ACT's time over the plain run's just before it: pairs share the load of their moment.
+double median_ratio(const std::vector<Timing>& act, const std::vector<Timing>& plain, Phase phase, Clock clock) {
+  std::vector<double> ratios;
+  for (std::size_t r = 0; r < act.size(); ++r) ratios.push_back(act[r].*phase.*clock / (plain[r].*phase.*clock));
+  return median(ratios);
+}
+
+void report(const char* name, const std::vector<Timing>& runs, const BenchOptions& o) {
+  const auto rate = [&](std::size_t tokens, Phase phase, Clock clock) {
+    return static_cast<double>(tokens) / median_seconds(runs, phase, clock);
+  };
+  std::printf(
+      "%-6s prefill %zu tokens: %7.1f tok/s wall, %7.1f tok/s CPU   decode %zu tokens: %6.1f tok/s wall, "
+      "%6.1f tok/s CPU (medians)\n",
+      name, o.prefill, rate(o.prefill, &Timing::prefill, &Seconds::wall),
+      rate(o.prefill, &Timing::prefill, &Seconds::cpu), o.decode, rate(o.decode, &Timing::decode, &Seconds::wall),
+      rate(o.decode, &Timing::decode, &Seconds::cpu));
+}
+
+void report_ratios(const std::vector<Timing>& act, const std::vector<Timing>& plain, const BenchOptions& o) {
+  std::printf(
+      "ACT/plain time, median of %zu paired repeats (%d threads): prefill %.3fx wall, %.3fx CPU; "
+      "decode %.3fx wall, %.3fx CPU\n",
+      o.repeats, o.engine.common.threads, median_ratio(act, plain, &Timing::prefill, &Seconds::wall),
+      median_ratio(act, plain, &Timing::prefill, &Seconds::cpu),
+      median_ratio(act, plain, &Timing::decode, &Seconds::wall),
+      median_ratio(act, plain, &Timing::decode, &Seconds::cpu));
 }
 
 void run_bench(const BenchOptions& o) {
@@ -59,19 +114,14 @@ void run_bench(const BenchOptions& o) {
     prompt[i] = static_cast<std::int32_t>((i * 7919 + 17) % plain.vocab_size());
   time_once(plain, prompt, 2);  // warm-up: first-touch of weights and buffers
   time_once(with_act, prompt, 2);
-  Timing sum_plain, sum_act;
+  std::vector<Timing> plain_runs, act_runs;
   for (std::size_t r = 0; r < o.repeats; ++r) {
-    const Timing a = time_once(plain, prompt, o.decode), b = time_once(with_act, prompt, o.decode);
-    sum_plain.prefill_seconds += a.prefill_seconds;
-    sum_plain.decode_seconds += a.decode_seconds;
-    sum_act.prefill_seconds += b.prefill_seconds;
-    sum_act.decode_seconds += b.decode_seconds;
+    plain_runs.push_back(time_once(plain, prompt, o.decode));
+    act_runs.push_back(time_once(with_act, prompt, o.decode));
   }
-  report("plain", sum_plain, o, o.repeats);
-  report("ACT", sum_act, o, o.repeats);
-  std::printf("ACT/plain time: prefill %.3fx, decode %.3fx (%zu alternating repeats, %d threads)\n",
-              sum_act.prefill_seconds / sum_plain.prefill_seconds, sum_act.decode_seconds / sum_plain.decode_seconds,
-              o.repeats, o.engine.common.threads);
+  report("plain", plain_runs, o);
+  report("ACT", act_runs, o);
+  report_ratios(act_runs, plain_runs, o);
 }
 
 }  // namespace

@@ -13,11 +13,8 @@ if [[ ! -f "$stories" ]]; then
   exit 77
 fi
 mkdir -p "$work"
-failures=0
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
-}
+model=$stories
+source "$(dirname "$0")/check_helpers.sh"
 
 # Every head of stories260K's 5 layers x 8 heads that this file names exists; tau 0.05 makes sure
 # sinks are found in a short prompt, so the logits must change.
@@ -33,34 +30,9 @@ cat >"$work/outside.json" <<'JSON'
 JSON
 prompt="Once upon a time there was a little girl who liked to play in the park with her dog"
 
-dump() {  # dump OUTPUT [flags...]
-  local out=$1
-  shift
-  "$runner" dump-logits -m "$stories" -t 1 -p "$prompt" -o "$out" "$@" || fail "dump-logits $* exited $?"
-}
-dump "$work/plain1.f32"
-dump "$work/plain2.f32"
-dump "$work/act.f32" --act-heads "$work/heads.json"
-dump "$work/act_chunked.f32" --act-heads "$work/heads.json" --ubatch 4
-cmp -s "$work/plain1.f32" "$work/plain2.f32" || fail "two plain runs differ"
-[[ -s "$work/plain1.f32" ]] || fail "no logits written"
-cmp -s "$work/plain1.f32" "$work/act.f32" && fail "the head set did not change the logits"
-cmp -s "$work/plain1.f32" "$work/act_chunked.f32" && fail "the head set did not change the chunked logits"
+dump_compare "$work/heads.json"
+dump_compare "$work/heads.json" --ubatch 4  # chunked prefill: running statistics
 
-expect_error() {  # expect_error NAME PATTERN ARGS...
-  local name=$1 pattern=$2
-  shift 2
-  local err code
-  err=$("$runner" "$@" 2>&1 >/dev/null)
-  code=$?
-  if ((code == 0 || code > 127)); then
-    fail "$name: expected a non-zero exit, got $code"
-  elif ! grep -q "act-llama-cpp: error: .*$pattern" <<<"$err"; then
-    fail "$name: stderr does not match '$pattern': $err"
-  else
-    echo "ok: $name (exit $code)"
-  fi
-}
 expect_error head_outside_model "head set names (layer 40" dump-logits -m "$stories" -p hi -o "$work/x" --act-heads "$work/outside.json"
 expect_error flash_attention_forced "flash attention keeps no softmax map" dump-logits -m "$stories" -p hi -o "$work/x" --act-heads "$work/heads.json" --flash-attn on
 expect_error missing_model "none.gguf" dump-logits -m "$work/none.gguf" -p hi -o "$work/x"
@@ -69,5 +41,4 @@ expect_error other_model "made for model" dump-logits -m "$stories" -p hi -o "$w
 expect_error bad_token "outside the vocabulary" dump-logits -m "$stories" --tokens 1,999999 -o "$work/x"
 expect_error context_overflow "exceeds the context" dump-logits -m "$stories" -p "$prompt" --ctx 4 -o "$work/x"
 
-((failures == 0)) && echo "act-llama-cpp check: all passed"
-exit $((failures == 0 ? 0 : 1))
+finish "act-llama-cpp check"

@@ -58,10 +58,29 @@ inline act::text::Tokenizer tokenizer_of(const EngineFlags& flags) {
   return act::text::Tokenizer::from_gguf(act::io::GgufFile::open(act_llama::model_path(flags.common)));
 }
 
+// A prompt given as token ids or as text (tokenised with BOS by the library's tokenizer).
+struct PromptFlags {
+  std::vector<std::int32_t> tokens;
+  std::string text;
+};
+
+inline void add_prompt_flags(CLI::App& command, PromptFlags& flags) {
+  auto* tokens = command.add_option("--tokens", flags.tokens, "Token ids, comma separated")->delimiter(',');
+  command.add_option("-p,--prompt", flags.text, "Prompt text (tokenised with BOS)")->excludes(tokens);
+}
+
+inline std::vector<std::int32_t> prompt_tokens(const EngineFlags& engine, const PromptFlags& prompt) {
+  std::vector<std::int32_t> tokens =
+      prompt.tokens.empty() ? tokenizer_of(engine).encode(prompt.text, true) : prompt.tokens;
+  if (tokens.empty()) throw act::Error("no tokens: pass --tokens or a non-empty --prompt");
+  return tokens;
+}
+
 void register_dump_logits(CLI::App& app);
 void register_generate(CLI::App& app);
 void register_eval(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_parity(CLI::App& app);
+void register_check_maps(CLI::App& app);
 
 }  // namespace act_llama_cpp

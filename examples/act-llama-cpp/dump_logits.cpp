@@ -12,14 +12,12 @@ namespace {
 
 struct DumpOptions {
   EngineFlags engine;
-  std::vector<std::int32_t> tokens;
-  std::string prompt;
+  PromptFlags prompt;
   std::string output;
 };
 
 void run_dump(const DumpOptions& o) {
-  const std::vector<std::int32_t> tokens = o.tokens.empty() ? tokenizer_of(o.engine).encode(o.prompt, true) : o.tokens;
-  if (tokens.empty()) throw act::Error("no tokens: pass --tokens or a non-empty --prompt");
+  const std::vector<std::int32_t> tokens = prompt_tokens(o.engine, o.prompt);
   Engine engine = make_engine(o.engine);
   for (const std::int32_t t : tokens)
     if (t < 0 || static_cast<std::size_t>(t) >= engine.vocab_size())
@@ -35,8 +33,7 @@ void register_dump_logits(CLI::App& app) {
   auto o = std::make_shared<DumpOptions>();
   CLI::App* command = app.add_subcommand("dump-logits", "Write the logits of every prompt position (raw float32)");
   add_engine_flags(*command, o->engine);
-  auto* tokens = command->add_option("--tokens", o->tokens, "Token ids, comma separated")->delimiter(',');
-  command->add_option("-p,--prompt", o->prompt, "Prompt text (tokenised with BOS)")->excludes(tokens);
+  add_prompt_flags(*command, o->prompt);
   command->add_option("-o,--output", o->output, "Output file")->required();
   command->callback([o] { run_dump(*o); });
 }

@@ -79,6 +79,8 @@ class Engine {
   std::size_t layers() const { return static_cast<std::size_t>(llama_model_n_layer(model_.get())); }
   std::size_t heads() const { return static_cast<std::size_t>(llama_model_n_head(model_.get())); }
   const ActHook& hook() const { return *hook_; }
+  // `inspector` sees every calibrated map before and after calibration; it must outlive the engine.
+  void inspect_maps(MapInspector& inspector) { hook_->inspect_with(inspector); }
 
   // Empties the cache: the next tokens start a new sequence at position 0.
   void start_sequence() {

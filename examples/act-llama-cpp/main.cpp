@@ -9,8 +9,9 @@
 int main(int argc, char** argv) {
   CLI::App app{"act-llama-cpp: GGUF inference through llama.cpp with ACT attention calibration"};
   app.require_subcommand(1);
-  for (const auto add : {act_llama_cpp::register_dump_logits, act_llama_cpp::register_generate,
-                         act_llama_cpp::register_eval, act_llama_cpp::register_bench, act_llama_cpp::register_parity})
+  for (const auto add :
+       {act_llama_cpp::register_dump_logits, act_llama_cpp::register_generate, act_llama_cpp::register_eval,
+        act_llama_cpp::register_bench, act_llama_cpp::register_parity, act_llama_cpp::register_check_maps})
     add(app);
   try {
     app.parse(argc, argv);  // subcommands run in their callbacks
