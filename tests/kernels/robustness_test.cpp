@@ -304,7 +304,7 @@ TEST_CASE("an infinite value on a sink key stays infinite after calibration", "[
   const auto calibration = Calibration{ColumnMeanThreshold(0.1f, KeepSink::none), Redistribute(beta)};
   const Result r = run(kernel, p, calibration);
   const Result ref = run(Kernel::reference, p, calibration);
-  REQUIRE(ref.sinks[0] == SinkSet{3});
+  REQUIRE(std::count(ref.sinks[0].begin(), ref.sinks[0].end(), 3u) == 1);  // key 0 may be one too
   CHECK(r.report.rows_calibrated == ref.report.rows_calibrated);
   for (std::size_t e = 0; e < ref.out.size(); ++e) {
     CAPTURE(e);
