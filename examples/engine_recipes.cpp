@@ -45,7 +45,7 @@ struct Call {
   act::HeadsView<const act::Half> values() const {
     return act::head_major<const act::Half>(v.data(), kv_heads, cells, dim);
   }
-  // The same cache widened to float (for the recipes whose stages take float K/V).
+  // The same cache widened to float (for recipe 4, whose stages take float K/V).
   std::vector<float> widened(const std::vector<act::Half>& cache) const {
     std::vector<float> out;
     for (act::Half x : cache) out.push_back(act::to_float(x));
@@ -62,11 +62,13 @@ bool close(const std::vector<float>& a, const std::vector<float>& b, float toler
   return worst <= tolerance;
 }
 
-// Recipe 3: the engine's own threads: three threads, one slice each, the engine's barrier.
-std::vector<float> engine_threads(const Call& call, act::HeadsView<const float> keys,
-                                  act::HeadsView<const float> values) {
+// Recipe 3: the engine's own threads: three threads, one slice each, the engine's barrier; the f16
+// cache is read in place.
+std::vector<float> engine_threads(const Call& call) {
   std::vector<float> sliced(call.q.size());
-  act::SlicedAttention job(call.query(), keys, values, view(sliced), call.options, act::paper_calibration(), {}, 3);
+  const auto calibration = act::paper_calibration();
+  act::SlicedAttention<decltype(calibration), act::Half> job(call.query(), call.keys(), call.values(), view(sliced),
+                                                             call.options, calibration, {}, 3);
   std::barrier sync(3);
   std::vector<std::thread> threads;
   for (std::size_t ith = 0; ith < 3; ++ith)
@@ -123,18 +125,20 @@ int main() {
   std::printf("1: act::attention over the f16 cache: %zu sinks over %zu heads\n", selected, q_heads);
   bool ok = selected > 0;
 
-  // Recipe 2: the engine's kernel returns O and lse; correct() calibrates O in place.
+  // Recipe 2: the engine's kernel returns O and lse; correct() calibrates O in place, reading the
+  // f16 cache in place.
+  std::vector<float> out(call.q.size()), lse(q_heads * queries);
+  act::attention(call.query(), call.keys(), call.values(), view(out), call.options, act::NoCalibration{}, {.lse = lse});
+  const act::Status corrected = act::try_correct<decltype(calibration), act::Half>(
+      call.query(), call.keys(), call.values(), view(out), lse, call.options, calibration);
+  ok &= corrected.ok() && close(out, expected, 1e-4f, "2: own kernel + lse, correct()");
+
+  std::vector<float> sliced = engine_threads(call);
+  ok &= !sliced.empty() && close(sliced, expected, 1e-5f, "3: engine threads, SlicedAttention");
+  std::vector<act::SinkSet> chosen;
   const std::vector<float> k = call.widened(call.k), v = call.widened(call.v);
   const auto keys = act::head_major<const float>(k.data(), kv_heads, cells, dim);
   const auto values = act::head_major<const float>(v.data(), kv_heads, cells, dim);
-  std::vector<float> out(call.q.size()), lse(q_heads * queries);
-  act::attention(call.query(), keys, values, view(out), call.options, act::NoCalibration{}, {.lse = lse});
-  const act::Status corrected = act::try_correct(call.query(), keys, values, view(out), lse, call.options, calibration);
-  ok &= corrected.ok() && close(out, expected, 1e-4f, "2: own kernel + lse, correct()");
-
-  std::vector<float> sliced = engine_threads(call, keys, values);
-  ok &= !sliced.empty() && close(sliced, expected, 1e-5f, "3: engine threads, SlicedAttention");
-  std::vector<act::SinkSet> chosen;
   const std::vector<float> biased = add_a_mask(call, keys, values, chosen);
   ok &= chosen == sinks && close(biased, expected, 1e-4f, "4: add-a-mask, stats + logit bias");
   std::puts(ok ? "all recipes agree" : "a recipe disagrees");

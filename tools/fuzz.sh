@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets (clang, fuzz/CMakeLists.txt) and runs each one for SECONDS on one
+# Builds the libFuzzer targets (clang, fuzz/CMakeLists.txt; fuzz_attention is the differential
+# fuzzer of the attention kernels against the double oracle) and runs each one for SECONDS on one
 # core, then prints a table of executions and crashes per target. Exits non-zero if any target
 # crashed; the crashing inputs are kept in fuzz/corpus-run/crashes/<target>/.
 #
@@ -16,10 +17,12 @@ seconds="${1:-60}"
 [[ "$seconds" =~ ^[1-9][0-9]*$ ]] || { echo "fuzz.sh: seconds-per-target must be a positive integer" >&2; exit 2; }
 build="${ACT_FUZZ_BUILD_DIR:-build-fuzz}"
 runs=fuzz/corpus-run
-targets=(fuzz_gguf fuzz_tokenizer fuzz_jsonl fuzz_head_set fuzz_sampler)
+targets=(fuzz_gguf fuzz_tokenizer fuzz_jsonl fuzz_head_set fuzz_sampler fuzz_attention)
 # Longest input libFuzzer may generate: JSON needs room for deep nesting and long lines; 0 lets
-# libFuzzer take the largest seed (the tiny llama GGUFs).
-declare -A max_len=([fuzz_gguf]=0 [fuzz_tokenizer]=16384 [fuzz_jsonl]=65536 [fuzz_head_set]=65536 [fuzz_sampler]=4096)
+# libFuzzer take the largest seed (the tiny llama GGUFs). fuzz_attention reads under 64 bytes of
+# choices; longer inputs only repeat them.
+declare -A max_len=([fuzz_gguf]=0 [fuzz_tokenizer]=16384 [fuzz_jsonl]=65536 [fuzz_head_set]=65536 [fuzz_sampler]=4096
+  [fuzz_attention]=128)
 
 tools/install_deps.sh
 ACT_MODEL="$(tools/fetch_model.sh | tail -n 1)" || { echo "fuzz.sh: cannot fetch the SmolLM2 model" >&2; exit 2; }

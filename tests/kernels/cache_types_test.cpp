@@ -3,6 +3,8 @@
 // float32 kernel is checked against the double oracle for.
 #include "kernel_testing.hpp"
 
+#include <utility>
+
 using namespace act;
 using namespace act::testing;
 
@@ -95,4 +97,54 @@ TEST_CASE("vector widening matches the scalar conversions", "[kernels][cache][si
       CHECK(std::bit_cast<std::uint32_t>(wide_bf16[lane]) == std::bit_cast<std::uint32_t>(expected_bf16));
     }
   }
+}
+
+namespace {
+
+// SlicedAttention in three slices, each phase's slices in turn; returns the output and the report.
+template <class Element, class Cal>
+std::pair<std::vector<float>, CalibrationReport> sliced_run(const Problem& p, HeadsView<const Element> keys,
+                                                            HeadsView<const Element> values, const Cal& calibration) {
+  const Shape& s = p.shape;
+  std::vector<float> out(p.q.size());
+  SlicedAttention<Cal, Element> call(p.queries(), keys, values, head_major(out.data(), s.q_heads, s.q_len, s.dim),
+                                     p.options, calibration, {}, 3);
+  for (std::size_t phase = 0; phase < call.phases(); ++phase)
+    for (std::size_t ith = 0; ith < call.slices(); ++ith) REQUIRE(call.run(phase, ith).ok());
+  return {out, call.report()};
+}
+
+// correct() (after plain attention) and SlicedAttention (slice by slice) over 16-bit caches:
+// exactly their float32 results, which the float32 tests hold to the oracle.
+template <class Element>
+void check_engine_paths(bool masked) {
+  Problem p = grid_problem({6, 2, 21, 37, 24}, {}, 41);
+  plant_sinks(p, {0, 5}, 4.0f);
+  std::vector<float> mask(21 * 37, 0.0f);
+  for (std::size_t i = 0; i < 21; ++i)
+    for (std::size_t j = 0; j < 37; ++j) mask[i * 37 + j] = masked && (i + j) % 5 == 0 ? -INFINITY : 0.0f;
+  p.options.mask = mask_view(mask.data(), 1, 21, 37, 37);
+  const auto calibration = paper_calibration();
+  const std::vector<Element> k = narrow<Element>(p.k), v = narrow<Element>(p.v);
+  const auto keys = head_major<const Element>(k.data(), 2, 37, 24),
+             values = head_major<const Element>(v.data(), 2, 37, 24);
+  const Result plain = run_fused(p, NoCalibration{});
+  std::vector<float> wide = plain.out, narrowed = plain.out;
+  const CalibrationReport wide_report =
+      correct(p.queries(), p.keys(), p.values(), head_major(wide.data(), 6, 21, 24), plain.lse, p.options, calibration);
+  const CalibrationReport narrow_report =
+      correct(p.queries(), keys, values, head_major(narrowed.data(), 6, 21, 24), plain.lse, p.options, calibration);
+  CHECK(narrowed == wide);
+  CHECK(narrow_report == wide_report);
+  CHECK(wide_report.rows_calibrated > 0);
+  CHECK(sliced_run<Element>(p, keys, values, calibration) == sliced_run<float>(p, p.keys(), p.values(), calibration));
+}
+
+}  // namespace
+
+TEST_CASE("correct() and SlicedAttention read half and bfloat16 caches", "[kernels][cache][engine]") {
+  const bool masked = GENERATE(false, true);
+  CAPTURE(masked);
+  SECTION("half") { check_engine_paths<Half>(masked); }
+  SECTION("bfloat16") { check_engine_paths<BFloat16>(masked); }
 }

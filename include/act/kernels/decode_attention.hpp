@@ -365,7 +365,7 @@ void correct_decoded_row(const Operands<KV>& in, const AttentionGeometry& g, con
   ++report.rows_calibrated;
   float* row = out.row(head, 0);
   for (std::size_t c = 0; c < g.head_dim; ++c)
-    row[c] = gains->rest * row[c] + (gains->sink - gains->rest) * sink_output[c];
+    row[c] = corrected_value(row[c], sink_output[c], gains->rest, gains->sink - gains->rest, gains->sink);
 }
 
 template <class KV, CalibrationPolicy Cal>

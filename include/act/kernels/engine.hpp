@@ -17,6 +17,7 @@
 #include <exception>
 #include <new>
 #include <stdexcept>
+#include <type_traits>
 
 namespace act {
 
@@ -64,9 +65,15 @@ inline Status status_of(std::exception_ptr failure) noexcept {
 
 }  // namespace detail
 
-// act::attention without exceptions; `report` (optional) receives the calibration report.
-template <CalibrationPolicy Cal = NoCalibration>
-Status try_attention(HeadsView<const float> q, HeadsView<const float> k, HeadsView<const float> v, HeadsView<float> out,
+// K and V of the noexcept entry points: KV is named, not deduced (try_attention<Cal, Half>(...)),
+// so float views convert as they do for act::attention.
+template <class KV>
+using CacheView = std::type_identity_t<HeadsView<const KV>>;
+
+// act::attention without exceptions; `report` (optional) receives the calibration report. KV:
+// float, Half or BFloat16.
+template <CalibrationPolicy Cal = NoCalibration, class KV = float>
+Status try_attention(HeadsView<const float> q, CacheView<KV> k, CacheView<KV> v, HeadsView<float> out,
                      const AttentionOptions& options = {}, const Cal& calibration = {},
                      const AttentionExtras& extras = {}, CalibrationReport* report = nullptr) noexcept {
   try {
@@ -79,8 +86,8 @@ Status try_attention(HeadsView<const float> q, HeadsView<const float> k, HeadsVi
 }
 
 // act::correct without exceptions.
-template <CalibrationPolicy Cal>
-Status try_correct(HeadsView<const float> q, HeadsView<const float> k, HeadsView<const float> v, HeadsView<float> out,
+template <CalibrationPolicy Cal, class KV = float>
+Status try_correct(HeadsView<const float> q, CacheView<KV> k, CacheView<KV> v, HeadsView<float> out,
                    std::span<const float> lse, const AttentionOptions& options, const Cal& calibration,
                    const AttentionExtras& extras = {}, CalibrationReport* report = nullptr) noexcept {
   try {
@@ -95,10 +102,11 @@ Status try_correct(HeadsView<const float> q, HeadsView<const float> k, HeadsView
 // One act::attention call run by the engine's nth threads. The constructor validates like
 // act::attention (std::invalid_argument) and allocates every slice's scratch; run() is noexcept.
 // The views, extras' spans and the calibration must outlive the object; options.threads is ignored.
-template <CalibrationPolicy Cal = NoCalibration>
+// KV is the cache's element type: float, Half or BFloat16 (read in place, as act::attention does).
+template <CalibrationPolicy Cal = NoCalibration, class KV = float>
 class SlicedAttention {
  public:
-  SlicedAttention(HeadsView<const float> q, HeadsView<const float> k, HeadsView<const float> v, HeadsView<float> out,
+  SlicedAttention(HeadsView<const float> q, CacheView<KV> k, CacheView<KV> v, HeadsView<float> out,
                   const AttentionOptions& options, const Cal& calibration, const AttentionExtras& extras,
                   std::size_t slices)
       : in_{q, k, v},
@@ -130,15 +138,16 @@ class SlicedAttention {
   CalibrationReport report() const { return runner_.report(); }
 
  private:
-  detail::Operands<float> in_;
+  static_assert(std::is_same_v<KV, float> || std::is_same_v<KV, Half> || std::is_same_v<KV, BFloat16>,
+                "SlicedAttention reads float, Half or BFloat16 caches");
+  detail::Operands<KV> in_;
   HeadsView<float> out_;
   AttentionGeometry g_;
   AttentionExtras extras_;
   Cal calibration_;
   std::size_t slices_;
-  detail::AttendSweep<float> sweep_{in_, out_, g_};
-  detail::WaveRunner<Cal, detail::AttendSweep<float>, float> runner_{in_,          out_, g_,   extras_,
-                                                                     calibration_, {},   true, sweep_};
+  detail::AttendSweep<KV> sweep_{in_, out_, g_};
+  detail::WaveRunner<Cal, detail::AttendSweep<KV>, KV> runner_{in_, out_, g_, extras_, calibration_, {}, true, sweep_};
 };
 
 }  // namespace act

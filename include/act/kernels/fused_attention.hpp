@@ -414,7 +414,8 @@ void rescale_row(float* row, std::size_t dim, const float* sink_panel, std::size
   }
   ++report.rows_calibrated;
   const float sink_minus_rest = (gains->sink - gains->rest) * weight_scale;
-  for (std::size_t c = 0; c < dim; ++c) row[c] = gains->rest * row[c] + sink_minus_rest * sink_panel[c * width + lane];
+  for (std::size_t c = 0; c < dim; ++c)
+    row[c] = corrected_value(row[c], sink_panel[c * width + lane], gains->rest, sink_minus_rest, gains->sink);
 }
 
 // Scores of the block against its first `seen` sinks into scratch.weights (sinks below `unmasked`
