@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <string>
 #include <thread>
@@ -31,6 +32,7 @@ struct CommonOptions {
   std::string rescaler;  // likewise with --beta
   std::size_t context = 0;
   bool heads_any_model = false;
+  act::model::KvSettings kv;
 };
 
 // Where tools/fetch_model.sh puts SmolLM2.
@@ -126,6 +128,21 @@ inline void add_common_options(CLI::App& command, CommonOptions& options) {
       .add_option("--ctx", options.context,
                   "Context length in tokens (default: the model's); longer prompts are an error")
       ->check(whole_number_from(1));
+  using act::model::KvType;
+  command
+      .add_option("--kv-type", options.kv.type,
+                  "Element type of stored keys and values: f32, f16 or bf16 (16-bit types halve the KV cache)")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, KvType>{{"f32", KvType::f32}, {"f16", KvType::f16}, {"bf16", KvType::bf16}}))
+      ->default_str("f32");
+  using act::ProductPrecision;
+  command
+      .add_option("--attention-products", options.kv.products,
+                  "Q K^T and P V over a bf16 KV cache: fp32 (exact widening) or bf16 (AVX-512 BF16 where the build "
+                  "has it, prefill only)")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, ProductPrecision>{{"fp32", ProductPrecision::fp32}, {"bf16", ProductPrecision::bf16}}))
+      ->default_str("fp32");
 }
 
 // The context a run may use: --ctx, else the model's. Throws when --ctx exceeds the model's.
@@ -158,7 +175,9 @@ inline act::model::LlamaModel load_model(const CommonOptions& options) {
     throw act::Error("model file not found: " + path.string());
   }
   warn_about_threads(options.threads);
-  return act::model::LlamaModel::load(path, act::model::blas_gemm());
+  if (options.kv.products == act::ProductPrecision::bf16 && options.kv.type != act::model::KvType::bf16)
+    throw act::Error("--attention-products bf16 needs --kv-type bf16 (the products read the bf16 cache)");
+  return act::model::LlamaModel::load(path, act::model::blas_gemm(), options.kv);
 }
 
 // Every JSON file the runner writes: indented, one trailing newline, written atomically (a failed
