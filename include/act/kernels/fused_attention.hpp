@@ -2,7 +2,9 @@
 // Fused float32 attention with ACT calibration, O(n) extra memory, same semantics as
 // act::reference::attention (rows with a NaN/+inf score are invalid, rows seeing no finite score
 // are empty, statistics count valid rows only, the rescaler is asked about every valid row of a
-// calibrated head whose sink set is not empty).
+// calibrated head whose sink set is not empty). Over a bfloat16 cache with
+// ProductPrecision::bf16, Q K^T and P V take bfloat16 operands (simd/bf16_dot.hpp) where the build
+// has AVX-512 BF16; softmax, lse and statistics stay float32.
 //
 // Work is split into (query head, block of simd::width query rows) items scheduled dynamically over
 // OpenMP threads. One item scores its rows against every key they see into a per-thread [keys][width]
