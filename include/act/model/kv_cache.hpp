@@ -12,7 +12,6 @@
 
 #include <cstddef>
 #include <memory>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -37,13 +36,6 @@ inline std::string_view kv_type_name(KvType type) noexcept {
     case KvType::f32: break;
   }
   return "f32";
-}
-
-// "f32", "f16" or "bf16"; throws std::invalid_argument naming the text otherwise.
-inline KvType parse_kv_type(std::string_view text) {
-  for (const KvType type : {KvType::f32, KvType::f16, KvType::bf16})
-    if (text == kv_type_name(type)) return type;
-  throw std::invalid_argument("KV type must be f32, f16 or bf16 (got '" + std::string(text) + "')");
 }
 
 // How a model stores keys and values and multiplies over them: products = bf16 applies to a bf16
