@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <iostream>
 #include <limits>
+#include <map>
 #include <optional>
 #include <string>
 #include <thread>
@@ -34,6 +35,7 @@ struct CommonOptions {
   std::string rescaler;  // likewise with --beta
   std::size_t context = 0;
   bool heads_any_model = false;
+  act::model::KvSettings kv;
 };
 
 // Where tools/fetch_model.sh puts SmolLM2.
@@ -112,7 +114,29 @@ CLI::Validator policy_text(Parse parse, std::string kind) {
       std::move(kind));
 }
 
-inline void add_common_options(CLI::App& command, CommonOptions& options) {
+// The KV cache flags: how the library's model stores keys and values and multiplies over them.
+inline void add_kv_options(CLI::App& command, act::model::KvSettings& kv) {
+  using act::model::KvType;
+  command
+      .add_option("--kv-type", kv.type,
+                  "Element type of stored keys and values: f32, f16 or bf16 (16-bit types halve the KV cache)")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, KvType>{{"f32", KvType::f32}, {"f16", KvType::f16}, {"bf16", KvType::bf16}}))
+      ->default_str("f32");
+  using act::ProductPrecision;
+  command
+      .add_option("--attention-products", kv.products,
+                  "Q K^T and P V over a bf16 KV cache: fp32 (exact widening) or bf16 (AVX-512 BF16 where the build "
+                  "has it, prefill only)")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, ProductPrecision>{{"fp32", ProductPrecision::fp32}, {"bf16", ProductPrecision::bf16}}))
+      ->default_str("fp32");
+}
+
+// Whether a runner offers the KV cache flags (act-llama-cpp does not: llama.cpp keeps its own cache).
+enum class KvFlags { offered, not_offered };
+
+inline void add_common_options(CLI::App& command, CommonOptions& options, KvFlags kv_flags = KvFlags::offered) {
   options.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   command.add_option("-m,--model", options.model, "GGUF model file (default: the fetched SmolLM2-135M-Instruct)")
       ->check(CLI::Validator(
@@ -147,6 +171,7 @@ inline void add_common_options(CLI::App& command, CommonOptions& options) {
       .add_option("--ctx", options.context,
                   "Context length in tokens (default: the model's); longer prompts are an error")
       ->check(whole_number_from(1));
+  if (kv_flags == KvFlags::offered) add_kv_options(command, options.kv);
 }
 
 // The context a run may use: --ctx, else the model's. Throws when --ctx exceeds the model's.
@@ -179,7 +204,9 @@ inline act::model::LlamaModel load_model(const CommonOptions& options) {
     throw act::Error("model file not found: " + path.string());
   }
   warn_about_threads(options.threads);
-  act::model::LlamaModel model = act::model::LlamaModel::load(path, act::model::blas_gemm());
+  if (options.kv.products == act::ProductPrecision::bf16 && options.kv.type != act::model::KvType::bf16)
+    throw act::Error("--attention-products bf16 needs --kv-type bf16 (the products read the bf16 cache)");
+  act::model::LlamaModel model = act::model::LlamaModel::load(path, act::model::blas_gemm(), options.kv);
   for (const act::io::GgufWarning& warning : model.load_warnings())
     std::cerr << "act-llama: warning: " << warning.message << "\n";
   return model;

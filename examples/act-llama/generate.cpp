@@ -152,11 +152,17 @@ void run_generate(const GenerateOptions& options) {
             << " tokens/s; decode: " << timing.decoded_tokens << " tokens, "
             << Timing::rate(timing.decoded_tokens, timing.decode_seconds) << " tokens/s (" << session.threads()
             << " threads)\n";
+  std::cerr << "kv cache: " << act::model::kv_type_name(model.kv_type()) << ", " << session.kv_bytes_per_token()
+            << " bytes/token\n";
   if (session.act().enabled())
     std::cerr << "act: " << session.act().heads().size() << " heads (" << session.act().heads().factors().size()
               << " with a factor of their own), " << session.act().calibration().text() << "; rows calibrated "
               << session.report().rows_calibrated << '\n';
-  if (!options.timing_json.empty()) write_json_file(options.timing_json, timing.to_json(session.threads()));
+  if (options.timing_json.empty()) return;
+  nlohmann::json doc = timing.to_json(session.threads());
+  doc["kv_type"] = act::model::kv_type_name(model.kv_type());
+  doc["kv_bytes_per_token"] = session.kv_bytes_per_token();
+  write_json_file(options.timing_json, doc);
 }
 
 }  // namespace

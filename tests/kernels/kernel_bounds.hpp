@@ -142,7 +142,10 @@ inline reference::HeadMap reference_map(const Problem& p, std::size_t head) {
 
 // Bound on the score error of row i of `head` (D_i above); 0 when the caller knows the scores are exact.
 // A mask adds one rounding of the sum: u (|s| + |mask|). Keys the row does not see are skipped.
-inline double score_error(const Problem& p, std::size_t head, std::size_t i, std::size_t visible) {
+// `input_rounding`: a relative error of each query element before the products (bf16 queries:
+// each q_c scale moves by at most that fraction, so the score by that fraction of its magnitude).
+inline double score_error(const Problem& p, std::size_t head, std::size_t i, std::size_t visible,
+                          double input_rounding = 0.0) {
   const AttentionGeometry g = p.geometry();
   const std::size_t kv = g.kv_head_of(head);
   const double product_error = error_gamma(static_cast<double>(g.head_dim) + 1.0);
@@ -153,7 +156,7 @@ inline double score_error(const Problem& p, std::size_t head, std::size_t i, std
     for (std::size_t c = 0; c < g.head_dim; ++c)
       magnitude += std::abs(static_cast<double>(p.queries().row(head, i)[c]) * p.keys().row(kv, j)[c]);
     magnitude *= std::abs(static_cast<double>(g.scale));  // a bound: never negative
-    double error = product_error * magnitude;
+    double error = (product_error + input_rounding) * magnitude;
     if (!g.mask.empty()) error += unit_roundoff * (magnitude * (1.0 + product_error) + std::abs(g.mask.at(head, i, j)));
     if (std::isfinite(error)) worst = std::max(worst, error);  // an infinite score is exact
   }
@@ -177,6 +180,7 @@ struct OutputBounds {
 struct BoundOptions {
   bool exact_scores = false;        // scores are exact in float (small integers): D_i = 0
   double extra_weight_error = 0.0;  // added to eps_i (e.g. a given lse rounded to float)
+  double input_rounding = 0.0;      // relative error of the queries entering the products (score_error)
 };
 
 // What the error model needs to know about one row.
@@ -231,7 +235,7 @@ OutputBounds output_bounds(const Problem& p, const Rule& rule, const std::vector
       if (!map.takes_part(i)) continue;  // exact outputs (0 or NaN), compared exactly
       RowErrors row;
       row.keys = map.visible[i];
-      row.score = options.exact_scores ? 0.0 : score_error(p, h, i, row.keys);
+      row.score = options.exact_scores ? 0.0 : score_error(p, h, i, row.keys, options.input_rounding);
       row.extra = options.extra_weight_error;
       row.weight = 2.0 * row.score + error_gamma(2.0 * static_cast<double>(row.keys) + 8.0) + row.extra;
       row.value_max = max_abs_value(p, g.kv_head_of(h), row.keys);
@@ -271,10 +275,10 @@ inline bool within_bound(float actual, float expected, double row_bound) {
 // Whether a row's float lse is within |d lse| <= D_i + gamma(n_i + 4) + u |lse| of the reference's
 // (each of the n_i exps and the sum round once more, the log once); non-finite values exactly.
 inline bool lse_within_bound(const Problem& p, std::size_t head, std::size_t i, float actual, float expected,
-                             bool exact_scores) {
+                             bool exact_scores, double input_rounding = 0.0) {
   if (!std::isfinite(expected)) return std::isnan(expected) ? std::isnan(actual) : actual == expected;
   const std::size_t n_i = p.geometry().visible_keys(i);
-  const double d_i = exact_scores ? 0.0 : score_error(p, head, i, n_i);
+  const double d_i = exact_scores ? 0.0 : score_error(p, head, i, n_i, input_rounding);
   return std::abs(static_cast<double>(actual) - expected) <=
          d_i + error_gamma(static_cast<double>(n_i) + 4.0) + unit_roundoff * std::abs(expected);
 }
@@ -289,12 +293,12 @@ inline std::vector<double> reference_column_means(const Problem& p, std::size_t 
 }
 
 // Largest eps_i of a head (the relative error of any weight), for tie tolerances.
-inline double max_weight_error(const Problem& p, std::size_t head) {
+inline double max_weight_error(const Problem& p, std::size_t head, double input_rounding = 0.0) {
   const reference::HeadMap map = reference_map(p, head);
   double worst = 0.0;
   for (std::size_t i = 0; i < map.rows; ++i) {
     if (!map.takes_part(i)) continue;
-    worst = std::max(worst, 2.0 * score_error(p, head, i, map.visible[i]) +
+    worst = std::max(worst, 2.0 * score_error(p, head, i, map.visible[i], input_rounding) +
                                 error_gamma(2.0 * static_cast<double>(map.visible[i]) + 8.0));
   }
   return worst;
@@ -302,11 +306,12 @@ inline double max_weight_error(const Problem& p, std::size_t head) {
 
 // True when every column on which the two sink sets disagree has a mean within float rounding
 // of the threshold (a legitimate tie); false for any other disagreement.
-inline bool sets_differ_only_at_ties(const Problem& p, std::size_t head, const SinkSet& a, const SinkSet& b,
-                                     double tau) {
+inline bool sets_differ_only_at_ties(const Problem& p, std::size_t head, const SinkSet& a, const SinkSet& b, double tau,
+                                     double input_rounding = 0.0) {
   if (a == b) return true;
   const std::vector<double> means = reference_column_means(p, head);
-  const double tolerance = max_weight_error(p, head) + error_gamma(static_cast<double>(p.shape.q_len) + 16.0);
+  const double tolerance =
+      max_weight_error(p, head, input_rounding) + error_gamma(static_cast<double>(p.shape.q_len) + 16.0);
   std::vector<std::uint32_t> differing;
   std::set_symmetric_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(differing));
   return std::all_of(differing.begin(), differing.end(),

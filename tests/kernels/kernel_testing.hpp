@@ -30,22 +30,21 @@ struct Expectations {
   std::size_t allowed_ambiguous_rows = 0;
 };
 
-// Runs both kernels and checks: invalid/empty rows, sink sets (up to legitimate threshold ties),
-// outputs and lse within the float32 bounds, and the calibration counts. Returns the reference's report.
+// Checks a fused kernel's result against the reference's: invalid/empty rows, sink sets (up to
+// legitimate threshold ties), outputs and lse within the bounds, and the calibration counts.
 template <class Cal>
-CalibrationReport check_against_reference(const Problem& p, const Cal& calibration, const RunOptions& run = {},
-                                          const Expectations& expect = {}) {
-  const Result fused = run_fused(p, calibration, run);
-  const Result ref = run_reference(p, calibration, run);
+void check_result(const Problem& p, const Cal& calibration, const Result& fused, const Result& ref,
+                  const Expectations& expect) {
   CHECK(fused.report.invalid_rows == ref.report.invalid_rows);
   CHECK(fused.report.empty_rows == ref.report.empty_rows);
   REQUIRE(fused.sinks.size() == ref.sinks.size());
+  const double rounding = expect.bounds.input_rounding;
   for (std::size_t h = 0; h < ref.sinks.size(); ++h) {
     if (fused.sinks[h] == ref.sinks[h]) continue;
     // A tie at tau changes the sink set and hence the whole head; nothing else may differ.
-    REQUIRE(sets_differ_only_at_ties(p, h, fused.sinks[h], ref.sinks[h], threshold_of(calibration.detector)));
+    REQUIRE(sets_differ_only_at_ties(p, h, fused.sinks[h], ref.sinks[h], threshold_of(calibration.detector), rounding));
     WARN("head " << h << ": sink sets differ at a legitimate tie; outputs not compared");
-    return ref.report;
+    return;
   }
   const OutputBounds bounds = output_bounds(p, calibration.rescaler, ref.sinks, expect.bounds);
   CHECK(bounds.ambiguous_rows <= expect.allowed_ambiguous_rows);
@@ -59,10 +58,18 @@ CalibrationReport check_against_reference(const Problem& p, const Cal& calibrati
   for (std::size_t h = 0; h < g.q_heads; ++h) {
     for (std::size_t i = 0; i < g.q_len; ++i) {
       CAPTURE(h, i);
-      CHECK(
-          lse_within_bound(p, h, i, fused.lse[h * g.q_len + i], ref.lse[h * g.q_len + i], expect.bounds.exact_scores));
+      CHECK(lse_within_bound(p, h, i, fused.lse[h * g.q_len + i], ref.lse[h * g.q_len + i], expect.bounds.exact_scores,
+                             rounding));
     }
   }
+}
+
+// Runs both kernels and checks the fused result (check_result). Returns the reference's report.
+template <class Cal>
+CalibrationReport check_against_reference(const Problem& p, const Cal& calibration, const RunOptions& run = {},
+                                          const Expectations& expect = {}) {
+  const Result ref = run_reference(p, calibration, run);
+  check_result(p, calibration, run_fused(p, calibration, run), ref, expect);
   return ref.report;
 }
 

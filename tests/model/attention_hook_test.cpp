@@ -27,8 +27,8 @@ Problem layer_problem() {
 Result through_hook(const Problem& p, const AnyCalibration& calibration) {
   Result r{std::vector<float>(p.q.size()), {}, {}, {}, {}};
   model::CalibratingAttention hook({{}, {{0, 1, 1, 0}, {}}}, calibration);
-  r.report = hook.attend(
-      {1, p.queries(), p.keys(), p.values(), head_major(r.out.data(), p.shape.q_heads, p.shape.q_len, p.shape.dim), 1});
+  r.report = hook.attend({1, p.queries(), model::KvViews<float>{p.keys(), p.values()},
+                          head_major(r.out.data(), p.shape.q_heads, p.shape.q_len, p.shape.dim), 1});
   return r;
 }
 
@@ -68,7 +68,7 @@ TEST_CASE("attention hook: a layer without a mask runs plain attention", "[model
   Result plain{std::vector<float>(p.q.size()), {}, {}, {}, {}};
   model::CalibratingAttention hook({{{0, 1, 1, 0}, {}}}, AnyCalibration::initial_token_scaling(0.5f));
   const CalibrationReport report =
-      hook.attend({3, p.queries(), p.keys(), p.values(),
+      hook.attend({3, p.queries(), model::KvViews<float>{p.keys(), p.values()},
                    head_major(plain.out.data(), p.shape.q_heads, p.shape.q_len, p.shape.dim), 1});
   CHECK(report.rows_calibrated == 0);
   CHECK(plain.out == run_fused(p, NoCalibration{}).out);
@@ -133,8 +133,8 @@ TEST_CASE("sink observer: any detector, every head, output unchanged", "[model][
   const Problem p = layer_problem();
   std::vector<float> out(p.q.size());
   model::SinkObserver observer(parse_detector("top-k:1"));
-  observer.attend(
-      {2, p.queries(), p.keys(), p.values(), head_major(out.data(), p.shape.q_heads, p.shape.q_len, p.shape.dim), 1});
+  observer.attend({2, p.queries(), model::KvViews<float>{p.keys(), p.values()},
+                   head_major(out.data(), p.shape.q_heads, p.shape.q_len, p.shape.dim), 1});
   CHECK(out == run_fused(p, NoCalibration{}).out);
   const auto seen = observer.take();
   REQUIRE(seen.size() == p.shape.q_heads);

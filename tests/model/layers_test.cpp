@@ -217,17 +217,45 @@ TEST_CASE("rms_norm and swiglu follow their formulas", "[model][layers]") {
 }
 
 TEST_CASE("KvCache holds up to its capacity and reports overflow", "[model][kv]") {
-  KvCache cache(2, 4, 3);
+  KvCache cache(2, 4, 1, 3);
   cache.commit(3);
   CHECK(cache.size() == 3);
-  CHECK(cache.keys(1, 2) - cache.keys(1, 0) == 6);
-  CHECK(cache.keys(1) - cache.keys(0) == 12);
+  CHECK(cache.bytes_per_token_and_layer() == 2 * 3 * 4);
   CHECK_THROWS_AS(cache.check_room(2), ContextOverflow);
   CHECK_THROWS_WITH(cache.commit(2), Catch::Matchers::Contains("exceed the context of 4"));
   CHECK(cache.size() == 3);
   cache.commit(1);
   cache.clear();
   CHECK(cache.size() == 0);
+}
+
+// Every element type stores rounded values at the right rows and layers and views them in place.
+template <class Element>
+void check_store(KvType type) {
+  KvCache cache(2, 4, 2, 3, type);
+  CHECK(cache.bytes_per_token_and_layer() == 2 * 6 * sizeof(Element));
+  const std::vector<float> keys = {1.0f, -2.5f, 3.0f, 0.1f, 65504.0f, -0.0f, 7.0f, 8.0f, 9.0f, 10.0f, 11.0f, 12.0f};
+  std::vector<float> values(keys.size());
+  for (std::size_t i = 0; i < keys.size(); ++i) values[i] = -keys[i];
+  cache.store(1, 2, keys.data(), values.data(), 2);
+  const auto views = std::get<KvViews<Element>>(cache.views(1, 4));
+  REQUIRE(views.keys.heads == 2);
+  REQUIRE(views.keys.rows == 4);
+  for (std::size_t token = 0; token < 2; ++token)
+    for (std::size_t head = 0; head < 2; ++head)
+      for (std::size_t c = 0; c < 3; ++c) {
+        const float x = keys[token * 6 + head * 3 + c];
+        CHECK(act::to_float(views.keys.row(head, 2 + token)[c]) == act::to_float(act::from_float<Element>(x)));
+        CHECK(act::to_float(views.values.row(head, 2 + token)[c]) == act::to_float(act::from_float<Element>(-x)));
+      }
+}
+
+TEST_CASE("KvCache stores f32, f16 and bf16 and views them in place", "[model][kv]") {
+  check_store<float>(KvType::f32);
+  check_store<act::Half>(KvType::f16);
+  check_store<act::BFloat16>(KvType::bf16);
+  CHECK(kv_type_name(KvType::f16) == "f16");
+  CHECK(kv_type_name(KvType::bf16) == "bf16");
 }
 
 TEST_CASE("Sampler: greedy, nucleus and seeded sampling", "[model][sampler]") {

@@ -162,6 +162,20 @@ TEST_CASE("runner: a prompt longer than the context", "[runner]") {
                  1, "the prompt is 3 tokens, more than the context of 2");
 }
 
+TEST_CASE("runner: KV cache types", "[runner]") {
+  const fs::path model = tiny_model();
+  expect_failure(generate(model, {"--kv-type", "f8"}), 2, "--kv-type");
+  expect_failure(generate(model, {"--attention-products", "bf16"}), 1, "needs --kv-type bf16");
+  for (const char* type : {"f16", "bf16"}) {
+    const Exit result =
+        run_act_llama({"generate", "-m", model.string(), "-p", "Once upon a time", "-n", "4", "--kv-type", type,
+                       "--attention-products", type == std::string("bf16") ? "bf16" : "fp32"});
+    INFO("stderr: " << result.stderr_text);
+    CHECK(result.code == 0);
+    CHECK_THAT(result.stderr_text, Catch::Contains(std::string("kv cache: ") + type));
+  }
+}
+
 TEST_CASE("runner: generation that fills the context stops cleanly", "[runner]") {
   // "Once upon a time" is 17 tokens on the tiny vocabulary (BOS and byte fallback): a context of 17
   // holds the prompt and no more (one token is still sampled from its logits), 18 one more.

@@ -18,6 +18,16 @@ enum class Masking {
   none,    // every query sees every valid key
 };
 
+// Arithmetic of Q K^T and P V over a bfloat16 KV cache (float32 and half caches always use fp32).
+// Softmax, lse and ACT statistics are float32 either way.
+enum class ProductPrecision {
+  fp32,  // K and V widened exactly; Q and the softmax weights stay float32
+  // Q (scaled) and the softmax weights rounded to bfloat16, products accumulated in float32 by
+  // AVX-512 BF16 (vdpbf16ps): the block (prefill) kernel with head_dim a multiple of 32, in
+  // builds whose instruction set has it (simd::bf16_dot_compiled); fp32 everywhere else.
+  bf16,
+};
+
 struct AttentionOptions {
   Masking masking = Masking::causal;
   std::optional<float> scale;  // default 1/sqrt(head_dim)
@@ -33,6 +43,7 @@ struct AttentionOptions {
   // see it (n - j only in the causal-prefill case).
   MaskView mask;
   int threads = 0;  // 0: OpenMP's default
+  ProductPrecision products = ProductPrecision::fp32;
 };
 
 // The resolved geometry of one attention call, after validation.
@@ -42,6 +53,7 @@ struct AttentionGeometry {
   Masking masking;
   float scale;
   MaskView mask;
+  ProductPrecision products;  // as requested; the fused kernels resolve what they can honour
 
   std::size_t kv_head_of(std::size_t q_head) const noexcept { return q_head / group; }
   // Number of keys query i sees (keys [0, result) are visible).
@@ -122,8 +134,8 @@ AttentionGeometry resolve_geometry(const HeadsView<Q>& q, const HeadsView<K>& k,
   const std::size_t valid = options.valid_keys < k.rows ? options.valid_keys : k.rows;
   const std::size_t position = first_query_position(options, q.rows, k.rows, valid);
   check_mask(options.mask, q.heads, q.rows, k.rows);
-  return {q.heads, k.heads,  q.heads / k.heads, q.rows, k.rows,      q.cols,
-          valid,   position, options.masking,   scale,  options.mask};
+  return {q.heads, k.heads,  q.heads / k.heads, q.rows, k.rows,       q.cols,
+          valid,   position, options.masking,   scale,  options.mask, options.products};
 }
 
 template <class T>

@@ -2,7 +2,9 @@
 // Fused float32 attention with ACT calibration, O(n) extra memory, same semantics as
 // act::reference::attention (rows with a NaN/+inf score are invalid, rows seeing no finite score
 // are empty, statistics count valid rows only, the rescaler is asked about every valid row of a
-// calibrated head whose sink set is not empty).
+// calibrated head whose sink set is not empty). Over a bfloat16 cache with
+// ProductPrecision::bf16, Q K^T and P V take bfloat16 operands (simd/bf16_dot.hpp) where the build
+// has AVX-512 BF16; softmax, lse and statistics stay float32.
 //
 // Work is split into (query head, block of simd::width query rows) items scheduled dynamically over
 // OpenMP threads. One item scores its rows against every key they see into a per-thread [keys][width]
@@ -26,6 +28,7 @@
 #include <act/kernels/lane_ops.hpp>
 #include <act/kernels/operands.hpp>
 #include <act/policies/calibration.hpp>
+#include <act/simd/bf16_dot.hpp>
 #include <act/simd/widen.hpp>
 
 #include <algorithm>
@@ -99,6 +102,20 @@ struct BiasOwner {
   bool operator==(const BiasOwner&) const = default;
 };
 
+// Keys per tile of the exp + P V pass: the tile's weights and value rows (32 KiB at d = 128) stay in
+// L1 across the passes of accumulate_value_rows. Even, so bf16 weight pairs never straddle tiles.
+inline constexpr std::size_t value_tile = 64;
+
+// What products a call can use: bf16 where asked for, over a bfloat16 cache, in a build with the
+// instructions and a head dimension the P V step covers; fp32 otherwise (the fallback).
+template <class KV>
+ProductPrecision resolve_products(ProductPrecision requested, std::size_t head_dim) noexcept {
+  if constexpr (std::is_same_v<KV, BFloat16> && simd::bf16_dot_compiled) {
+    if (requested == ProductPrecision::bf16 && head_dim % simd::bf16_chunk == 0) return ProductPrecision::bf16;
+  }
+  return ProductPrecision::fp32;
+}
+
 // Per-thread working memory, reused by every item the thread runs.
 struct ThreadScratch {
   simd::AlignedVector<float> query_panel;  // [dim][width]
@@ -111,8 +128,14 @@ struct ThreadScratch {
   std::vector<float> column_counts;        // [wave slot][kv_len], masked calls: rows that saw each key
   ColumnStats head_stats;                  // one head's reduced statistics
   CalibrationReport report;
+  simd::AlignedVector<std::uint32_t> query_pairs;   // bf16 products: [dim / 2][width]
+  simd::AlignedVector<std::uint32_t> weight_pairs;  // bf16 products: [value_tile / 2][width]
 
   void prepare(const AttentionGeometry& g, std::size_t calibrated_slots) {
+    if (g.products == ProductPrecision::bf16) {
+      query_pairs.resize(g.head_dim / 2 * width);
+      weight_pairs.resize(value_tile / 2 * width);
+    }
     query_panel.resize(g.head_dim * width);
     value_panel.resize(g.head_dim * width);
     value_rows.resize(simd::vector_columns(g.head_dim) * width);
@@ -189,25 +212,46 @@ void fill_bias(const AttentionGeometry& g, std::size_t head, const QueryBlock& b
     fill_bias<float>(g, head, block, keys, count, bias);
 }
 
+// Calls `score(dot)` with the block's Q K^T products: float32 over the query panel, or (bf16
+// products over a bfloat16 cache) bfloat16 pairs accumulated in float32.
+template <class KV, class Score>
+simd::ScoreSummary with_dot(const Operands<KV>& in, const AttentionGeometry& g, std::size_t head,
+                            const QueryBlock& block, ThreadScratch& scratch, Score score) {
+#ifdef ACT_SIMD_BF16_DOT
+  if constexpr (std::is_same_v<KV, BFloat16>) {
+    if (g.products == ProductPrecision::bf16) {
+      std::uint32_t* pairs = scratch.query_pairs.data();
+      std::fill_n(pairs, g.head_dim / 2 * width, 0u);
+      for (std::size_t lane = 0; lane < block.rows; ++lane)
+        simd::load_query_pairs(in.q.row(head, block.first + lane), g.head_dim, g.scale, lane, pairs);
+      return score(simd::Bf16Dot{pairs, g.head_dim / 2});
+    }
+  }
+#endif
+  load_query_panel(in.q, head, block, g.scale, scratch.query_panel.data());
+  return score(simd::FloatDot{scratch.query_panel.data(), g.head_dim});
+}
+
 // Scores of the block against every key any of its rows sees, into scratch.weights (plus the mask
 // in scratch.bias for masked calls; query heads sharing a mask reuse the panel of the previous one).
 template <class KV>
 simd::ScoreSummary score_block(const Operands<KV>& in, const AttentionGeometry& g, std::size_t head,
                                const QueryBlock& block, ThreadScratch& scratch) {
-  float* panel = scratch.query_panel.data();
-  load_query_panel(in.q, head, block, g.scale, panel);
   const std::size_t kv_head = g.kv_head_of(head);
   const simd::ConsecutiveRows keys{in.k.row(kv_head, 0), in.k.row_stride};
   if (g.mask.empty())
-    return simd::score_keys(panel, g.head_dim, keys, block.keys_any_sees, block.keys_all_see, block.visible,
-                            scratch.weights.data());
+    return with_dot(in, g, head, block, scratch, [&](const auto& dot) {
+      return simd::score_keys_by(dot, keys, block.keys_any_sees, block.keys_all_see, block.visible,
+                                 scratch.weights.data());
+    });
   const BiasOwner owner{g.mask.heads == 1 ? 0 : head, block.first, block.keys_any_sees, true};
   if (!(scratch.bias_owner == owner)) {
     fill_bias(g, head, block, keys, block.keys_any_sees, scratch.bias.data());
     scratch.bias_owner = owner;
   }
-  return simd::score_keys_biased(panel, g.head_dim, keys, block.keys_any_sees, scratch.bias.data(),
-                                 scratch.weights.data());
+  return with_dot(in, g, head, block, scratch, [&](const auto& dot) {
+    return simd::score_keys_biased_by(dot, keys, block.keys_any_sees, scratch.bias.data(), scratch.weights.data());
+  });
 }
 
 // Adds the valid lanes' visibility of each key to the thread's counts (masked calls).
@@ -309,10 +353,6 @@ inline Floats row_lse(Floats max, Floats sum, const LaneStatus& lanes) {
   return xsimd::select(lanes.invalid, Floats(std::numeric_limits<float>::quiet_NaN()), lse);
 }
 
-// Keys per tile of the exp + P V pass: the tile's weights and value rows (32 KiB at d = 128) stay in
-// L1 across the passes of accumulate_value_rows.
-inline constexpr std::size_t value_tile = 64;
-
 // repair_lane for every valid lane of an attention block whose accumulated P V is not finite.
 template <class KV>
 void repair_block(const Operands<KV>& in, const AttentionGeometry& g, std::size_t head, const QueryBlock& block,
@@ -328,6 +368,39 @@ void repair_block(const Operands<KV>& in, const AttentionGeometry& g, std::size_
   }
 }
 
+// The block's weights exp(s - max) tile by tile, each tile's P V added to the thread's value rows
+// (value panel for tail columns) as soon as it is exponentiated. Returns the lanes' weight sums.
+template <class KV>
+Floats exponentiate_and_accumulate(const Operands<KV>& in, const AttentionGeometry& g, std::size_t kv_head,
+                                   std::size_t keys, Floats max, Lanes valid, ThreadScratch& scratch) {
+  float* weights = scratch.weights.data();
+  Floats sum(0.0f);
+  for (std::size_t first = 0; first < keys; first += value_tile) {
+    const std::size_t count = std::min(value_tile, keys - first);
+    float* tile = weights + first * width;
+    sum += simd::exponentiate(tile, count, max, valid);
+    const simd::ConsecutiveRows values{in.v.row(kv_head, first), in.v.row_stride};
+#ifdef ACT_SIMD_BF16_DOT
+    if constexpr (std::is_same_v<KV, BFloat16>) {
+      if (g.products == ProductPrecision::bf16) {  // head_dim is a multiple of bf16_chunk: no tail columns
+        simd::pair_weights(tile, count, scratch.weight_pairs.data());
+        simd::accumulate_pair_rows(scratch.weight_pairs.data(), count, values, g.head_dim, scratch.value_rows.data());
+        continue;
+      }
+    }
+#endif
+    simd::accumulate_value_rows(tile, count, values, g.head_dim, scratch.value_rows.data());
+    simd::accumulate_values(tile, count, values, simd::vector_columns(g.head_dim), g.head_dim,
+                            scratch.value_panel.data());
+  }
+#ifdef ACT_SIMD_BF16_DOT
+  if constexpr (std::is_same_v<KV, BFloat16>) {
+    if (g.products == ProductPrecision::bf16) simd::unpermute_pair_rows(scratch.value_rows.data(), g.head_dim);
+  }
+#endif
+  return sum;
+}
+
 // One block of attention: scores, softmax, P V, output rows and lse; for calibrated heads also
 // the rows' status and their normalised weights added to the thread's column sums.
 template <class KV>
@@ -340,16 +413,7 @@ void attend_block(const Operands<KV>& in, const HeadsView<float>& out, const Att
   std::fill(scratch.value_panel.begin(), scratch.value_panel.end(), 0.0f);
   std::fill(scratch.value_rows.begin(), scratch.value_rows.end(), 0.0f);
   const std::size_t kv_head = g.kv_head_of(head);
-  Floats sum(0.0f);
-  for (std::size_t first = 0; first < block.keys_any_sees; first += value_tile) {
-    const std::size_t count = std::min(value_tile, block.keys_any_sees - first);
-    float* tile = weights + first * width;
-    sum += simd::exponentiate(tile, count, scores.max, valid);
-    const simd::ConsecutiveRows values{in.v.row(kv_head, first), in.v.row_stride};
-    simd::accumulate_value_rows(tile, count, values, g.head_dim, scratch.value_rows.data());
-    simd::accumulate_values(tile, count, values, simd::vector_columns(g.head_dim), g.head_dim,
-                            scratch.value_panel.data());
-  }
+  const Floats sum = exponentiate_and_accumulate(in, g, kv_head, block.keys_any_sees, scores.max, valid, scratch);
   repair_block(in, g, head, block, scratch, valid);
   const Floats inverse_sum = xsimd::select(valid, Floats(1.0f) / sum, Floats(0.0f));
   if (rows.column_sums != nullptr) simd::add_column_sums(weights, block.keys_any_sees, inverse_sum, rows.column_sums);
@@ -423,16 +487,19 @@ void rescale_row(float* row, std::size_t dim, const float* sink_panel, std::size
 template <class KV>
 void score_sinks(const Operands<KV>& in, const AttentionGeometry& g, std::size_t head, const QueryBlock& block,
                  const SinkSet& sinks, std::size_t seen, std::size_t unmasked, ThreadScratch& scratch) {
-  float* panel = scratch.query_panel.data();
-  load_query_panel(in.q, head, block, g.scale, panel);
+  // The same products as the sweep's, so the sink weights are those that formed O.
   const simd::ChosenRows keys{in.k.row(g.kv_head_of(head), 0), in.k.row_stride, sinks.data()};
   if (g.mask.empty()) {
-    simd::score_keys(panel, g.head_dim, keys, seen, unmasked, block.visible, scratch.weights.data());
+    with_dot(in, g, head, block, scratch, [&](const auto& dot) {
+      return simd::score_keys_by(dot, keys, seen, unmasked, block.visible, scratch.weights.data());
+    });
     return;
   }
   fill_bias(g, head, block, keys, seen, scratch.bias.data());
   scratch.bias_owner = BiasOwner{};  // the panel now holds the sinks' columns only
-  simd::score_keys_biased(panel, g.head_dim, keys, seen, scratch.bias.data(), scratch.weights.data());
+  with_dot(in, g, head, block, scratch, [&](const auto& dot) {
+    return simd::score_keys_biased_by(dot, keys, seen, scratch.bias.data(), scratch.weights.data());
+  });
 }
 
 // The two-gain correction of one block's valid rows (spec section 4): each row's sink weights
@@ -762,7 +829,8 @@ inline int thread_count(const AttentionOptions& options) { return parallel::reso
 template <class KV>
 AttentionGeometry resolve_fused(const Operands<KV>& in, const HeadsView<float>& out, const AttentionOptions& options,
                                 const AttentionExtras& extras) {
-  const AttentionGeometry g = resolve_geometry(in.q, in.k, in.v, options);
+  AttentionGeometry g = resolve_geometry(in.q, in.k, in.v, options);
+  g.products = resolve_products<KV>(g.products, g.head_dim);
   check_output(out, g, "output");
   check_extras(extras, g.q_heads, g.q_len);
   if (g.kv_len >= (std::size_t{1} << 24)) shape_error("the fused kernels support fewer than 2^24 keys");

@@ -64,21 +64,35 @@ enum class KeyMask {
   bias,   // bias[j][lane] is added to the score; -inf hides the key (whatever the product gave)
 };
 
-// Scores of rows [first, first + Keys) into out[j][lane], masked as Mask says. Keys independent FMA
-// chains hide the FMA latency.
-template <std::size_t Keys, KeyMask Mask, class Rows>
-void score_group(const float* panel, std::size_t dim, const Rows& keys, std::size_t first, Floats visible,
-                 const float* bias, float* out, ScoreSummary& summary) noexcept {
-  decltype(keys[0]) rows[Keys];
+// Q K^T in float32 for a query panel: acc[j][lane] = panel[.][lane] . keys[first + j] (keys widened
+// exactly). Keys independent FMA chains hide the FMA latency; `group` keys per call keep both FMA
+// pipes busy. (simd/bf16_dot.hpp has the bfloat16 counterpart, Bf16Dot.)
+struct FloatDot {
+  static constexpr std::size_t group = 8;
+  const float* panel;
+  std::size_t dim;
+
+  template <std::size_t Keys, class Rows>
+  void operator()(const Rows& keys, std::size_t first, Floats (&acc)[Keys]) const noexcept {
+    decltype(keys[0]) rows[Keys];
+    for (std::size_t j = 0; j < Keys; ++j) {
+      rows[j] = keys[first + j];
+      acc[j] = Floats(0.0f);
+    }
+    for (std::size_t c = 0; c < dim; ++c) {
+      const Floats query = load(panel + c * width);
+      for (std::size_t j = 0; j < Keys; ++j) acc[j] = xsimd::fma(query, Floats(widen_scalar(rows[j][c])), acc[j]);
+    }
+  }
+};
+
+// Scores of rows [first, first + Keys) into out[j][lane] by `dot`, masked as Mask says.
+template <std::size_t Keys, KeyMask Mask, class Dot, class Rows>
+void score_group(const Dot& dot, const Rows& keys, std::size_t first, Floats visible, const float* bias, float* out,
+                 ScoreSummary& summary) noexcept {
   Floats acc[Keys];
-  for (std::size_t j = 0; j < Keys; ++j) {
-    rows[j] = keys[first + j];
-    acc[j] = Floats(0.0f);
-  }
-  for (std::size_t c = 0; c < dim; ++c) {
-    const Floats query = load(panel + c * width);
-    for (std::size_t j = 0; j < Keys; ++j) acc[j] = xsimd::fma(query, Floats(widen_scalar(rows[j][c])), acc[j]);
-  }
+  dot.template operator()<Keys>(keys, first, acc);
+  ScoreSummary local = summary;  // in registers: `out` may alias `summary` as far as the compiler knows
   for (std::size_t j = 0; j < Keys; ++j) {
     Floats score = acc[j];
     if constexpr (Mask == KeyMask::count) {
@@ -88,38 +102,47 @@ void score_group(const float* panel, std::size_t dim, const Rows& keys, std::siz
       const Floats added = load(bias + (first + j) * width);
       score = xsimd::select(added == Floats(-infinity), added, score + added);
     }
-    summary.add(score);
+    local.add(score);
     score.store_aligned(out + (first + j) * width);
   }
+  summary = local;
 }
 
-template <KeyMask Mask, class Rows>
-void score_range(const float* panel, std::size_t dim, const Rows& keys, std::size_t begin, std::size_t end,
-                 Floats visible, const float* bias, float* out, ScoreSummary& summary) noexcept {
-  constexpr std::size_t group = 8;
+template <KeyMask Mask, class Dot, class Rows>
+void score_range(const Dot& dot, const Rows& keys, std::size_t begin, std::size_t end, Floats visible,
+                 const float* bias, float* out, ScoreSummary& summary) noexcept {
+  constexpr std::size_t group = Dot::group;
   std::size_t j = begin;
-  for (; j + group <= end; j += group) score_group<group, Mask>(panel, dim, keys, j, visible, bias, out, summary);
-  for (; j < end; ++j) score_group<1, Mask>(panel, dim, keys, j, visible, bias, out, summary);
+  for (; j + group <= end; j += group) score_group<group, Mask>(dot, keys, j, visible, bias, out, summary);
+  for (; j < end; ++j) score_group<1, Mask>(dot, keys, j, visible, bias, out, summary);
 }
 
-// Scores of rows [0, count) into out[j][lane]; rows from `unmasked` on are masked by `visible`
-// (rows before it must be visible to every lane). Returns the lane-wise summary.
-template <class Rows>
-ScoreSummary score_keys(const float* panel, std::size_t dim, const Rows& keys, std::size_t count, std::size_t unmasked,
-                        Floats visible, float* out) noexcept {
+// Scores of rows [0, count) by `dot` (FloatDot, Bf16Dot) into out[j][lane]; rows from `unmasked`
+// on are masked by `visible` (rows before it must be visible to every lane). Returns the lane-wise
+// summary.
+template <class Dot, class Rows>
+ScoreSummary score_keys_by(const Dot& dot, const Rows& keys, std::size_t count, std::size_t unmasked, Floats visible,
+                           float* out) noexcept {
   ScoreSummary summary;
-  score_range<KeyMask::none>(panel, dim, keys, 0, unmasked, visible, nullptr, out, summary);
-  score_range<KeyMask::count>(panel, dim, keys, unmasked, count, visible, nullptr, out, summary);
+  score_range<KeyMask::none>(dot, keys, 0, unmasked, visible, nullptr, out, summary);
+  score_range<KeyMask::count>(dot, keys, unmasked, count, visible, nullptr, out, summary);
   return summary;
 }
 
 // Scores of rows [0, count) plus bias[j][lane] into out[j][lane] (-inf bias: hidden, scores -inf).
-template <class Rows>
-ScoreSummary score_keys_biased(const float* panel, std::size_t dim, const Rows& keys, std::size_t count,
-                               const float* bias, float* out) noexcept {
+template <class Dot, class Rows>
+ScoreSummary score_keys_biased_by(const Dot& dot, const Rows& keys, std::size_t count, const float* bias,
+                                  float* out) noexcept {
   ScoreSummary summary;
-  score_range<KeyMask::bias>(panel, dim, keys, 0, count, Floats(0.0f), bias, out, summary);
+  score_range<KeyMask::bias>(dot, keys, 0, count, Floats(0.0f), bias, out, summary);
   return summary;
+}
+
+// The same in float32 for a query panel [dim][width].
+template <class Rows>
+ScoreSummary score_keys(const float* panel, std::size_t dim, const Rows& keys, std::size_t count, std::size_t unmasked,
+                        Floats visible, float* out) noexcept {
+  return score_keys_by(FloatDot{panel, dim}, keys, count, unmasked, visible, out);
 }
 
 // weights[j][lane] = exp(weights[j][lane] - shift[lane]) in lanes of `keep`, 0 in the others

@@ -13,22 +13,27 @@
 #include <act/kernels/fused_attention.hpp>
 #include <act/kernels/sink_state.hpp>
 #include <act/model/act_settings.hpp>
+#include <act/model/kv_cache.hpp>
 #include <act/policies/identity.hpp>
 #include <act/policies/registry.hpp>
 
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <variant>
 #include <vector>
 
 namespace act::model {
 
-// One layer's attention operands (the new tokens' queries against every cached key).
+// One layer's attention operands (the new tokens' queries against every cached key, stored in the
+// model's KV type).
 struct LayerAttention {
   std::size_t layer = 0;
-  HeadsView<const float> q, k, v;
+  HeadsView<const float> q;
+  AnyKvViews kv;
   HeadsView<float> out;
   int threads = 1;
+  ProductPrecision products = ProductPrecision::fp32;
 };
 
 class AttentionHook {
@@ -43,7 +48,12 @@ class AttentionHook {
   static CalibrationReport run(const LayerAttention& call, const Cal& calibration, const AttentionExtras& extras) {
     AttentionOptions options;
     options.threads = call.threads;
-    return act::attention(call.q, call.k, call.v, call.out, options, calibration, extras);
+    options.products = call.products;
+    return std::visit(
+        [&](const auto& kv) {
+          return act::attention(call.q, kv.keys, kv.values, call.out, options, calibration, extras);
+        },
+        call.kv);
   }
 };
 

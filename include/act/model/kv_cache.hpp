@@ -1,13 +1,20 @@
 #pragma once
-// Keys and values of every layer for up to `capacity` tokens, chosen when a session is created.
-// Layout per layer: [capacity, kv_heads * head_dim], token-major, so appending a token's K/V is one
-// contiguous write and the attention kernels read it through a strided HeadsView. Memory is
-// reserved uninitialised, so only the positions actually used become resident.
+// Keys and values of every layer for up to `capacity` tokens, chosen when a session is created, in
+// the element type the model was loaded with (KvType: float32, IEEE half or bfloat16; the 16-bit
+// types halve the cache and are read in place by the attention kernels). Layout per layer:
+// [capacity, kv_heads * head_dim], token-major, so appending a token's K/V is one contiguous write
+// and the attention kernels read it through a strided HeadsView. Memory is reserved uninitialised,
+// so only the positions actually used become resident.
+#include <act/core/attention_options.hpp>
 #include <act/core/error.hpp>
+#include <act/core/half.hpp>
+#include <act/core/heads_view.hpp>
 
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <variant>
 
 namespace act::model {
 
@@ -16,17 +23,86 @@ struct ContextOverflow : Error {
   using Error::Error;
 };
 
+// Element type of stored keys and values. New keys and values are computed in float32 and rounded
+// (to nearest even) when stored; attention reads them widened exactly.
+enum class KvType { f32, f16, bf16 };
+
+inline std::size_t kv_type_bytes(KvType type) noexcept { return type == KvType::f32 ? 4 : 2; }
+
+inline std::string_view kv_type_name(KvType type) noexcept {
+  switch (type) {
+    case KvType::f16: return "f16";
+    case KvType::bf16: return "bf16";
+    case KvType::f32: break;
+  }
+  return "f32";
+}
+
+// How a model stores keys and values and multiplies over them: products = bf16 applies to a bf16
+// cache only (ProductPrecision in act/core/attention_options.hpp).
+struct KvSettings {
+  KvType type = KvType::f32;
+  ProductPrecision products = ProductPrecision::fp32;
+};
+
+// One layer's keys and values as the attention kernels read them.
+template <class Element>
+struct KvViews {
+  HeadsView<const Element> keys, values;
+};
+using AnyKvViews = std::variant<KvViews<float>, KvViews<Half>, KvViews<BFloat16>>;
+
+namespace detail {
+
+// Rounds `count` floats into a buffer of `type` at element offset `offset`.
+inline void store_as(KvType type, void* base, std::size_t offset, const float* source, std::size_t count) noexcept {
+  const auto copy = [&](auto* out) {
+    using Element = std::remove_pointer_t<decltype(out)>;
+    for (std::size_t i = 0; i < count; ++i) out[offset + i] = from_float<Element>(source[i]);
+  };
+  if (type == KvType::f16) return copy(static_cast<Half*>(base));
+  if (type == KvType::bf16) return copy(static_cast<BFloat16*>(base));
+  copy(static_cast<float*>(base));
+}
+
+// Token-major views of the first `tokens` rows of keys/values buffers of `type` starting at element `offset`.
+inline AnyKvViews views_of(KvType type, const void* keys, const void* values, std::size_t offset, std::size_t heads,
+                           std::size_t tokens, std::size_t head_dim) noexcept {
+  const auto make = [&](const auto* typed_keys) -> AnyKvViews {
+    using Element = std::remove_cv_t<std::remove_pointer_t<decltype(typed_keys)>>;
+    const auto* typed_values = static_cast<const Element*>(values);
+    return KvViews<Element>{token_major(typed_keys + offset, heads, tokens, head_dim),
+                            token_major(typed_values + offset, heads, tokens, head_dim)};
+  };
+  if (type == KvType::f16) return make(static_cast<const Half*>(keys));
+  if (type == KvType::bf16) return make(static_cast<const BFloat16*>(keys));
+  return make(static_cast<const float*>(keys));
+}
+
+// An uninitialised buffer of `count` elements of `type`.
+inline std::unique_ptr<std::byte[]> kv_buffer(KvType type, std::size_t count) {
+  return std::unique_ptr<std::byte[]>(new std::byte[count * kv_type_bytes(type)]);
+}
+
+}  // namespace detail
+
 class KvCache {
  public:
-  KvCache(std::size_t layers, std::size_t capacity, std::size_t kv_dim)
+  KvCache(std::size_t layers, std::size_t capacity, std::size_t kv_heads, std::size_t head_dim,
+          KvType type = KvType::f32)
       : capacity_(capacity),
-        kv_dim_(kv_dim),
-        keys_(new float[layers * capacity * kv_dim]),
-        values_(new float[layers * capacity * kv_dim]) {}
+        kv_heads_(kv_heads),
+        head_dim_(head_dim),
+        type_(type),
+        keys_(detail::kv_buffer(type, layers * capacity * kv_dim())),
+        values_(detail::kv_buffer(type, layers * capacity * kv_dim())) {}
 
   std::size_t capacity() const noexcept { return capacity_; }
   std::size_t size() const noexcept { return size_; }  // tokens stored
-  std::size_t kv_dim() const noexcept { return kv_dim_; }
+  std::size_t kv_dim() const noexcept { return kv_heads_ * head_dim_; }
+  KvType type() const noexcept { return type_; }
+  // Bytes one token occupies in one layer (keys and values).
+  std::size_t bytes_per_token_and_layer() const noexcept { return 2 * kv_dim() * kv_type_bytes(type_); }
 
   // Throws ContextOverflow unless `count` more tokens fit.
   void check_room(std::size_t count) const {
@@ -35,9 +111,20 @@ class KvCache {
                             " new tokens exceed the context of " + std::to_string(capacity_) + " tokens");
   }
 
-  // Row `position` of a layer's keys / values (rows [0, size()) are filled).
-  float* keys(std::size_t layer, std::size_t position = 0) noexcept { return at(keys_.get(), layer, position); }
-  float* values(std::size_t layer, std::size_t position = 0) noexcept { return at(values_.get(), layer, position); }
+  // Stores `count` tokens' keys and values ([count][kv_dim] floats) of a layer from `position` on,
+  // rounded to the cache's type. The caller checked the room.
+  void store(std::size_t layer, std::size_t position, const float* keys, const float* values,
+             std::size_t count) noexcept {
+    const std::size_t offset = (layer * capacity_ + position) * kv_dim();
+    detail::store_as(type_, keys_.get(), offset, keys, count * kv_dim());
+    detail::store_as(type_, values_.get(), offset, values, count * kv_dim());
+  }
+
+  // A layer's first `tokens` rows (rows [0, size()) are committed).
+  AnyKvViews views(std::size_t layer, std::size_t tokens) const noexcept {
+    return detail::views_of(type_, keys_.get(), values_.get(), layer * capacity_ * kv_dim(), kv_heads_, tokens,
+                            head_dim_);
+  }
 
   // Marks `count` more tokens as stored, once every layer has written them.
   void commit(std::size_t count) {
@@ -47,13 +134,10 @@ class KvCache {
   void clear() noexcept { size_ = 0; }
 
  private:
-  float* at(float* base, std::size_t layer, std::size_t position) const noexcept {
-    return base + (layer * capacity_ + position) * kv_dim_;
-  }
-
-  std::size_t capacity_, kv_dim_;
+  std::size_t capacity_, kv_heads_, head_dim_;
+  KvType type_;
   std::size_t size_ = 0;
-  std::unique_ptr<float[]> keys_, values_;
+  std::unique_ptr<std::byte[]> keys_, values_;
 };
 
 }  // namespace act::model

@@ -17,6 +17,7 @@
 #include <act/model/act_settings.hpp>
 #include <act/model/attention_hook.hpp>
 #include <act/model/gemm.hpp>
+#include <act/model/kv_cache.hpp>
 #include <act/model/llama_config.hpp>
 #include <act/model/llama_weights.hpp>
 #include <act/model/matmul.hpp>
@@ -67,33 +68,26 @@ struct Workspace {
         up(tokens * c.ffn_dim) {}
 };
 
-// Where one layer writes the new tokens' keys and values, and what its attention reads: the first
-// `length` rows of `all_keys`/`all_values` (row stride kv_dim), the new tokens being the last ones.
-struct KvSlice {
-  float* new_keys;
-  float* new_values;
-  const float* all_keys;
-  const float* all_values;
-  std::size_t length;
-};
-
 }  // namespace detail
 
 class LlamaModel {
  public:
   // Throws act::Error (unreadable file), FormatError (malformed file, missing or misshapen
   // tensor, invalid hyper-parameters) or UnsupportedError (architecture, tensor type, tokenizer).
+  // `kv`: how keys and values are stored between computing them and attending over them (the
+  // session's cache, and the whole-prompt calls' per-layer buffer alike), and the attention's products.
   // Overlapping tensor data and non-finite weights load, with load_warnings() saying so.
-  static LlamaModel load(const std::filesystem::path& path, Gemm gemm = portable_gemm()) {
-    return LlamaModel(io::GgufFile::open(path), std::move(gemm));
+  static LlamaModel load(const std::filesystem::path& path, Gemm gemm = portable_gemm(), KvSettings kv = {}) {
+    return LlamaModel(io::GgufFile::open(path), std::move(gemm), kv);
   }
-  LlamaModel(io::GgufFile file, Gemm gemm)
+  LlamaModel(io::GgufFile file, Gemm gemm, KvSettings kv = {})
       : file_(std::move(file)),
         config_(LlamaConfig::from_gguf(file_)),
         weights_(LlamaWeights::from_gguf(file_, config_)),
         tokenizer_(text::Tokenizer::from_gguf(file_)),
         gemm_(std::move(gemm)),
-        load_warnings_(io::check_tensor_data(file_)) {}
+        load_warnings_(io::check_tensor_data(file_)),
+        kv_(kv) {}
 
   LlamaModel(LlamaModel&&) noexcept = default;  // weights point into the mapping, which a move keeps
   LlamaModel(const LlamaModel&) = delete;
@@ -105,6 +99,8 @@ class LlamaModel {
   // What io::check_tensor_data found at load, for the caller to report (the library prints nothing).
   const std::vector<io::GgufWarning>& load_warnings() const noexcept { return load_warnings_; }
   std::string name() const { return model_name(file_); }
+  KvType kv_type() const noexcept { return kv_.type; }
+  const KvSettings& kv_settings() const noexcept { return kv_; }
 
   // Throws std::out_of_range for an id outside the vocabulary.
   void check_tokens(std::span<const std::int32_t> tokens) const {
@@ -186,37 +182,43 @@ class LlamaModel {
     const std::size_t n = hidden.rows;
     detail::Workspace work(config_, n);
     const RotaryAngles angles(config_.rope_dim, config_.rope_base, 0, n);
-    const detail::KvSlice kv{work.k.data(), work.v.data(), work.k.data(), work.v.data(), n};
+    KvCache layer_kv(1, n, config_.kv_heads, config_.head_dim(), kv_.type);  // each layer's, in turn
     CalibrationReport report;
     for (std::size_t layer = first_layer; layer < last_layer; ++layer)
-      report += run_layer(layer, hidden, angles, kv, work, hook, threads);
+      report += run_layer(layer, hidden, angles, {layer_kv, 0}, work, hook, threads);
     return report;
   }
 
-  // One transformer block over hidden [n, dim] in place; the new tokens sit at the end of `kv`.
+  // Where a layer stores its new keys and values (after the cache's size() tokens) and attends.
+  struct LayerCache {
+    KvCache& cache;
+    std::size_t layer;
+  };
+
+  // One transformer block over hidden [n, dim] in place; the new tokens follow those in the cache.
   // Never inlined: every caller must run the same compiled body, or inlining into one caller but
   // not another lets the compiler contract or vectorise the float arithmetic differently, and a
   // forward pass split at a layer boundary (the head search's shared prefix) would no longer be
   // bit-identical to an unsplit one (measured: it was not, once the attention hook was added).
   [[gnu::noinline]] CalibrationReport run_layer(std::size_t layer, Activations& hidden, const RotaryAngles& angles,
-                                                const detail::KvSlice& kv, detail::Workspace& work, AttentionHook& hook,
+                                                LayerCache kv, detail::Workspace& work, AttentionHook& hook,
                                                 int threads) const {
     const LlamaLayerWeights& w = weights_.layers[layer];
     const std::size_t n = hidden.rows, dim = config_.dim, hd = config_.head_dim();
     const MatmulOptions mm{&gemm_, threads};
 
     rms_norm(hidden.data.data(), w.attn_norm.data(), work.normed.data(), n, dim, config_.rms_epsilon);
-    const MatmulOutput qkv[] = {{&w.q, work.q.data()}, {&w.k, kv.new_keys}, {&w.v, kv.new_values}};
+    const MatmulOutput qkv[] = {{&w.q, work.q.data()}, {&w.k, work.k.data()}, {&w.v, work.v.data()}};
     matmul(qkv, work.normed.data(), n, mm);
     for (std::size_t i = 0; i < n; ++i) {
       angles.apply(work.q.data() + i * dim, config_.heads, hd, i);
-      angles.apply(kv.new_keys + i * config_.kv_dim(), config_.kv_heads, hd, i);
+      angles.apply(work.k.data() + i * config_.kv_dim(), config_.kv_heads, hd, i);
     }
-    const CalibrationReport report =
-        hook.attend({layer, token_major<const float>(work.q.data(), config_.heads, n, hd),
-                     token_major<const float>(kv.all_keys, config_.kv_heads, kv.length, hd),
-                     token_major<const float>(kv.all_values, config_.kv_heads, kv.length, hd),
-                     token_major<float>(work.attended.data(), config_.heads, n, hd), threads});
+    const std::size_t start = kv.cache.size();
+    kv.cache.store(kv.layer, start, work.k.data(), work.v.data(), n);
+    const CalibrationReport report = hook.attend(
+        {layer, token_major<const float>(work.q.data(), config_.heads, n, hd), kv.cache.views(kv.layer, start + n),
+         token_major<float>(work.attended.data(), config_.heads, n, hd), threads, kv_.products});
     matmul(w.o, work.attended.data(), n, work.projected.data(), mm);
     add_to(hidden.data.data(), work.projected.data(), n * dim);
 
@@ -235,6 +237,7 @@ class LlamaModel {
   text::Tokenizer tokenizer_;
   Gemm gemm_;
   std::vector<io::GgufWarning> load_warnings_;
+  KvSettings kv_;
 };
 
 }  // namespace act::model

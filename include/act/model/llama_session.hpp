@@ -27,7 +27,8 @@ class Session {
       : model_(model),
         threads_(options.threads),
         act_(std::move(options.act)),
-        cache_(model.config().layers, model.config().usable_context(options.context), model.config().kv_dim()),
+        cache_(model.config().layers, model.config().usable_context(options.context), model.config().kv_heads,
+               model.config().head_dim(), model.kv_type()),
         running_(model.config().layers, SinkState(model.config().heads)),
         hook_(act_.layer_calibrations(model.config().layers, model.config().heads), act_.calibration(), running_) {
     if (threads_ < 1) throw std::invalid_argument("threads must be at least 1 (got " + std::to_string(threads_) + ")");
@@ -40,14 +41,11 @@ class Session {
     if (tokens.empty()) throw std::invalid_argument("prefill needs at least one token");
     cache_.check_room(tokens.size());
     Activations hidden = model_.embed(tokens);
-    const std::size_t start = cache_.size(), n = tokens.size();
+    const std::size_t n = tokens.size();
     detail::Workspace work(model_.config(), n);
-    const RotaryAngles angles(model_.config().rope_dim, model_.config().rope_base, start, n);
-    for (std::size_t layer = 0; layer < model_.config().layers; ++layer) {
-      const detail::KvSlice kv{cache_.keys(layer, start), cache_.values(layer, start), cache_.keys(layer),
-                               cache_.values(layer), start + n};
-      report_ += model_.run_layer(layer, hidden, angles, kv, work, hook_, threads_);
-    }
+    const RotaryAngles angles(model_.config().rope_dim, model_.config().rope_base, cache_.size(), n);
+    for (std::size_t layer = 0; layer < model_.config().layers; ++layer)
+      report_ += model_.run_layer(layer, hidden, angles, {cache_, layer}, work, hook_, threads_);
     cache_.commit(n);
     return std::move(model_.logits(hidden, n - 1, 1, threads_).data);
   }
@@ -65,6 +63,10 @@ class Session {
   std::size_t position() const noexcept { return cache_.size(); }  // tokens in the context
   std::size_t context() const noexcept { return cache_.capacity(); }
   int threads() const noexcept { return threads_; }
+  // Bytes of KV cache one token of context occupies (every layer's keys and values).
+  std::size_t kv_bytes_per_token() const noexcept {
+    return cache_.bytes_per_token_and_layer() * model_.config().layers;
+  }
   const ActSettings& act() const noexcept { return act_; }
   // What the calibrating kernels reported since the last reset.
   const CalibrationReport& report() const noexcept { return report_; }
