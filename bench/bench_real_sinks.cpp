@@ -84,18 +84,20 @@ std::vector<float> copy_head_major(act::HeadsView<const float> view) {
   return out;
 }
 
-// Plain attention everywhere; records the operands of the layers asked for.
+// Plain attention everywhere; records the operands of the layers asked for (the model keeps its
+// default float32 KV cache).
 class Recorder final : public act::model::AttentionHook {
  public:
   act::CalibrationReport attend(const act::model::LayerAttention& call) override {
     if (std::find(std::begin(captured_layers), std::end(captured_layers), call.layer) != std::end(captured_layers)) {
+      const auto& kv = std::get<act::model::KvViews<float>>(call.kv);
       captured[call.layer] = {call.q.heads,
-                              call.k.heads,
+                              kv.keys.heads,
                               call.q.rows,
                               call.q.cols,
                               copy_head_major(call.q),
-                              copy_head_major(call.k),
-                              copy_head_major(call.v)};
+                              copy_head_major(kv.keys),
+                              copy_head_major(kv.values)};
     }
     return run(call, act::NoCalibration{}, {});
   }

@@ -104,8 +104,8 @@ TEST_CASE("attention hook: heads with a factor of their own", "[model][hook][fac
   const Problem p = layer_problem();
   std::vector<float> out(p.q.size());
   model::CalibratingAttention hook(layers, settings.calibration());
-  const CalibrationReport report =
-      hook.attend({1, p.queries(), p.keys(), p.values(), head_major(out.data(), 4, p.shape.q_len, p.shape.dim), 1});
+  const CalibrationReport report = hook.attend({1, p.queries(), model::KvViews<float>{p.keys(), p.values()},
+                                                head_major(out.data(), 4, p.shape.q_len, p.shape.dim), 1});
   // Each head is what the templated kernel gives it with its own factor (bit for bit: the one-head
   // call does the same arithmetic on that head); the report counts every calibrated row.
   CHECK(head_rows(out, p, 0) == head_rows(run_fused(p, NoCalibration{}).out, p, 0));

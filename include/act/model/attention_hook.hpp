@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -98,14 +99,19 @@ class CalibratingAttention final : public AttentionHook {
 
  private:
   CalibrationReport attend_one(const LayerAttention& call, const HeadCalibration& own) const {
-    const std::size_t h = own.head, kv = h / (call.q.heads / call.k.heads);
     const auto one = [](auto view, std::size_t head) {
       view.data = view.row(head, 0);
       view.heads = 1;
       return view;
     };
-    const LayerAttention slice{call.layer,      one(call.q, h),   one(call.k, kv),
-                               one(call.v, kv), one(call.out, h), call.threads};
+    const std::size_t h = own.head;
+    const AnyKvViews kv = std::visit(
+        [&](const auto& views) -> AnyKvViews {
+          const std::size_t kv_head = h / (call.q.heads / views.keys.heads);
+          return std::decay_t<decltype(views)>{one(views.keys, kv_head), one(views.values, kv_head)};
+        },
+        call.kv);
+    const LayerAttention slice{call.layer, one(call.q, h), kv, one(call.out, h), call.threads, call.products};
     AttentionExtras extras;
     if (!running_.empty()) extras.running_stats = running_[call.layer].span().subspan(h, 1);
     return own.calibration.visit([&](const auto& calibration) { return run(slice, calibration, extras); });
