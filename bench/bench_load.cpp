@@ -1,5 +1,5 @@
 // Model load time with and without the load-time tensor checks (io/gguf_checks.hpp: overlapping
-// data ranges, non-finite weights), on the fetched SmolLM2 (or ACT_BENCH_MODEL). "parts" builds
+// data ranges, non-finite weights), on the fetched SmolLM2 (or ACT_MODEL). "parts" builds
 // what LlamaModel's constructor builds except the checks (the load before the checks existed);
 // "model" is LlamaModel::load; "checks" runs the checks alone on an opened file. The file stays in
 // the page cache between iterations, so these are warm-cache figures; read ratios between rows.
@@ -8,20 +8,21 @@
 
 #include <benchmark/benchmark.h>
 
+#include "model_cache.hpp"
+
 #include <cstdlib>
 #include <filesystem>
 
 namespace {
 
 std::filesystem::path model_path() {
-  if (const char* path = std::getenv("ACT_BENCH_MODEL")) return path;
-  const char* home = std::getenv("HOME");
-  return std::filesystem::path(home != nullptr ? home : ".") / ".cache" / "act" / "SmolLM2-135M-Instruct.Q4_1.gguf";
+  if (const char* path = std::getenv("ACT_MODEL")) return path;
+  return act_llama::default_model_path();
 }
 
 bool have_model(benchmark::State& state) {
   if (std::filesystem::is_regular_file(model_path())) return true;
-  state.SkipWithError("no model: set ACT_BENCH_MODEL or run tools/fetch_model.sh");
+  state.SkipWithError("no model: set ACT_MODEL or run tools/fetch_model.sh");
   return false;
 }
 

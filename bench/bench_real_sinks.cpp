@@ -26,6 +26,7 @@
 #include <benchmark/benchmark.h>
 
 #include "bench_main.hpp"
+#include "model_cache.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -43,15 +44,10 @@ namespace {
 constexpr std::size_t max_tokens = 2048;
 constexpr std::size_t captured_layers[] = {2, 7, 19};
 
+// ACT_MODEL, else where tools/fetch_model.sh caches SmolLM2.
 std::filesystem::path model_path() {
   if (const char* path = std::getenv("ACT_MODEL")) return path;
-  std::filesystem::path cache;
-  if (const char* dir = std::getenv("ACT_CACHE_DIR")) {
-    cache = dir;
-  } else if (const char* home = std::getenv("HOME")) {
-    cache = std::filesystem::path(home) / ".cache" / "act";
-  }
-  return cache / "SmolLM2-135M-Instruct.Q4_1.gguf";
+  return act_llama::default_model_path();
 }
 
 // The docs pages in name order, concatenated.

@@ -8,6 +8,8 @@
 #include <act/model/blas_gemm.hpp>
 #include <act/model/llama_model.hpp>
 
+#include "model_cache.hpp"
+
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
@@ -37,17 +39,6 @@ struct CommonOptions {
   bool heads_any_model = false;
   act::model::KvSettings kv;
 };
-
-// Where tools/fetch_model.sh puts SmolLM2.
-inline std::filesystem::path default_model_path() {
-  std::filesystem::path cache;
-  if (const char* dir = std::getenv("ACT_CACHE_DIR")) {
-    cache = dir;
-  } else if (const char* home = std::getenv("HOME")) {
-    cache = std::filesystem::path(home) / ".cache" / "act";
-  }
-  return cache / "SmolLM2-135M-Instruct.Q4_1.gguf";
-}
 
 // Whole numbers >= minimum. (Unsigned options would otherwise take "-3" as a huge value.)
 inline CLI::Validator whole_number_from(long long minimum) {
