@@ -155,7 +155,10 @@ void register_all() {
   const std::pair<const char*, Heads> variants[] = {
       {"plain", Heads::plain}, {"act_shipped", Heads::shipped}, {"act_all", Heads::all}};
   for (const auto& [layer, captured] : data.layers) {
-    for (std::size_t n : {std::size_t{512}, captured.rows}) {
+    // 512 and every captured row; a docs text shorter than 512 tokens gives its own length only.
+    std::vector<std::size_t> lengths{captured.rows};
+    if (captured.rows > 512) lengths.insert(lengths.begin(), 512);
+    for (const std::size_t n : lengths) {
       for (const auto& [variant, which] : variants) {
         const std::string name = std::string("real_") + variant + "/layer:" + std::to_string(layer) +
                                  "/n:" + std::to_string(n) + "/d:" + std::to_string(captured.d) +

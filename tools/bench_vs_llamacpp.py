@@ -129,6 +129,10 @@ def main():
         return llama_child(args.model, args.threads[0], args.generate, args.llama_child)
     if not args.model.exists():
         sys.exit(f"model not found: {args.model} (run tools/fetch_model.sh)")
+    try:
+        import llama_cpp  # noqa: F401  (the peer under test; not a dependency of the project)
+    except ImportError:
+        sys.exit("llama-cpp-python is not installed: pip install llama-cpp-python==0.3.36")
 
     extra_args = args.act_args.split()
     rows = []
