@@ -50,6 +50,8 @@ int main(int argc, char** argv) {
     }
     std::cerr << "act-llama: error: " << error.what() << " (see --help)\n";
     return 2;  // bad usage, the usual code of command-line tools (CLI11's own are 101 and up)
+  } catch (const act_llama::ReportedFailure&) {
+    return 1;
   } catch (const std::bad_alloc&) {
     std::cerr << "act-llama: error: out of memory: use a shorter prompt or --ctx, fewer rows (--limit, --prompts) "
                  "or fewer threads (-t)\n";

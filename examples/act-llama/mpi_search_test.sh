@@ -38,7 +38,7 @@ grep -q "($rank0_heads from the checkpoint)" resumed.log || fail "rank 0 did not
 # A corrupt line in rank 1's checkpoint stops the search and names the file.
 printf '{oops}\n{"layer": 2, "head": 0, "values": {}}\n' >>ck.jsonl.rank1-of-2
 if mpi "$runner" $search --checkpoint ck.jsonl -o corrupt.json >corrupt.log 2>&1; then fail "a corrupt checkpoint was accepted"; fi
-grep -q "ck.jsonl.rank1-of-2:" corrupt.log || fail "the corrupt checkpoint was not named: $(cat corrupt.log)"
+grep -q "rank 1: .*ck.jsonl.rank1-of-2:" corrupt.log || fail "rank 0 did not name the corrupt checkpoint: $(cat corrupt.log)"
 [ ! -e corrupt.json ] || fail "a head set was written despite the corrupt checkpoint"
 
 # Ranks started with different options refuse to start.

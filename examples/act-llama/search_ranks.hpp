@@ -6,7 +6,10 @@
 // the library only splits and merges the heads (include/act/eval/search/head_partition.hpp).
 #include <act/core/error.hpp>
 
+#include "subcommands.hpp"
+
 #include <cstddef>
+#include <cstdio>
 #include <exception>
 #include <string>
 #include <type_traits>
@@ -27,9 +30,10 @@ class SearchRanks {
   bool launched() const noexcept { return joined_; }
 
   // Runs `step` on every rank and returns its result. If it throws on any rank, it throws on
-  // every rank, so no rank is left waiting for a failed one in a later exchange: rank 0 with
-  // every failed rank's message (mpirun may stop the others before they print theirs), a failed
-  // rank with its own error, the others naming the failed ranks.
+  // every rank, so no rank is left waiting for a failed one in a later exchange. Over several
+  // ranks each prints its line before any exits (mpirun stops the others when one exits non-zero):
+  // rank 0 every failed rank's message, a failed rank its own error, the others the failed ranks'
+  // numbers; then each throws ReportedFailure.
   template <class Step>
   auto together(Step step) -> decltype(step()) {
     std::exception_ptr error;
@@ -78,9 +82,14 @@ class SearchRanks {
       names += (names.empty() ? "" : ", ") + std::to_string(r);
     }
     if (failures.empty()) return;
-    if (size_ > 1 && rank_ == 0) throw act::Error(failures);
-    if (error) std::rethrow_exception(error);
-    throw act::Error("rank " + std::to_string(rank_) + " stops: rank " + names + " failed");
+    if (size_ == 1) std::rethrow_exception(error);
+    const std::string line = rank_ == 0 ? failures
+                             : error    ? message_of(error)
+                                        : "rank " + std::to_string(rank_) + " stops: rank " + names + " failed";
+    std::fprintf(stderr, "act-llama: error: %s\n", line.c_str());
+    std::fflush(stderr);
+    all_gather(std::string());  // every rank has printed
+    throw ReportedFailure(line);
   }
 
   std::size_t rank_ = 0;

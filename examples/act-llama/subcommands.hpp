@@ -4,7 +4,15 @@
 // of the two lists below (declaration here, entry in main.cpp's table).
 #include <CLI/CLI.hpp>
 
+#include <stdexcept>
+
 namespace act_llama {
+
+// A failure whose message is already on stderr (a search over MPI ranks prints it before the
+// ranks exit, so mpirun cannot stop rank 0 before it speaks): main exits 1 and prints nothing.
+struct ReportedFailure : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
 void register_generate(CLI::App& app);
 void register_dump_logits(CLI::App& app);
