@@ -1,4 +1,5 @@
 // Causal prefill attention: plain fused, fused + ACT (paper calibration, every head calibrated),
+// (also: an engine's padded, masked call; 16-bit caches; V in key rows against transposed V),
 // the double-precision reference with ACT (n <= 2048: it materialises the O(n^2) map), and
 // act::correct() applied to a plain fused output.
 //
@@ -310,9 +311,61 @@ void register_cache_types() {
   }
 }
 
+// ---- V layouts: key rows against transposed V (llama.cpp's V cache without flash attention) -------
+// The same causal call over n keys, as a prefill (n queries) or a decode step (the last query), with
+// V in key rows or transposed ([kv_heads][d][n]); the transposed time includes the library's copy of
+// V to key rows, so the ratio between the two rows of one run is what that layout costs. One
+// thread: a decode step's two-thread barrier costs milliseconds whenever the shared machine is loaded.
+void value_layout(benchmark::State& state, std::size_t n, std::size_t queries, act::ValueLayout layout, bool act) {
+  EngineProblem p(n, 64);
+  const std::size_t d = 64, heads = EngineProblem::kv_heads;
+  std::vector<float> v_transposed(heads * d * n);
+  for (std::size_t h = 0; h < heads; ++h)
+    for (std::size_t j = 0; j < n; ++j)
+      for (std::size_t c = 0; c < d; ++c) v_transposed[(h * d + c) * n + j] = p.v[(h * n + j) * d + c];
+  act::AttentionOptions options;
+  options.values = layout;
+  options.threads = 1;
+  const auto values = layout == act::ValueLayout::transposed
+                          ? act::head_major<const float>(v_transposed.data(), heads, d, n)
+                          : act::head_major<const float>(p.v.data(), heads, n, d);
+  const std::size_t first = n - queries;
+  const act::HeadsView<const float> q{
+      p.q.data() + first * d,        EngineProblem::q_heads, queries, d, static_cast<std::ptrdiff_t>(n * d),
+      static_cast<std::ptrdiff_t>(d)};
+  const auto out = act::head_major(p.out.data(), EngineProblem::q_heads, queries, d);
+  const auto keys = act::head_major<const float>(p.k.data(), heads, n, d);
+  const auto call = [&] {
+    if (act)
+      act::attention(q, keys, values, out, options, act::paper_calibration());
+    else
+      act::attention(q, keys, values, out, options);
+  };
+  const std::int64_t extra = peak_extra_bytes(call);
+  for (auto _ : state) {
+    call();
+    benchmark::ClobberMemory();
+  }
+  state.counters["peak_extra_bytes"] = static_cast<double>(extra);
+}
+
+void register_value_layouts() {
+  for (const std::size_t queries : {std::size_t{2048}, std::size_t{1}})
+    for (const bool act : {false, true})
+      for (const act::ValueLayout layout : {act::ValueLayout::key_rows, act::ValueLayout::transposed}) {
+        const std::string name =
+            std::string("values_") + (layout == act::ValueLayout::transposed ? "transposed" : "key_rows") +
+            (act ? "_act" : "_plain") + (queries == 1 ? "/decode" : "/prefill") + "/n:2048/d:64/heads:9/3/threads:1";
+        benchmark::RegisterBenchmark(name.c_str(), value_layout, std::size_t{2048}, queries, layout, act)
+            ->Unit(benchmark::kMicrosecond)
+            ->UseRealTime();
+      }
+}
+
 void register_all() {
   register_engine();
   register_cache_types();
+  register_value_layouts();
   using Kernel = void (*)(benchmark::State&, std::size_t, std::size_t, std::size_t);
   struct Variant {
     const char* name;

@@ -45,6 +45,14 @@ struct Call {
   act::HeadsView<const act::Half> values() const {
     return act::head_major<const act::Half>(v.data(), kv_heads, cells, dim);
   }
+  // V as llama.cpp keeps it without flash attention: per KV head, `dim` rows of `cells` values.
+  std::vector<act::Half> transposed_values() const {
+    std::vector<act::Half> out(v.size());
+    for (std::size_t head = 0; head < kv_heads; ++head)
+      for (std::size_t cell = 0; cell < cells; ++cell)
+        for (std::size_t c = 0; c < dim; ++c) out[(head * dim + c) * cells + cell] = v[(head * cells + cell) * dim + c];
+    return out;
+  }
   // The same cache widened to float (for recipe 4, whose stages take float K/V).
   std::vector<float> widened(const std::vector<act::Half>& cache) const {
     std::vector<float> out;
@@ -124,6 +132,15 @@ int main() {
   for (const act::SinkSet& head : sinks) selected += head.size();
   std::printf("1: act::attention over the f16 cache: %zu sinks over %zu heads\n", selected, q_heads);
   bool ok = selected > 0;
+
+  // Recipe 1, V transposed: the same call with the options naming V's layout.
+  const std::vector<act::Half> v_transposed = call.transposed_values();
+  act::AttentionOptions transposed_options = call.options;
+  transposed_options.values = act::ValueLayout::transposed;
+  std::vector<float> from_transposed(call.q.size());
+  act::attention(call.query(), call.keys(), act::head_major<const act::Half>(v_transposed.data(), kv_heads, dim, cells),
+                 view(from_transposed), transposed_options, calibration);
+  ok &= close(from_transposed, expected, 0.0f, "1: V transposed (llama.cpp, no FA)");
 
   // Recipe 2: the engine's kernel returns O and lse; correct() calibrates O in place, reading the
   // f16 cache in place.

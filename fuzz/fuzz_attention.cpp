@@ -1,7 +1,7 @@
 // Differential fuzzer of the attention kernels against the double-precision oracle
 // (act::reference). The input bytes choose a case: geometry (heads, GQA group, queries, keys, head
 // dimension), masking, valid keys, query position and scale; the K/V cache's element type (f32,
-// f16, bf16) and layout (head-major, token-major, padded rows); an additive mask (none, shared or
+// f16, bf16) and layout (head-major, token-major, padded rows, transposed V); an additive mask (none, shared or
 // per head, f32 or f16, hidden cells and whole hidden rows); a calibration (policies/); planted
 // sinks (tiny rest mass), large logits and special values (inf, -inf, NaN, huge) in Q, K, V or the
 // mask. The values come from a seeded generator so that every mutation keeps a well-formed case.
@@ -61,7 +61,9 @@ class ByteStream {
 };
 
 enum class CacheType { f32, f16, bf16 };
-enum class Layout { head_major, token_major, padded };
+// transposed_values: K head-major, V as [kv_heads][head_dim][kv_len] in padded rows
+// (ValueLayout::transposed, llama.cpp's V cache without flash attention).
+enum class Layout { head_major, token_major, padded, transposed_values };
 enum class MaskKind { none, shared, per_head };
 
 // `x` truncated to the nearest 16-bit value towards zero, as a float (exactly representable).
@@ -196,7 +198,7 @@ Case read_case(ByteStream& in) {
   for (std::size_t& column : sinks) column = in.pick(shape.kv_len);
   plant_sinks(c.problem, sinks, strengths[in.pick(4)]);
   c.cache = static_cast<CacheType>(in.pick(3));
-  c.layout = static_cast<Layout>(in.pick(3));
+  c.layout = static_cast<Layout>(in.pick(4));
   read_mask(in, c);
   read_calibration(in, c);
   plant_specials(in, c);
@@ -242,13 +244,15 @@ T stored(CacheType type, float x) {
   }
 }
 
-// The case's K and V in its cache type and layout; padded rows end in NaN cells no kernel may read.
+// The case's K and V in its cache type and layout, and the options that name V's layout; padded
+// rows end in NaN cells no kernel may read.
 template <class T>
 struct CacheCopy {
   std::vector<T> k, v;
   HeadsView<const T> keys, values;
+  AttentionOptions options;
 
-  explicit CacheCopy(const Case& c) {
+  explicit CacheCopy(const Case& c) : options(c.problem.options) {
     const Shape& s = c.problem.shape;
     const std::size_t row = c.layout == Layout::padded ? s.dim + 3 : s.dim;
     const bool token_major = c.layout == Layout::token_major;
@@ -256,17 +260,36 @@ struct CacheCopy {
     const auto row_stride = static_cast<std::ptrdiff_t>(token_major ? s.kv_heads * s.dim : row);
     const T padding = stored<T>(c.cache, std::numeric_limits<float>::quiet_NaN());
     k.assign(s.kv_heads * s.kv_len * row, padding);
-    v.assign(k.size(), padding);
+    keys = {k.data(), s.kv_heads, s.kv_len, s.dim, head_stride, row_stride};
+    values = {nullptr, s.kv_heads, s.kv_len, s.dim, head_stride, row_stride};
+    if (c.layout == Layout::transposed_values) {
+      options.values = ValueLayout::transposed;
+      const std::size_t cells = s.kv_len + 3;
+      values = {nullptr,
+                s.kv_heads,
+                s.dim,
+                s.kv_len,
+                static_cast<std::ptrdiff_t>(s.dim * cells),
+                static_cast<std::ptrdiff_t>(cells)};
+      v.assign(s.kv_heads * s.dim * cells, padding);
+    } else {
+      v.assign(k.size(), padding);
+    }
+    values.data = v.data();
     for (std::size_t h = 0; h < s.kv_heads; ++h)
       for (std::size_t j = 0; j < s.kv_len; ++j)
         for (std::size_t col = 0; col < s.dim; ++col) {
-          const std::ptrdiff_t at = static_cast<std::ptrdiff_t>(h) * head_stride +
-                                    static_cast<std::ptrdiff_t>(j) * row_stride + static_cast<std::ptrdiff_t>(col);
-          k[static_cast<std::size_t>(at)] = stored<T>(c.cache, c.problem.keys().row(h, j)[col]);
-          v[static_cast<std::size_t>(at)] = stored<T>(c.cache, c.problem.values().row(h, j)[col]);
+          k[offset(keys, h, j, col)] = stored<T>(c.cache, c.problem.keys().row(h, j)[col]);
+          const std::size_t at =
+              options.values == ValueLayout::transposed ? offset(values, h, col, j) : offset(values, h, j, col);
+          v[at] = stored<T>(c.cache, c.problem.values().row(h, j)[col]);
         }
-    keys = {k.data(), s.kv_heads, s.kv_len, s.dim, head_stride, row_stride};
-    values = {v.data(), s.kv_heads, s.kv_len, s.dim, head_stride, row_stride};
+  }
+
+  static std::size_t offset(const HeadsView<const T>& view, std::size_t h, std::size_t i, std::size_t col) {
+    return static_cast<std::size_t>(static_cast<std::ptrdiff_t>(h) * view.head_stride +
+                                    static_cast<std::ptrdiff_t>(i) * view.row_stride +
+                                    static_cast<std::ptrdiff_t>(col));
   }
 };
 
@@ -286,7 +309,7 @@ std::optional<Result> run_cache(const Case& c, const Cal& calibration) {
   Result r = empty_result(p);
   const AttentionExtras extras = extras_for(r, {}, p.shape.q_heads);
   try {
-    r.report = attention(p.queries(), cache.keys, cache.values, output_view(p, r), p.options, calibration, extras);
+    r.report = attention(p.queries(), cache.keys, cache.values, output_view(p, r), cache.options, calibration, extras);
   } catch (const std::invalid_argument&) {
     return std::nullopt;
   }
@@ -300,8 +323,8 @@ Result run_sliced(const Case& c, const Cal& calibration) {
   const CacheCopy<T> cache(c);
   Result r = empty_result(p);
   const AttentionExtras extras = extras_for(r, {}, p.shape.q_heads);
-  SlicedAttention<Cal, T> call(p.queries(), cache.keys, cache.values, output_view(p, r), p.options, calibration, extras,
-                               c.slices);
+  SlicedAttention<Cal, T> call(p.queries(), cache.keys, cache.values, output_view(p, r), cache.options, calibration,
+                               extras, c.slices);
   for (std::size_t phase = 0; phase < call.phases(); ++phase)
     for (std::size_t ith = 0; ith < call.slices(); ++ith) DIFF_CHECK("sliced", call.run(phase, ith).ok());
   DIFF_CHECK("sliced", call.status().ok());
@@ -317,8 +340,8 @@ Result run_correct(const Case& c, const Cal& calibration) {
   Result given = run_reference(p, NoCalibration{});
   AttentionExtras extras;
   extras.sinks = &given.sinks;
-  given.report =
-      correct(p.queries(), cache.keys, cache.values, output_view(p, given), given.lse, p.options, calibration, extras);
+  given.report = correct(p.queries(), cache.keys, cache.values, output_view(p, given), given.lse, cache.options,
+                         calibration, extras);
   return given;
 }
 
@@ -430,7 +453,8 @@ void check_column_statistics(const Case& c, const Result& plain) {
   std::vector<float> out = plain.out;
   std::vector<ColumnStats> stats(p.shape.q_heads);
   column_statistics(p.queries(), cache.keys, cache.values,
-                    head_major(out.data(), p.shape.q_heads, p.shape.q_len, p.shape.dim), plain.lse, p.options, stats);
+                    head_major(out.data(), p.shape.q_heads, p.shape.q_len, p.shape.dim), plain.lse, cache.options,
+                    stats);
   DIFF_CHECK("column_statistics", bitwise_equal(out, plain.out));
   for (std::size_t h = 0; h < p.shape.q_heads; ++h) {
     const reference::HeadMap map = reference_map(p, h);

@@ -28,6 +28,13 @@ enum class ProductPrecision {
   bf16,
 };
 
+// How V is laid out in memory. key_rows: v.row(h, j) is key j's value vector (V is
+// [kv_heads][kv_len][head_dim], any strides). transposed: v.row(h, c) is value dimension c over all
+// keys (V is [kv_heads][head_dim][kv_len]), as llama.cpp keeps V without flash attention; the fused
+// entry points first copy the keys some query sees into key rows (kv_heads * kv_len * head_dim
+// elements of scratch, one more read and write of V per call), the oracle reads it in place.
+enum class ValueLayout { key_rows, transposed };
+
 struct AttentionOptions {
   Masking masking = Masking::causal;
   std::optional<float> scale;  // default 1/sqrt(head_dim)
@@ -44,6 +51,7 @@ struct AttentionOptions {
   MaskView mask;
   int threads = 0;  // 0: OpenMP's default
   ProductPrecision products = ProductPrecision::fp32;
+  ValueLayout values = ValueLayout::key_rows;
 };
 
 // The resolved geometry of one attention call, after validation.
@@ -54,6 +62,7 @@ struct AttentionGeometry {
   float scale;
   MaskView mask;
   ProductPrecision products;  // as requested; the fused kernels resolve what they can honour
+  ValueLayout values;
 
   std::size_t kv_head_of(std::size_t q_head) const noexcept { return q_head / group; }
   // Number of keys query i sees (keys [0, result) are visible).
@@ -116,13 +125,24 @@ inline void check_mask(const MaskView& mask, std::size_t q_heads, std::size_t q_
                 " queries and " + std::to_string(kv_len) + " keys");
 }
 
-template <class Q, class K, class V>
-AttentionGeometry resolve_geometry(const HeadsView<Q>& q, const HeadsView<K>& k, const HeadsView<V>& v,
-                                   const AttentionOptions& options) {
-  if (q.data == nullptr || k.data == nullptr || v.data == nullptr) shape_error("null Q, K or V pointer");
-  if (q.heads == 0 || k.heads == 0) shape_error("Q and K need at least one head");
+template <class K, class V>
+void check_value_shape(const HeadsView<K>& k, const HeadsView<V>& v, ValueLayout layout) {
+  if (layout == ValueLayout::transposed) {
+    if (k.heads != v.heads || k.rows != v.cols || k.cols != v.rows)
+      shape_error("transposed V " + dims(v.heads, v.rows, v.cols) + " does not fit K " + dims(k.heads, k.rows, k.cols) +
+                  ": expected [kv_heads, head_dim, kv_len] = " + dims(k.heads, k.cols, k.rows));
+    return;
+  }
   if (k.heads != v.heads || k.rows != v.rows || k.cols != v.cols)
     shape_error("K " + dims(k.heads, k.rows, k.cols) + " and V " + dims(v.heads, v.rows, v.cols) + " differ in shape");
+}
+
+// The geometry of Q K^T alone (the stages that never read V).
+template <class Q, class K>
+AttentionGeometry resolve_scores_geometry(const HeadsView<Q>& q, const HeadsView<K>& k,
+                                          const AttentionOptions& options) {
+  if (q.data == nullptr || k.data == nullptr) shape_error("null Q or K pointer");
+  if (q.heads == 0 || k.heads == 0) shape_error("Q and K need at least one head");
   if (q.heads % k.heads != 0)
     shape_error("query heads (" + std::to_string(q.heads) + ") must be a multiple of KV heads (" +
                 std::to_string(k.heads) + ")");
@@ -134,8 +154,16 @@ AttentionGeometry resolve_geometry(const HeadsView<Q>& q, const HeadsView<K>& k,
   const std::size_t valid = options.valid_keys < k.rows ? options.valid_keys : k.rows;
   const std::size_t position = first_query_position(options, q.rows, k.rows, valid);
   check_mask(options.mask, q.heads, q.rows, k.rows);
-  return {q.heads, k.heads,  q.heads / k.heads, q.rows, k.rows,       q.cols,
-          valid,   position, options.masking,   scale,  options.mask, options.products};
+  return {q.heads,         k.heads, q.heads / k.heads, q.rows,           k.rows,        q.cols, valid, position,
+          options.masking, scale,   options.mask,      options.products, options.values};
+}
+
+template <class Q, class K, class V>
+AttentionGeometry resolve_geometry(const HeadsView<Q>& q, const HeadsView<K>& k, const HeadsView<V>& v,
+                                   const AttentionOptions& options) {
+  if (v.data == nullptr) shape_error("null V pointer");
+  check_value_shape(k, v, options.values);
+  return resolve_scores_geometry(q, k, options);
 }
 
 template <class T>

@@ -13,9 +13,11 @@ namespace act {
 namespace detail {
 
 template <class KV, CalibrationPolicy Cal>
-CalibrationReport run_correct(const Operands<KV>& in, HeadsView<float> out, std::span<const float> lse,
+CalibrationReport run_correct(const Operands<KV>& given, HeadsView<float> out, std::span<const float> lse,
                               const AttentionOptions& options, const Cal& calibration, const AttentionExtras& extras) {
-  const AttentionGeometry g = resolve_fused(in, out, options, extras);
+  const ValueRows<KV> values(given.q, given.k, given.v, options, thread_count(options), CopyStorage::thread_buffer);
+  const Operands<KV> in{given.q, given.k, values.view()};
+  const AttentionGeometry g = resolve_fused(in, out, values.options(), extras);
   check_lse(lse, g);
   if (!extras.lse.empty()) shape_error("correct() takes lse as an input; leave extras.lse empty");
   const auto sweep = [&](std::size_t head, const QueryBlock& block, ThreadScratch& scratch, const HeadRows& rows) {

@@ -102,6 +102,7 @@ Status try_correct(HeadsView<const float> q, CacheView<KV> k, CacheView<KV> v, H
 // One act::attention call run by the engine's nth threads. The constructor validates like
 // act::attention (std::invalid_argument) and allocates every slice's scratch; run() is noexcept.
 // The views, extras' spans and the calibration must outlive the object; options.threads is ignored.
+// A transposed V (ValueLayout::transposed) is copied to key rows by the constructor, on its thread.
 // KV is the cache's element type: float, Half or BFloat16 (read in place, as act::attention does).
 template <CalibrationPolicy Cal = NoCalibration, class KV = float>
 class SlicedAttention {
@@ -109,9 +110,10 @@ class SlicedAttention {
   SlicedAttention(HeadsView<const float> q, CacheView<KV> k, CacheView<KV> v, HeadsView<float> out,
                   const AttentionOptions& options, const Cal& calibration, const AttentionExtras& extras,
                   std::size_t slices)
-      : in_{q, k, v},
+      : values_(q, k, v, options, 1, detail::CopyStorage::owned),
+        in_{q, k, values_.view()},
         out_(out),
-        g_(detail::resolve_fused(in_, out_, options, extras)),
+        g_(detail::resolve_fused(in_, out_, values_.options(), extras)),
         extras_(extras),
         calibration_(calibration),
         slices_(slices) {
@@ -140,6 +142,7 @@ class SlicedAttention {
  private:
   static_assert(std::is_same_v<KV, float> || std::is_same_v<KV, Half> || std::is_same_v<KV, BFloat16>,
                 "SlicedAttention reads float, Half or BFloat16 caches");
+  detail::ValueRows<KV> values_;  // a transposed V, copied to key rows by the constructor
   detail::Operands<KV> in_;
   HeadsView<float> out_;
   AttentionGeometry g_;

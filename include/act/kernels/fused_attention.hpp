@@ -27,6 +27,7 @@
 #include <act/kernels/decode_attention.hpp>
 #include <act/kernels/lane_ops.hpp>
 #include <act/kernels/operands.hpp>
+#include <act/kernels/value_rows.hpp>
 #include <act/policies/calibration.hpp>
 #include <act/simd/bf16_dot.hpp>
 #include <act/simd/widen.hpp>
@@ -829,6 +830,7 @@ inline int thread_count(const AttentionOptions& options) { return parallel::reso
 template <class KV>
 AttentionGeometry resolve_fused(const Operands<KV>& in, const HeadsView<float>& out, const AttentionOptions& options,
                                 const AttentionExtras& extras) {
+  if (options.values != ValueLayout::key_rows) shape_error("the fused kernels read V as key rows (see ValueRows)");
   AttentionGeometry g = resolve_geometry(in.q, in.k, in.v, options);
   g.products = resolve_products<KV>(g.products, g.head_dim);
   check_output(out, g, "output");
@@ -863,9 +865,10 @@ template <class KV, class Cal>
 CalibrationReport run_attention(HeadsView<const float> q, HeadsView<const KV> k, HeadsView<const KV> v,
                                 HeadsView<float> out, const AttentionOptions& options, const Cal& calibration,
                                 const AttentionExtras& extras) {
-  const Operands<KV> in{q, k, v};
-  const AttentionGeometry g = resolve_fused(in, out, options, extras);
   const int threads = thread_count(options);
+  const ValueRows<KV> values(q, k, v, options, threads, CopyStorage::thread_buffer);
+  const Operands<KV> in{q, k, values.view()};
+  const AttentionGeometry g = resolve_fused(in, out, values.options(), extras);
   if (takes_decode_path(g)) return decode_attention(in, out, g, extras, calibration, threads);
   return block_attention(in, out, g, extras, calibration, threads);
 }

@@ -157,6 +157,12 @@ HeadMap softmax_map(const HeadsView<const T>& q, const HeadsView<const T>& k, co
   return map;
 }
 
+// Value dimension c of key j, read where either layout keeps it.
+template <class T>
+double value_at(const HeadsView<const T>& v, ValueLayout layout, std::size_t kv_head, std::size_t j, std::size_t c) {
+  return static_cast<double>(layout == ValueLayout::transposed ? v.row(kv_head, c)[j] : v.row(kv_head, j)[c]);
+}
+
 template <class T>
 void multiply_values(const HeadMap& map, const HeadsView<const T>& v, const HeadsView<T>& out,
                      const AttentionGeometry& g, std::size_t head) {
@@ -165,7 +171,7 @@ void multiply_values(const HeadMap& map, const HeadsView<const T>& v, const Head
     for (std::size_t c = 0; c < g.head_dim; ++c) {
       double acc = map.invalid[i] ? std::numeric_limits<double>::quiet_NaN() : 0.0;
       for (std::size_t j = 0; j < map.visible[i]; ++j)
-        if (map.sees(i, j)) acc += map.at(i, j) * static_cast<double>(v.row(kv_head, j)[c]);
+        if (map.sees(i, j)) acc += map.at(i, j) * value_at(v, g.values, kv_head, j, c);
       out.row(head, i)[c] = static_cast<T>(acc);
     }
   }

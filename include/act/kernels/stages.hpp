@@ -63,7 +63,7 @@ template <Rescaler Rule>
 void sink_logit_biases(HeadsView<const float> q, HeadsView<const float> k, std::span<const float> lse,
                        const AttentionOptions& options, const std::vector<SinkSet>& sinks, const Rule& rule,
                        std::span<float> bias) {
-  const AttentionGeometry g = detail::resolve_geometry(q, k, k, options);
+  const AttentionGeometry g = detail::resolve_scores_geometry(q, k, options);
   detail::check_lse(lse, g);
   if (sinks.size() != g.q_heads) detail::shape_error("sinks needs one set per query head");
   if (bias.size() != g.q_heads * g.q_len) detail::shape_error("bias needs heads*queries entries");
