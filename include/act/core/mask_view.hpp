@@ -23,6 +23,12 @@ struct MaskView {
   std::ptrdiff_t row_stride = 0;
 
   bool empty() const noexcept { return data == nullptr; }
+  // Query i's row of query head `head` as stored: Element is float (f32) or std::uint16_t (f16 bits).
+  template <class Element>
+  const Element* row(std::size_t head, std::size_t i) const noexcept {
+    return static_cast<const Element*>(data) + static_cast<std::ptrdiff_t>(heads == 1 ? 0 : head) * head_stride +
+           static_cast<std::ptrdiff_t>(i) * row_stride;
+  }
   // The mask of query head `head`, query i, key j.
   float at(std::size_t head, std::size_t i, std::size_t j) const noexcept {
     const std::ptrdiff_t offset = static_cast<std::ptrdiff_t>(heads == 1 ? 0 : head) * head_stride +

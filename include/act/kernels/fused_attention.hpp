@@ -51,47 +51,73 @@ using simd::Floats;
 using simd::Lanes;
 using simd::width;
 
+// What a masked call's mask says about one query row's keys, worked out once per call.
+struct MaskedRow {
+  std::size_t unbiased = 0;  // keys [0, unbiased) are visible with a mask entry of +0
+  std::size_t shown = 0;     // no key at or past this one is visible
+};
+
 // Up to `width` consecutive query rows of one head, one per lane.
 struct QueryBlock {
   std::size_t first = 0;
   std::size_t rows = 0;
   std::size_t keys_all_see = 0;   // keys [0, keys_all_see) are visible to every row of the block
   std::size_t keys_any_sees = 0;  // no row of the block sees a key at or past this one
+  std::size_t keys_unbiased = 0;  // masked calls: keys [0, keys_unbiased) have mask 0 for every row
   Floats visible;                 // per lane: visible key count (0 for lanes past the block)
   Lanes outside;                  // lanes past the block (their scores are not masked, never use them)
 
-  // With a mask every key is masked through the bias panel (keys_all_see = 0) and the keys past
-  // each row's last shown one (`shown[i]`, null without a mask) are not swept at all: a padded
-  // cache's free cells, the causal triangle.
-  QueryBlock(const AttentionGeometry& g, std::size_t index, const std::size_t* shown) : first(index * width) {
+  // With a mask (`masked`, null without one) keys are masked through the bias panel past the
+  // leading keys that every row sees with entry 0 (keys_all_see = 0), and the keys past each row's
+  // last shown one are not swept at all: a padded cache's free cells, the causal triangle.
+  QueryBlock(const AttentionGeometry& g, std::size_t index, const MaskedRow* masked) : first(index * width) {
     rows = std::min(width, g.q_len - first);
     alignas(simd::alignment) float counts[width] = {};
     bool past_end[width];
-    keys_all_see = shown == nullptr ? g.visible_keys(first) : 0;
+    keys_all_see = masked == nullptr ? g.visible_keys(first) : 0;
+    keys_unbiased = masked == nullptr ? 0 : g.kv_len;
     for (std::size_t lane = 0; lane < width; ++lane) {
       past_end[lane] = lane >= rows;
       if (past_end[lane]) continue;
       const std::size_t seen = g.visible_keys(first + lane);
       counts[lane] = static_cast<float>(seen);
       keys_all_see = std::min(keys_all_see, seen);
-      keys_any_sees = std::max(keys_any_sees, shown == nullptr ? seen : shown[first + lane]);
+      keys_any_sees = std::max(keys_any_sees, masked == nullptr ? seen : masked[first + lane].shown);
+      if (masked != nullptr) keys_unbiased = std::min(keys_unbiased, masked[first + lane].unbiased);
     }
     visible = simd::load(counts);
     outside = Lanes::load_unaligned(past_end);
   }
 };
 
-// For each mask head and query: one past the last key the geometry and the mask let it see.
-inline std::vector<std::size_t> shown_limits(const AttentionGeometry& g) {
-  std::vector<std::size_t> limits(g.mask.empty() ? 0 : g.mask.heads * g.q_len);
+// A mask row's limits: its leading +0 entries before `limit` scanned forward and its trailing
+// hidden (-inf) ones scanned back, a register of entries at a time (a padded cache hides long runs of
+// cells, a causal mask opens long runs of zeros).
+template <class Element>
+MaskedRow masked_row(const Element* row, std::size_t limit) noexcept {
+  constexpr auto hidden = simd::hidden_bits<Element>;
+  constexpr std::size_t span = simd::mask_span<Element>;
+  MaskedRow out;
+  while (out.unbiased + span <= limit && simd::all_bits(row + out.unbiased, simd::MaskBits<Element>{0}))
+    out.unbiased += span;
+  while (out.unbiased < limit && simd::bits_of(row[out.unbiased]) == 0) ++out.unbiased;
+  out.shown = limit;
+  while (out.shown >= out.unbiased + span && simd::all_bits(row + out.shown - span, hidden)) out.shown -= span;
+  while (out.shown > out.unbiased && simd::bits_of(row[out.shown - 1]) == hidden) --out.shown;
+  return out;
+}
+
+// For each mask head and query, its MaskedRow within the keys the geometry lets it see.
+inline std::vector<MaskedRow> masked_rows(const AttentionGeometry& g) {
+  std::vector<MaskedRow> rows(g.mask.empty() ? 0 : g.mask.heads * g.q_len);
   for (std::size_t head = 0; head < g.mask.heads; ++head) {
     for (std::size_t i = 0; i < g.q_len; ++i) {
-      std::size_t limit = g.visible_keys(i);
-      while (limit > 0 && g.mask.at(head, i, limit - 1) == hidden_key) --limit;
-      limits[head * g.q_len + i] = limit;
+      const std::size_t visible = g.visible_keys(i);
+      rows[head * g.q_len + i] = g.mask.type == MaskType::f16 ? masked_row(g.mask.row<std::uint16_t>(head, i), visible)
+                                                              : masked_row(g.mask.row<float>(head, i), visible);
     }
   }
-  return limits;
+  return rows;
 }
 
 inline std::size_t block_count(const AttentionGeometry& g) noexcept { return (g.q_len + width - 1) / width; }
@@ -120,12 +146,14 @@ ProductPrecision resolve_products(ProductPrecision requested, std::size_t head_d
 // Per-thread working memory, reused by every item the thread runs.
 struct ThreadScratch {
   simd::AlignedVector<float> query_panel;  // [dim][width]
+  simd::AlignedVector<float> key_rows;     // [FloatDot::group][dim]: 16-bit keys widened for Q K^T
   simd::AlignedVector<float> value_panel;  // [dim][width]: tail columns of O, sink sums of a correction
   simd::AlignedVector<float> value_rows;   // [width][vector_columns(dim)]: O's other columns
   simd::AlignedVector<float> weights;      // [kv_len][width]
   std::vector<float> column_sums;          // [wave slot][kv_len], calibrated heads only
   simd::AlignedVector<float> bias;         // [kv_len][width], masked calls: the block's mask
   BiasOwner bias_owner;                    // whose mask `bias` holds (query heads sharing it reuse it)
+  std::size_t unbiased_keys = 0;           // leading keys of `bias` that are 0 in every lane of the block
   std::vector<float> column_counts;        // [wave slot][kv_len], masked calls: rows that saw each key
   ColumnStats head_stats;                  // one head's reduced statistics
   CalibrationReport report;
@@ -138,6 +166,7 @@ struct ThreadScratch {
       weight_pairs.resize(value_tile / 2 * width);
     }
     query_panel.resize(g.head_dim * width);
+    key_rows.resize(simd::FloatDot::group * g.head_dim);
     value_panel.resize(g.head_dim * width);
     value_rows.resize(simd::vector_columns(g.head_dim) * width);
     weights.resize(std::max<std::size_t>(g.kv_len, 1) * width);
@@ -173,44 +202,60 @@ inline void load_query_panel(const HeadsView<const float>& q, std::size_t head, 
   }
 }
 
-// The block's mask for keys[0, count) as a [count][width] panel: -inf where a lane does not see the
-// key (past the block, past its causal or valid-key limit, or hidden by the mask).
-template <class Element, class Rows>
-void fill_bias(const AttentionGeometry& g, std::size_t head, const QueryBlock& block, const Rows& keys,
-               std::size_t count, float* bias) {
-  const MaskView& mask = g.mask;
-  const std::ptrdiff_t head_offset = static_cast<std::ptrdiff_t>(mask.heads == 1 ? 0 : head) * mask.head_stride;
+// The first query row of each lane of the block in a mask of `Element`s (lanes past the block
+// repeat its last row), and how many keys each lane sees before the mask (0 past the block).
+template <class Element>
+struct MaskRows {
   const Element* rows[width];
   std::size_t limits[width];
-  for (std::size_t lane = 0; lane < width; ++lane) {
-    const std::size_t query = block.first + std::min(lane, block.rows - 1);
-    rows[lane] =
-        static_cast<const Element*>(mask.data) + head_offset + static_cast<std::ptrdiff_t>(query) * mask.row_stride;
-    limits[lane] = lane < block.rows ? g.visible_keys(query) : 0;
+
+  MaskRows(const AttentionGeometry& g, std::size_t head, const QueryBlock& block) {
+    for (std::size_t lane = 0; lane < width; ++lane) {
+      const std::size_t query = block.first + std::min(lane, block.rows - 1);
+      rows[lane] = g.mask.row<Element>(head, query);
+      limits[lane] = lane < block.rows ? g.visible_keys(query) : 0;
+    }
   }
-  for (std::size_t j = 0; j < count; ++j) {
+};
+
+// The block's mask for keys [first, count) as rows of a [count][width] panel: -inf where a lane
+// does not see the key (past the block, past its causal or valid-key limit, or hidden by the mask).
+template <class Element, class Rows>
+void fill_bias(const MaskRows<Element>& mask, const Rows& keys, std::size_t first, std::size_t count, float* bias) {
+  for (std::size_t j = first; j < count; ++j) {
     const std::size_t column = keys.column(j);
     float* out = bias + j * width;
     for (std::size_t lane = 0; lane < width; ++lane) {
       float value = -simd::infinity;
-      if (column < limits[lane]) {
+      if (column < mask.limits[lane]) {
         if constexpr (std::is_same_v<Element, float>)
-          value = rows[lane][column];
+          value = mask.rows[lane][column];
         else
-          value = simd::half_to_float(rows[lane][column]);
+          value = simd::half_to_float(mask.rows[lane][column]);
       }
       out[lane] = value;
     }
   }
 }
 
+// The whole panel for keys[0, count); returns how many leading keys need no bias (their panel rows
+// are 0 in the block's lanes and -inf past it, written a vector at a time). Only consecutive keys
+// (the sweep) have such a prefix; chosen columns (the sinks) are filled one by one.
 template <class Rows>
-void fill_bias(const AttentionGeometry& g, std::size_t head, const QueryBlock& block, const Rows& keys,
-               std::size_t count, float* bias) {
-  if (g.mask.type == MaskType::f16)
-    fill_bias<std::uint16_t>(g, head, block, keys, count, bias);
-  else
-    fill_bias<float>(g, head, block, keys, count, bias);
+std::size_t fill_bias(const AttentionGeometry& g, std::size_t head, const QueryBlock& block, const Rows& keys,
+                      std::size_t count, float* bias) {
+  const auto fill = [&](const auto& mask) {
+    std::size_t unbiased = 0;
+    if constexpr (Rows::consecutive) {
+      unbiased = std::min(block.keys_unbiased, count);
+      const Floats open = xsimd::select(block.outside, Floats(-simd::infinity), Floats(0.0f));
+      for (std::size_t j = 0; j < unbiased; ++j) open.store_aligned(bias + j * width);
+    }
+    fill_bias(mask, keys, unbiased, count, bias);
+    return unbiased;
+  };
+  if (g.mask.type == MaskType::f16) return fill(MaskRows<std::uint16_t>(g, head, block));
+  return fill(MaskRows<float>(g, head, block));
 }
 
 // Calls `score(dot)` with the block's Q K^T products: float32 over the query panel, or (bf16
@@ -230,7 +275,7 @@ simd::ScoreSummary with_dot(const Operands<KV>& in, const AttentionGeometry& g, 
   }
 #endif
   load_query_panel(in.q, head, block, g.scale, scratch.query_panel.data());
-  return score(simd::FloatDot{scratch.query_panel.data(), g.head_dim});
+  return score(simd::FloatDot{scratch.query_panel.data(), g.head_dim, scratch.key_rows.data()});
 }
 
 // Scores of the block against every key any of its rows sees, into scratch.weights (plus the mask
@@ -247,19 +292,25 @@ simd::ScoreSummary score_block(const Operands<KV>& in, const AttentionGeometry& 
     });
   const BiasOwner owner{g.mask.heads == 1 ? 0 : head, block.first, block.keys_any_sees, true};
   if (!(scratch.bias_owner == owner)) {
-    fill_bias(g, head, block, keys, block.keys_any_sees, scratch.bias.data());
+    scratch.unbiased_keys = fill_bias(g, head, block, keys, block.keys_any_sees, scratch.bias.data());
     scratch.bias_owner = owner;
   }
   return with_dot(in, g, head, block, scratch, [&](const auto& dot) {
-    return simd::score_keys_biased_by(dot, keys, block.keys_any_sees, scratch.bias.data(), scratch.weights.data());
+    return simd::score_keys_biased_by(dot, keys, block.keys_any_sees, scratch.unbiased_keys, scratch.bias.data(),
+                                      scratch.weights.data());
   });
 }
 
 // Adds the valid lanes' visibility of each key to the thread's counts (masked calls).
+// Every valid lane sees the panel's leading unbiased keys, so they just gain the valid lane count.
 inline void count_visible(const QueryBlock& block, const ThreadScratch& scratch, Lanes valid, const HeadRows& rows) {
   if (rows.column_counts == nullptr) return;
-  simd::add_visible_counts(scratch.bias.data(), block.keys_any_sees, xsimd::select(valid, Floats(1.0f), Floats(0.0f)),
-                           rows.column_counts);
+  const Floats lane_scale = xsimd::select(valid, Floats(1.0f), Floats(0.0f));
+  const std::size_t open = std::min(scratch.unbiased_keys, block.keys_any_sees);
+  const float valid_lanes = xsimd::hadd(lane_scale);
+  for (std::size_t j = 0; j < open; ++j) rows.column_counts[j] += valid_lanes;
+  simd::add_visible_counts(scratch.bias.data() + open * width, block.keys_any_sees - open, lane_scale,
+                           rows.column_counts + open);
 }
 
 // Lane-wise classification of the block's rows: invalid wins over empty, as in the reference.
@@ -499,7 +550,7 @@ void score_sinks(const Operands<KV>& in, const AttentionGeometry& g, std::size_t
   fill_bias(g, head, block, keys, seen, scratch.bias.data());
   scratch.bias_owner = BiasOwner{};  // the panel now holds the sinks' columns only
   with_dot(in, g, head, block, scratch, [&](const auto& dot) {
-    return simd::score_keys_biased_by(dot, keys, seen, scratch.bias.data(), scratch.weights.data());
+    return simd::score_keys_biased_by(dot, keys, seen, 0, scratch.bias.data(), scratch.weights.data());
   });
 }
 
@@ -622,7 +673,7 @@ class WaveRunner {
       if (given_lse_.empty()) own_shift_.resize(wave_ * g_.q_len);
       sinks_.resize(wave_);
     }
-    shown_ = shown_limits(g_);
+    masked_ = masked_rows(g_);
     scratch_.resize(threads);
     for (ThreadScratch& thread : scratch_) thread.prepare(g_, calibrates_any() ? wave_ : 0);
   }
@@ -659,9 +710,9 @@ class WaveRunner {
   std::exception_ptr first_failure() const noexcept { return failure_.first(); }
 
  private:
-  const std::size_t* shown_of(std::size_t head) const noexcept {
-    if (shown_.empty()) return nullptr;
-    return shown_.data() + (g_.mask.heads == 1 ? 0 : head) * g_.q_len;
+  const MaskedRow* masked_of(std::size_t head) const noexcept {
+    if (masked_.empty()) return nullptr;
+    return masked_.data() + (g_.mask.heads == 1 ? 0 : head) * g_.q_len;
   }
   bool calibrated(std::size_t head) const noexcept {
     return needs_statistics<Cal> && head_is_calibrated(extras_, head);
@@ -728,7 +779,7 @@ class WaveRunner {
       const Item item = item_at(index, first_head, heads, blocks);
       if (!include(first_head + item.slot, item.slot)) return;
       failure_.guard([&] {
-        work(first_head + item.slot, item.slot, QueryBlock(g_, item.block, shown_of(first_head + item.slot)));
+        work(first_head + item.slot, item.slot, QueryBlock(g_, item.block, masked_of(first_head + item.slot)));
       });
     };
     if (slice.nth != 0) {
@@ -820,7 +871,7 @@ class WaveRunner {
   std::vector<float> own_shift_;      // [wave slot][q_len], the attention sweep's row max
   std::vector<float> own_scale_;      // [wave slot][q_len], the sweep's row 1/sum
   std::vector<SinkSet> sinks_;        // [wave slot]
-  std::vector<std::size_t> shown_;    // masked calls: shown_limits()
+  std::vector<MaskedRow> masked_;     // masked calls: masked_rows()
   parallel::FirstException failure_;  // kept from any thread; the rest of the work is skipped
 };
 

@@ -16,8 +16,10 @@
 #include <act/simd/batch.hpp>
 #include <act/simd/widen.hpp>
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 namespace act::simd {
@@ -26,6 +28,7 @@ namespace act::simd {
 // Half or BFloat16 (widened in registers where they are read).
 template <class T>
 struct ConsecutiveRows {
+  static constexpr bool consecutive = true;
   const T* base;
   std::ptrdiff_t stride;
   const T* operator[](std::size_t j) const noexcept { return base + static_cast<std::ptrdiff_t>(j) * stride; }
@@ -37,6 +40,7 @@ ConsecutiveRows(T*, std::ptrdiff_t) -> ConsecutiveRows<std::remove_const_t<T>>;
 // The rows of chosen columns (sorted), e.g. the sinks of a head.
 template <class T>
 struct ChosenRows {
+  static constexpr bool consecutive = false;
   const T* base;
   std::ptrdiff_t stride;
   const std::uint32_t* columns;
@@ -57,6 +61,32 @@ struct ScoreSummary {
   }
 };
 
+// Mask entries by their bits (float32, or IEEE half as std::uint16_t): +0 exactly (-0 and NaN are
+// not), and -inf, the hidden key (one bit pattern per type).
+template <class Element>
+using MaskBits = std::conditional_t<std::is_same_v<Element, float>, std::uint32_t, std::uint16_t>;
+
+template <class Element>
+inline constexpr MaskBits<Element> hidden_bits = std::is_same_v<Element, float> ? 0xFF800000u : 0xFC00u;
+
+template <class Element>
+MaskBits<Element> bits_of(Element x) noexcept {
+  return std::bit_cast<MaskBits<Element>>(x);
+}
+
+// Mask entries checked at once by all_bits: one SIMD register's worth (16 floats or 32 halves).
+template <class Element>
+inline constexpr std::size_t mask_span = xsimd::batch<std::uint32_t>::size * sizeof(std::uint32_t) / sizeof(Element);
+
+// Whether the mask_span entries from `entries` all have the bits `pattern`: one load and compare.
+template <class Element>
+bool all_bits(const Element* entries, MaskBits<Element> pattern) noexcept {
+  using Words = xsimd::batch<std::uint32_t>;
+  const auto word = static_cast<std::uint32_t>(sizeof(Element) == 4 ? pattern : (pattern << 16) | pattern);
+  // Intrinsic loads may alias any type.
+  return xsimd::all(Words::load_unaligned(reinterpret_cast<const std::uint32_t*>(entries)) == Words(word));
+}
+
 // How a score tile hides keys from lanes.
 enum class KeyMask {
   none,   // every lane sees every key
@@ -71,18 +101,32 @@ struct FloatDot {
   static constexpr std::size_t group = 8;
   const float* panel;
   std::size_t dim;
+  // [group][dim] floats: 16-bit key rows are widened here once per group, so the FMA chains below
+  // take each key element as a broadcast memory operand, as they do for float32 rows (a scalar
+  // conversion and broadcast per multiply-add made half caches 1.3x slower than float32).
+  float* widened = nullptr;
 
   template <std::size_t Keys, class Rows>
   void operator()(const Rows& keys, std::size_t first, Floats (&acc)[Keys]) const noexcept {
-    decltype(keys[0]) rows[Keys];
-    for (std::size_t j = 0; j < Keys; ++j) {
-      rows[j] = keys[first + j];
-      acc[j] = Floats(0.0f);
-    }
+    const float* rows[Keys];
+    for (std::size_t j = 0; j < Keys; ++j) rows[j] = widened_row(keys[first + j], j);
+    for (std::size_t j = 0; j < Keys; ++j) acc[j] = Floats(0.0f);
     for (std::size_t c = 0; c < dim; ++c) {
       const Floats query = load(panel + c * width);
-      for (std::size_t j = 0; j < Keys; ++j) acc[j] = xsimd::fma(query, Floats(widen_scalar(rows[j][c])), acc[j]);
+      for (std::size_t j = 0; j < Keys; ++j) acc[j] = xsimd::fma(query, Floats(rows[j][c]), acc[j]);
     }
+  }
+
+ private:
+  static const float* widened_row(const float* row, std::size_t) noexcept { return row; }
+
+  template <class Element>
+  const float* widened_row(const Element* row, std::size_t slot) const noexcept {
+    float* out = widened + slot * dim;
+    std::size_t c = 0;
+    for (; c + width <= dim; c += width) widen(row + c).store_unaligned(out + c);
+    for (; c < dim; ++c) out[c] = widen_scalar(row[c]);
+    return out;
   }
 };
 
@@ -129,12 +173,14 @@ ScoreSummary score_keys_by(const Dot& dot, const Rows& keys, std::size_t count, 
   return summary;
 }
 
-// Scores of rows [0, count) plus bias[j][lane] into out[j][lane] (-inf bias: hidden, scores -inf).
+// Scores of rows [0, count) plus bias[j][lane] into out[j][lane] (-inf bias: hidden, scores -inf);
+// rows before `unbiased` have bias 0 in every lane of the block and are scored without it.
 template <class Dot, class Rows>
-ScoreSummary score_keys_biased_by(const Dot& dot, const Rows& keys, std::size_t count, const float* bias,
-                                  float* out) noexcept {
+ScoreSummary score_keys_biased_by(const Dot& dot, const Rows& keys, std::size_t count, std::size_t unbiased,
+                                  const float* bias, float* out) noexcept {
   ScoreSummary summary;
-  score_range<KeyMask::bias>(dot, keys, 0, count, Floats(0.0f), bias, out, summary);
+  score_range<KeyMask::none>(dot, keys, 0, unbiased, Floats(0.0f), nullptr, out, summary);
+  score_range<KeyMask::bias>(dot, keys, unbiased, count, Floats(0.0f), bias, out, summary);
   return summary;
 }
 
@@ -142,6 +188,8 @@ ScoreSummary score_keys_biased_by(const Dot& dot, const Rows& keys, std::size_t 
 template <class Rows>
 ScoreSummary score_keys(const float* panel, std::size_t dim, const Rows& keys, std::size_t count, std::size_t unmasked,
                         Floats visible, float* out) noexcept {
+  static_assert(std::is_same_v<std::remove_cvref_t<decltype(*keys[0])>, float>,
+                "score_keys takes float32 rows (16-bit rows need FloatDot's widening buffer)");
   return score_keys_by(FloatDot{panel, dim}, keys, count, unmasked, visible, out);
 }
 
