@@ -21,10 +21,18 @@ struct HeadsView {
   operator HeadsView<const T>() const noexcept { return {data, heads, rows, cols, head_stride, row_stride}; }
 };
 
+// The first `rows` rows of each head of a [heads, capacity, cols] buffer (a cache with room for
+// `capacity` rows per head, of which `rows` are filled).
+template <class T>
+HeadsView<T> head_major_in(T* data, std::size_t heads, std::size_t rows, std::size_t capacity,
+                           std::size_t cols) noexcept {
+  return {data, heads, rows, cols, static_cast<std::ptrdiff_t>(capacity * cols), static_cast<std::ptrdiff_t>(cols)};
+}
+
 // [heads, rows, cols], contiguous.
 template <class T>
 HeadsView<T> head_major(T* data, std::size_t heads, std::size_t rows, std::size_t cols) noexcept {
-  return {data, heads, rows, cols, static_cast<std::ptrdiff_t>(rows * cols), static_cast<std::ptrdiff_t>(cols)};
+  return head_major_in(data, heads, rows, rows, cols);
 }
 
 // [rows, heads, cols], contiguous: the layout a fused QKV projection produces per token.

@@ -2,9 +2,13 @@
 // Keys and values of every layer for up to `capacity` tokens, chosen when a session is created, in
 // the element type the model was loaded with (KvType: float32, IEEE half or bfloat16; the 16-bit
 // types halve the cache and are read in place by the attention kernels). Layout per layer:
-// [capacity, kv_heads * head_dim], token-major, so appending a token's K/V is one contiguous write
-// and the attention kernels read it through a strided HeadsView. Memory is reserved uninitialised,
-// so only the positions actually used become resident.
+// head-major, [kv_heads][capacity][head_dim], so each KV head's keys (and values) are contiguous
+// and decode attention, which walks one head's keys at a time, streams them in order (token-major
+// storage put one head's consecutive keys kv_dim elements apart: measured slower end to end,
+// docs/results.md). Appending tokens writes one contiguous run per head. Memory is reserved
+// uninitialised, so only the positions actually used become resident: each head's region is
+// touched from its start, and the untouched pages at the end of every head's region stay
+// non-resident too.
 #include <act/core/attention_options.hpp>
 #include <act/core/error.hpp>
 #include <act/core/half.hpp>
@@ -14,6 +18,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <variant>
 
 namespace act::model {
@@ -54,25 +59,30 @@ using AnyKvViews = std::variant<KvViews<float>, KvViews<Half>, KvViews<BFloat16>
 
 namespace detail {
 
-// Rounds `count` floats into a buffer of `type` at element offset `offset`.
-inline void store_as(KvType type, void* base, std::size_t offset, const float* source, std::size_t count) noexcept {
+// Rounds `rows` rows of `cols` floats, `source_stride` floats apart, into a buffer of `type`
+// at element offset `offset`, where they become contiguous.
+inline void store_rows_as(KvType type, void* base, std::size_t offset, const float* source, std::size_t source_stride,
+                          std::size_t rows, std::size_t cols) noexcept {
   const auto copy = [&](auto* out) {
     using Element = std::remove_pointer_t<decltype(out)>;
-    for (std::size_t i = 0; i < count; ++i) out[offset + i] = from_float<Element>(source[i]);
+    out += offset;
+    for (std::size_t r = 0; r < rows; ++r, source += source_stride)
+      for (std::size_t c = 0; c < cols; ++c) *out++ = from_float<Element>(source[c]);
   };
   if (type == KvType::f16) return copy(static_cast<Half*>(base));
   if (type == KvType::bf16) return copy(static_cast<BFloat16*>(base));
   copy(static_cast<float*>(base));
 }
 
-// Token-major views of the first `tokens` rows of keys/values buffers of `type` starting at element `offset`.
+// Views of the first `tokens` rows of keys/values buffers of `type`, head-major with room for
+// `capacity` rows per head, starting at element `offset`.
 inline AnyKvViews views_of(KvType type, const void* keys, const void* values, std::size_t offset, std::size_t heads,
-                           std::size_t tokens, std::size_t head_dim) noexcept {
+                           std::size_t tokens, std::size_t capacity, std::size_t head_dim) noexcept {
   const auto make = [&](const auto* typed_keys) -> AnyKvViews {
     using Element = std::remove_cv_t<std::remove_pointer_t<decltype(typed_keys)>>;
     const auto* typed_values = static_cast<const Element*>(values);
-    return KvViews<Element>{token_major(typed_keys + offset, heads, tokens, head_dim),
-                            token_major(typed_values + offset, heads, tokens, head_dim)};
+    return KvViews<Element>{head_major_in(typed_keys + offset, heads, tokens, capacity, head_dim),
+                            head_major_in(typed_values + offset, heads, tokens, capacity, head_dim)};
   };
   if (type == KvType::f16) return make(static_cast<const Half*>(keys));
   if (type == KvType::bf16) return make(static_cast<const BFloat16*>(keys));
@@ -112,17 +122,21 @@ class KvCache {
   }
 
   // Stores `count` tokens' keys and values ([count][kv_dim] floats) of a layer from `position` on,
-  // rounded to the cache's type. The caller checked the room.
+  // rounded to the cache's type: one contiguous run of `count` rows per head. The caller checked
+  // the room.
   void store(std::size_t layer, std::size_t position, const float* keys, const float* values,
              std::size_t count) noexcept {
-    const std::size_t offset = (layer * capacity_ + position) * kv_dim();
-    detail::store_as(type_, keys_.get(), offset, keys, count * kv_dim());
-    detail::store_as(type_, values_.get(), offset, values, count * kv_dim());
+    for (std::size_t head = 0; head < kv_heads_; ++head) {
+      const std::size_t offset = head_offset(layer, head) + position * head_dim_;
+      const std::size_t column = head * head_dim_;
+      detail::store_rows_as(type_, keys_.get(), offset, keys + column, kv_dim(), count, head_dim_);
+      detail::store_rows_as(type_, values_.get(), offset, values + column, kv_dim(), count, head_dim_);
+    }
   }
 
   // A layer's first `tokens` rows (rows [0, size()) are committed).
   AnyKvViews views(std::size_t layer, std::size_t tokens) const noexcept {
-    return detail::views_of(type_, keys_.get(), values_.get(), layer * capacity_ * kv_dim(), kv_heads_, tokens,
+    return detail::views_of(type_, keys_.get(), values_.get(), head_offset(layer, 0), kv_heads_, tokens, capacity_,
                             head_dim_);
   }
 
@@ -134,6 +148,11 @@ class KvCache {
   void clear() noexcept { size_ = 0; }
 
  private:
+  // Element offset of a layer's KV head's first row.
+  std::size_t head_offset(std::size_t layer, std::size_t head) const noexcept {
+    return (layer * kv_heads_ + head) * capacity_ * head_dim_;
+  }
+
   std::size_t capacity_, kv_heads_, head_dim_;
   KvType type_;
   std::size_t size_ = 0;
