@@ -100,14 +100,32 @@ inline DecodedBlock decode<io::BlockQ8_0>(const std::byte* block) noexcept {
   return out;
 }
 
+// The quants of a Q4_1 block as floats, `lanes` per batch. With AVX-512 the 16 packed bytes widen
+// to 16 integer lanes in one instruction, and the low and high nibbles (elements 0..15 and 16..31)
+// come from a mask and a shift in registers: half the instructions of unpacking through the stack,
+// where matrix-vector products in decode spend most of their time.
+inline void q4_1_quants(const std::byte* packed, Floats (&quants)[groups]) noexcept {
+#if defined(ACT_SIMD_WIDEN_AVX512)
+  if constexpr (lanes == 16) {
+    const __m512i bytes = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i_u*>(packed)));
+    quants[0] = _mm512_cvtepi32_ps(_mm512_and_si512(bytes, _mm512_set1_epi32(0x0F)));
+    quants[1] = _mm512_cvtepi32_ps(_mm512_srli_epi32(bytes, 4));
+    return;
+  }
+#endif
+  alignas(32) std::uint8_t unpacked[block_elements];
+  unpack_nibbles(packed, unpacked);
+  for (std::size_t g = 0; g < groups; ++g) quants[g] = widen(unpacked + g * lanes);
+}
+
 template <>
 inline DecodedBlock decode<io::BlockQ4_1>(const std::byte* block) noexcept {
   const ScaleAndMin dm = read_scale_and_min(block);
   const Floats scale(dm.scale), offset(dm.min);
-  alignas(32) std::uint8_t quants[block_elements];
-  unpack_nibbles(block + offsetof(io::BlockQ4_1, qs), quants);
+  Floats quants[groups];
+  q4_1_quants(block + offsetof(io::BlockQ4_1, qs), quants);
   DecodedBlock out;
-  for (std::size_t g = 0; g < groups; ++g) out.v[g] = xsimd::fma(widen(quants + g * lanes), scale, offset);
+  for (std::size_t g = 0; g < groups; ++g) out.v[g] = xsimd::fma(quants[g], scale, offset);
   return out;
 }
 
