@@ -8,20 +8,15 @@
 
 #include <benchmark/benchmark.h>
 
-#include "model_cache.hpp"
+#include "bench_model.hpp"
 
 #include <cstdlib>
 #include <filesystem>
 
 namespace {
 
-std::filesystem::path model_path() {
-  if (const char* path = std::getenv("ACT_MODEL")) return path;
-  return act_llama::default_model_path();
-}
-
 bool have_model(benchmark::State& state) {
-  if (std::filesystem::is_regular_file(model_path())) return true;
+  if (std::filesystem::is_regular_file(act_bench::model_path())) return true;
   state.SkipWithError("no model: set ACT_MODEL or run tools/fetch_model.sh");
   return false;
 }
@@ -29,7 +24,7 @@ bool have_model(benchmark::State& state) {
 void load_parts(benchmark::State& state) {
   if (!have_model(state)) return;
   for (auto _ : state) {
-    const act::io::GgufFile file = act::io::GgufFile::open(model_path());
+    const act::io::GgufFile file = act::io::GgufFile::open(act_bench::model_path());
     const act::model::LlamaConfig config = act::model::LlamaConfig::from_gguf(file);
     const act::model::LlamaWeights weights = act::model::LlamaWeights::from_gguf(file, config);
     const act::text::Tokenizer tokenizer = act::text::Tokenizer::from_gguf(file);
@@ -41,14 +36,14 @@ void load_parts(benchmark::State& state) {
 void load_model(benchmark::State& state) {
   if (!have_model(state)) return;
   for (auto _ : state) {
-    const act::model::LlamaModel model = act::model::LlamaModel::load(model_path());
+    const act::model::LlamaModel model = act::model::LlamaModel::load(act_bench::model_path());
     benchmark::DoNotOptimize(model.load_warnings().size());
   }
 }
 
 void checks_only(benchmark::State& state) {
   if (!have_model(state)) return;
-  const act::io::GgufFile file = act::io::GgufFile::open(model_path());
+  const act::io::GgufFile file = act::io::GgufFile::open(act_bench::model_path());
   for (auto _ : state) benchmark::DoNotOptimize(act::io::check_tensor_data(file).size());
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * file.bytes().size()));
 }

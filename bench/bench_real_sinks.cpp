@@ -26,7 +26,7 @@
 #include <benchmark/benchmark.h>
 
 #include "bench_main.hpp"
-#include "model_cache.hpp"
+#include "bench_model.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -43,12 +43,6 @@ namespace {
 
 constexpr std::size_t max_tokens = 2048;
 constexpr std::size_t captured_layers[] = {2, 7, 19};
-
-// ACT_MODEL, else where tools/fetch_model.sh caches SmolLM2.
-std::filesystem::path model_path() {
-  if (const char* path = std::getenv("ACT_MODEL")) return path;
-  return act_llama::default_model_path();
-}
 
 // The docs pages in name order, concatenated.
 std::string docs_text() {
@@ -145,13 +139,9 @@ std::vector<std::uint8_t> head_mask(Heads which, const act::HeadSet& shipped, st
 }
 
 void register_all() {
-  const std::filesystem::path path = model_path();
-  if (!std::filesystem::is_regular_file(path)) {
-    std::fprintf(stderr, "act_bench_real_sinks: no model at %s (run tools/fetch_model.sh): no case registered\n",
-                 path.string().c_str());
-    return;
-  }
-  static const Capture data = capture(path);
+  const auto path = act_bench::model_or_say_why("act_bench_real_sinks");
+  if (!path) return;
+  static const Capture data = capture(*path);
   const std::pair<const char*, Heads> variants[] = {
       {"plain", Heads::plain}, {"act_shipped", Heads::shipped}, {"act_all", Heads::all}};
   for (const auto& [layer, captured] : data.layers) {

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Logits of act-llama with a 16-bit KV cache (and bf16 products) against the float32 cache.
+"""Logits of act-llama with a 16-bit KV cache, bf16 attention products, or another GEMM, against float32 with OpenBLAS.
 
 For each prompt, runs `act-llama dump-logits` once per configuration and compares every position's
 logits with the f32 run: the largest |difference| and the share of positions whose top-1 token is
 the same. Prompts: a few fixed texts plus the first SST-2 dev sentences ($ACT_DATA_DIR/sst2/dev.jsonl).
 
-    tools/compare_kv_types.py BUILD/examples/act-llama/act-llama [--model FILE] [--prompts N]
+    tools/compare_kv_types.py BUILD/examples/act-llama/act-llama [--model FILE] [--prompts N] [--config NAME]
 """
 import argparse
 import json
@@ -20,6 +20,8 @@ CONFIGS = {
     "f16": ["--kv-type", "f16"],
     "bf16": ["--kv-type", "bf16"],
     "bf16+bf16-products": ["--kv-type", "bf16", "--attention-products", "bf16"],
+    "f32-matmul": ["--matmul", "f32"],
+    "bf16-matmul": ["--matmul", "bf16"],
 }
 
 FIXED_PROMPTS = [
@@ -59,18 +61,20 @@ def main():
     parser.add_argument("--prompts", type=int, default=12)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--vocab", type=int, default=49152, help="logits per position (SmolLM2: 49152)")
+    parser.add_argument("--config", action="append", choices=list(CONFIGS), help="only these (repeatable; default all)")
     args = parser.parse_args()
-    totals = {name: {"max_abs": 0.0, "agree": 0, "positions": 0} for name in CONFIGS}
+    chosen = {name: CONFIGS[name] for name in (args.config or CONFIGS)}
+    totals = {name: {"max_abs": 0.0, "agree": 0, "positions": 0} for name in chosen}
     with tempfile.TemporaryDirectory() as workdir:
         for prompt in prompts(args.prompts):
             base = logits(args.runner, args.model, prompt, [], workdir, args.threads).reshape(-1, args.vocab)
-            for name, extra in CONFIGS.items():
+            for name, extra in chosen.items():
                 other = logits(args.runner, args.model, prompt, extra, workdir, args.threads).reshape(-1, args.vocab)
                 t = totals[name]
                 t["max_abs"] = max(t["max_abs"], float(np.max(np.abs(other - base))))
                 t["agree"] += int(np.sum(np.argmax(other, axis=1) == np.argmax(base, axis=1)))
                 t["positions"] += base.shape[0]
-    print("| KV cache | max abs logit diff vs f32 | top-1 agreement | positions |")
+    print("| arithmetic | max abs logit diff vs f32 | top-1 agreement | positions |")
     print("|---|---|---|---|")
     for name, t in totals.items():
         share = 100.0 * t["agree"] / t["positions"]

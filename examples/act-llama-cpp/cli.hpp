@@ -24,7 +24,7 @@ struct EngineFlags {
 };
 
 inline void add_engine_flags(CLI::App& command, EngineFlags& flags) {
-  act_llama::add_common_options(command, flags.common, act_llama::KvFlags::not_offered);
+  act_llama::add_common_options(command, flags.common, act_llama::ModelFlags::not_offered);
   flags.common.context = 2048;
   command
       .add_option("--ubatch", flags.ubatch,

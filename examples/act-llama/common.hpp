@@ -7,6 +7,7 @@
 #include <act/model/act_settings.hpp>
 #include <act/model/blas_gemm.hpp>
 #include <act/model/llama_model.hpp>
+#include <act/model/row_gemm.hpp>
 
 #include "model_cache.hpp"
 
@@ -27,6 +28,13 @@
 
 namespace act_llama {
 
+// The GEMM the runner hands the model for its prefill (model/gemm.hpp, row_gemm.hpp).
+enum class Matmul {
+  openblas,  // cblas_sgemm
+  f32,       // the library's own float32 GEMM
+  bf16,      // the library's own GEMM on operands rounded to bfloat16
+};
+
 struct CommonOptions {
   std::string model;
   int threads = 1;
@@ -38,6 +46,7 @@ struct CommonOptions {
   std::size_t context = 0;
   bool heads_any_model = false;
   act::model::KvSettings kv;
+  Matmul matmul = Matmul::openblas;
 };
 
 // Whole numbers >= minimum. (Unsigned options would otherwise take "-3" as a huge value.)
@@ -105,29 +114,52 @@ CLI::Validator policy_text(Parse parse, std::string kind) {
       std::move(kind));
 }
 
-// The KV cache flags: how the library's model stores keys and values and multiplies over them.
-inline void add_kv_options(CLI::App& command, act::model::KvSettings& kv) {
+// Products of the library's model: the KV cache flags (how it stores keys and values and multiplies
+// over them) and the prefill GEMM's precision.
+inline void add_model_options(CLI::App& command, CommonOptions& options) {
   using act::model::KvType;
   command
-      .add_option("--kv-type", kv.type,
+      .add_option("--kv-type", options.kv.type,
                   "Element type of stored keys and values: f32, f16 or bf16 (16-bit types halve the KV cache)")
       ->transform(CLI::CheckedTransformer(
           std::map<std::string, KvType>{{"f32", KvType::f32}, {"f16", KvType::f16}, {"bf16", KvType::bf16}}))
       ->default_str("f32");
   using act::ProductPrecision;
   command
-      .add_option("--attention-products", kv.products,
+      .add_option("--attention-products", options.kv.products,
                   "Q K^T and P V over a bf16 KV cache: fp32 (exact widening) or bf16 (AVX-512 BF16 where the build "
                   "has it, prefill only)")
       ->transform(CLI::CheckedTransformer(
           std::map<std::string, ProductPrecision>{{"fp32", ProductPrecision::fp32}, {"bf16", ProductPrecision::bf16}}))
       ->default_str("fp32");
+  command
+      .add_option("--matmul", options.matmul,
+                  "The prefill's matrix products: openblas, f32 (the library's own float32 GEMM) or bf16 (activations "
+                  "and weights rounded to bfloat16, float32 sums; AVX-512 BF16 where the build has it)")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, Matmul>{{"openblas", Matmul::openblas}, {"f32", Matmul::f32}, {"bf16", Matmul::bf16}}))
+      ->default_str("openblas");
 }
 
-// Whether a runner offers the KV cache flags (act-llama-cpp does not: llama.cpp keeps its own cache).
-enum class KvFlags { offered, not_offered };
+// The model flags that differ from their defaults, e.g. "kv-type bf16, matmul bf16"; empty
+// when all are defaults. Searches record it, so that a checkpoint is resumed only with the same numbers.
+inline std::string arithmetic_text(const CommonOptions& options) {
+  std::string text;
+  const auto add = [&text](const std::string& flag) { text += (text.empty() ? "" : ", ") + flag; };
+  if (options.kv.type == act::model::KvType::f16) add("kv-type f16");
+  if (options.kv.type == act::model::KvType::bf16) add("kv-type bf16");
+  if (options.kv.products == act::ProductPrecision::bf16) add("attention-products bf16");
+  if (options.matmul == Matmul::f32) add("matmul f32");
+  if (options.matmul == Matmul::bf16) add("matmul bf16");
+  return text;
+}
 
-inline void add_common_options(CLI::App& command, CommonOptions& options, KvFlags kv_flags = KvFlags::offered) {
+// Whether a runner offers the flags of the library's model (act-llama-cpp does not: llama.cpp
+// keeps its own cache and products).
+enum class ModelFlags { offered, not_offered };
+
+inline void add_common_options(CLI::App& command, CommonOptions& options,
+                               ModelFlags model_flags = ModelFlags::offered) {
   options.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   command.add_option("-m,--model", options.model, "GGUF model file (default: the fetched SmolLM2-135M-Instruct)")
       ->check(CLI::Validator(
@@ -162,7 +194,7 @@ inline void add_common_options(CLI::App& command, CommonOptions& options, KvFlag
       .add_option("--ctx", options.context,
                   "Context length in tokens (default: the model's); longer prompts are an error")
       ->check(whole_number_from(1));
-  if (kv_flags == KvFlags::offered) add_kv_options(command, options.kv);
+  if (model_flags == ModelFlags::offered) add_model_options(command, options);
 }
 
 // The context a run may use: --ctx, else the model's. Throws when --ctx exceeds the model's.
@@ -185,6 +217,15 @@ inline void warn_about_threads(int threads) {
               << " cores of this machine; expect it to be slower than -t " << cores << "\n";
 }
 
+inline act::model::Gemm model_gemm(Matmul matmul) {
+  switch (matmul) {
+    case Matmul::f32: return act::model::f32_gemm();
+    case Matmul::bf16: return act::model::bf16_gemm();
+    case Matmul::openblas: break;
+  }
+  return act::model::blas_gemm();
+}
+
 inline act::model::LlamaModel load_model(const CommonOptions& options) {
   const bool fallback = options.model.empty();
   const std::filesystem::path path = fallback ? default_model_path() : std::filesystem::path(options.model);
@@ -197,7 +238,7 @@ inline act::model::LlamaModel load_model(const CommonOptions& options) {
   warn_about_threads(options.threads);
   if (options.kv.products == act::ProductPrecision::bf16 && options.kv.type != act::model::KvType::bf16)
     throw act::Error("--attention-products bf16 needs --kv-type bf16 (the products read the bf16 cache)");
-  act::model::LlamaModel model = act::model::LlamaModel::load(path, act::model::blas_gemm(), options.kv);
+  act::model::LlamaModel model = act::model::LlamaModel::load(path, model_gemm(options.matmul), options.kv);
   for (const act::io::GgufWarning& warning : model.load_warnings())
     std::cerr << "act-llama: warning: " << warning.message << "\n";
   return model;

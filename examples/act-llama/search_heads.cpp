@@ -136,6 +136,7 @@ std::unique_ptr<PreparedSearch> prepare(const SearchCommandOptions& o, bool show
   options.threads = o.common.threads;
   if (show_progress) options.progress = progress_for(o.data);
   options.model_sha256 = act::io::model_sha256(model_path(o.common));
+  options.arithmetic = arithmetic_text(o.common);
   if (!o.checkpoint.empty()) options.checkpoint = o.checkpoint;
   p->rule = {act::eval::parse_select_by(o.select), o.top_k, o.min_gain};
   if (o.early_stop) {

@@ -109,6 +109,9 @@ TEST_CASE("head search: an interrupted search resumes from its checkpoint", "[ev
 
   options.calibration = act::AnyCalibration::paper(0.5f);  // another search may not reuse it
   CHECK_THROWS_WITH(search_heads(*m, plans, options), Catch::Contains("different search"));
+  options.calibration = act::AnyCalibration::paper();  // nor the same search in other arithmetic
+  options.arithmetic = "matmul bf16";
+  CHECK_THROWS_WITH(search_heads(*m, plans, options), Catch::Contains("different search"));
   std::filesystem::remove(path);
 }
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -174,6 +175,27 @@ TEST_CASE("runner: KV cache types", "[runner]") {
     CHECK(result.code == 0);
     CHECK_THAT(result.stderr_text, Catch::Contains(std::string("kv cache: ") + type));
   }
+}
+
+// The GEMMs serve prompts of 8 tokens or more (shorter ones take the fused dot products).
+TEST_CASE("runner: the matmul choice", "[runner]") {
+  const fs::path model = tiny_model();
+  expect_failure(generate(model, {"--matmul", "int8"}), 2, "--matmul");
+  std::vector<std::vector<float>> logits;
+  for (const char* precision : {"openblas", "bf16"}) {
+    const fs::path out = scratch() / (std::string("logits-") + precision + ".f32");
+    const Exit result = run_act_llama({"dump-logits", "-m", model.string(), "--tokens", "1,5,9,13,17,21,25,29,33,37",
+                                       "--matmul", precision, "-o", out.string()});
+    INFO("stderr: " << result.stderr_text);
+    REQUIRE(result.code == 0);
+    std::ifstream in(out, std::ios::binary);
+    std::vector<float> values(fs::file_size(out) / sizeof(float));
+    in.read(reinterpret_cast<char*>(values.data()), static_cast<std::streamsize>(values.size() * sizeof(float)));
+    for (const float x : values) REQUIRE(std::isfinite(x));
+    logits.push_back(std::move(values));
+  }
+  REQUIRE(logits[0].size() == logits[1].size());
+  CHECK(logits[0] != logits[1]);  // the flag reaches the model: rounded operands change the sums
 }
 
 TEST_CASE("runner: generation that fills the context stops cleanly", "[runner]") {

@@ -14,6 +14,7 @@
 
 #include <act/simd/aligned_vector.hpp>
 #include <act/simd/batch.hpp>
+#include <act/simd/lane_totals.hpp>
 #include <act/simd/widen.hpp>
 
 #include <bit>
@@ -207,34 +208,11 @@ inline Floats exponentiate(float* weights, std::size_t count, Floats shift, Lane
 }
 
 // Lane t of the result: sum over lanes of weights[t][lane] * lane_scale[lane], t < width.
-#if XSIMD_WITH_AVX512F
-// xsimd 8.1's AVX-512 haddp returns its sums in a permuted lane order, so this target has its own
-// transpose-reduce: halves, quarters, pairs, then single lanes are folded together. The folds
-// leave row fold_order[t] in lane t; the order is its own inverse, so loading row fold_order[s]
-// into slot s puts row t in lane t.
-inline Floats lane_sums(const float* weights, Floats lane_scale) noexcept {
-  static_assert(width == 16);
-  constexpr std::size_t fold_order[16] = {0, 2, 1, 3, 8, 10, 9, 11, 4, 6, 5, 7, 12, 14, 13, 15};
-  __m512 rows[16], halves[8], quarters[4], pairs[2];
-  for (std::size_t s = 0; s < 16; ++s) rows[s] = load(weights + fold_order[s] * width) * lane_scale;
-  for (std::size_t i = 0; i < 8; ++i)
-    halves[i] = _mm512_add_ps(_mm512_shuffle_f32x4(rows[i], rows[i + 8], 0x44),
-                              _mm512_shuffle_f32x4(rows[i], rows[i + 8], 0xEE));
-  for (std::size_t i = 0; i < 4; ++i)
-    quarters[i] = _mm512_add_ps(_mm512_shuffle_f32x4(halves[i], halves[i + 4], 0x88),
-                                _mm512_shuffle_f32x4(halves[i], halves[i + 4], 0xDD));
-  for (std::size_t i = 0; i < 2; ++i)
-    pairs[i] = _mm512_add_ps(_mm512_shuffle_ps(quarters[i], quarters[i + 2], 0x44),
-                             _mm512_shuffle_ps(quarters[i], quarters[i + 2], 0xEE));
-  return _mm512_add_ps(_mm512_shuffle_ps(pairs[0], pairs[1], 0x88), _mm512_shuffle_ps(pairs[0], pairs[1], 0xDD));
-}
-#else
 inline Floats lane_sums(const float* weights, Floats lane_scale) noexcept {
   Floats rows[width];
   for (std::size_t t = 0; t < width; ++t) rows[t] = load(weights + t * width) * lane_scale;
-  return xsimd::haddp(rows);
+  return lane_totals(rows);
 }
-#endif
 
 // sums[j] += sum over lanes of weights[j][lane] * lane_scale[lane], for j in [0, count).
 inline void add_column_sums(const float* weights, std::size_t count, Floats lane_scale, float* sums) noexcept {

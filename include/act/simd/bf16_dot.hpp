@@ -4,7 +4,8 @@
 // multiplying pairs of bfloat16 and adding both products to a float lane (twice the multiply-adds
 // of a float FMA). xsimd 8.1 has no bfloat16 type, so this header is intrinsics, compiled only
 // where the translation unit enables AVX-512 BF16 (act::native on such a CPU, or the caller's
-// flags): the dispatch is at compile time, and elsewhere bf16_dot_compiled is false and the kernels
+// flags); the same instruction serves the model's bf16 GEMM (Bf16Products at the end of this
+// file, for dot_block.hpp). The dispatch is at compile time, and elsewhere bf16_dot_compiled is false and the kernels
 // take their float path (K and V widened exactly).
 //
 // Layouts (32-bit words of two bfloat16, low half first, 64-byte aligned):
@@ -162,6 +163,34 @@ inline void unpermute_pair_rows(float* rows, std::size_t dim) noexcept {
     }
   }
 }
+
+// --- Dot products of bfloat16 rows, for the model's bf16 GEMM (model/bf16_gemm.hpp) ---
+
+// `count` floats rounded to bfloat16 (to nearest even), then zeros up to `padded`, a multiple of
+// bf16_chunk; `out` 64-byte aligned.
+inline void round_row(const float* row, std::size_t count, std::size_t padded, std::uint16_t* out) noexcept {
+  std::size_t column = 0;
+  for (; column + bf16_chunk <= count; column += bf16_chunk) {
+    const __m512 low = _mm512_loadu_ps(row + column), high = _mm512_loadu_ps(row + column + 16);
+    _mm512_store_si512(out + column, (__m512i)_mm512_cvtne2ps_pbh(high, low));
+  }
+  if (column == padded) return;
+  alignas(64) float tail[bf16_chunk] = {};
+  std::memcpy(tail, row + column, (count - column) * sizeof(float));
+  _mm512_store_si512(out + column, (__m512i)_mm512_cvtne2ps_pbh(_mm512_load_ps(tail + 16), _mm512_load_ps(tail)));
+  for (column += bf16_chunk; column < padded; column += bf16_chunk)
+    _mm512_store_si512(out + column, _mm512_setzero_si512());
+}
+
+// Products of bfloat16 rows for dot_block (dot_block.hpp): 32 values per register, two products
+// per float lane and instruction.
+struct Bf16Products {
+  using Element = std::uint16_t;
+  using Operand = __m512bh;
+  static constexpr std::size_t step = bf16_chunk;
+  static Operand load(const std::uint16_t* p) noexcept { return as_bf16(_mm512_load_si512(p)); }
+  static Floats multiply_add(Operand a, Operand b, Floats sum) noexcept { return _mm512_dpbf16_ps(sum, a, b); }
+};
 #endif
 
 }  // namespace act::simd

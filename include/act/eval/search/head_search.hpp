@@ -46,6 +46,9 @@ struct SearchOptions {
   // Resumable progress; the checkpoint must belong to the same model, settings and prompts.
   std::optional<std::filesystem::path> checkpoint;
   std::string model_sha256;  // part of the checkpoint's identity
+  // The model's arithmetic where it is not the default (e.g. "matmul bf16"), as the caller
+  // names it; part of the checkpoint's identity, so a resumed search cannot mix two arithmetics.
+  std::string arithmetic;
   ProgressRef progress = silent_progress();
 };
 
@@ -108,6 +111,7 @@ inline nlohmann::json search_identity(std::span<const ScoringPlan> plans, const 
   // Stopped heads are decided for one rule; a search without the stop keeps its old identity.
   if (options.early_stop)
     identity["early_stop"] = {{"min_gain", options.early_stop->min_gain}, {"accept", options.early_stop->accept}};
+  if (!options.arithmetic.empty()) identity["arithmetic"] = options.arithmetic;
   return identity;
 }
 

@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""How well one head search's selection agrees with another's (recall and precision).
+
+Reads act-llama head-set files (search-heads -o): the reference (e.g. the exact float32 search;
+several files separated by commas are one reference, e.g. searches of disjoint layers) and the
+candidate (e.g. a search with a cheaper arithmetic or an early stop). Prints the
+selected heads of each, recall (share of the reference's heads the candidate selected), precision
+(share of the candidate's heads the reference selected), and, for every head selected by only one
+of them, both searches' fixed/broken counts and gains, so a disagreement can be read as a head at
+the selection threshold or as a real difference.
+
+    tools/compare_head_sets.py REFERENCE.json[,MORE.json] CANDIDATE.json [--restrict-layers 2-28]
+"""
+import argparse
+import json
+import sys
+
+
+def load(paths):
+    heads, measured = set(), {}
+    for path in paths.split(","):
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+        heads |= {tuple(h) for h in doc["heads"]}
+        measured.update({(m["layer"], m["head"]): m["values"] for m in doc.get("measurements", [])})
+    return heads, measured
+
+
+def layer_range(text):
+    first, _, last = text.partition("-")
+    return range(int(first), int(last or first) + 1)
+
+
+def describe(values):
+    if values is None:
+        return "not measured"
+    keys = ("fixed", "broken", "accuracy_gain", "prompts")
+    return ", ".join(f"{k} {values[k]:g}" for k in keys if k in values)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("reference")
+    parser.add_argument("candidate")
+    parser.add_argument("--restrict-layers", type=layer_range, help="compare heads of these layers only, e.g. 2-28")
+    args = parser.parse_args()
+    ref, ref_values = load(args.reference)
+    cand, cand_values = load(args.candidate)
+    if args.restrict_layers is not None:
+        ref = {h for h in ref if h[0] in args.restrict_layers}
+        cand = {h for h in cand if h[0] in args.restrict_layers}
+    both = ref & cand
+    recall = len(both) / len(ref) if ref else 1.0
+    precision = len(both) / len(cand) if cand else 1.0
+    print(f"reference: {len(ref)} heads; candidate: {len(cand)} heads; in both: {len(both)}")
+    print(f"recall {recall:.3f} ({len(both)}/{len(ref)}), precision {precision:.3f} ({len(both)}/{len(cand)})")
+    for label, only in (("only in the reference", ref - cand), ("only in the candidate", cand - ref)):
+        for head in sorted(only):
+            print(f"  {label}: {head[0]}:{head[1]}  reference [{describe(ref_values.get(head))}]"
+                  f"  candidate [{describe(cand_values.get(head))}]")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
