@@ -145,6 +145,11 @@ ProductPrecision resolve_products(ProductPrecision requested, std::size_t head_d
   return ProductPrecision::fp32;
 }
 
+// Words per pair row of the key pairs panel for `keys` keys: an odd multiple of 16 (64 bytes),
+// so the rows a call reads fall in distinct L1 sets (at a multiple of 4 KiB all 32 rows of a d = 64
+// call shared one set and evicted each other).
+inline std::size_t key_pairs_stride(std::size_t keys) noexcept { return (keys + 31) / 32 * 32 + 16; }
+
 // Per-thread working memory, reused by every item the thread runs.
 struct ThreadScratch {
   simd::AlignedVector<float> query_panel;  // [dim][width]
@@ -161,12 +166,16 @@ struct ThreadScratch {
   CalibrationReport report;
   simd::AlignedVector<std::uint32_t> query_pairs;   // bf16 products: [dim / 2][width]
   simd::AlignedVector<std::uint32_t> weight_pairs;  // bf16 products: [value_tile / 2][width]
+  simd::AlignedVector<std::uint32_t> key_pairs;     // bf16 products: [dim / 2][kv_len], one KV head
+  const void* key_pairs_of = nullptr;               // the head's first key row, or null: none yet
 
   void prepare(const AttentionGeometry& g, std::size_t calibrated_slots) {
     if (g.products == ProductPrecision::bf16) {
       query_pairs.resize(g.head_dim / 2 * width);
       weight_pairs.resize(value_tile / 2 * width);
+      key_pairs.resize(g.head_dim / 2 * key_pairs_stride(g.kv_len));
     }
+    key_pairs_of = nullptr;  // a new call: its keys may sit where the last call's were
     query_panel.resize(g.head_dim * width);
     key_rows.resize(simd::FloatDot::group * g.head_dim);
     value_panel.resize(g.head_dim * width);
@@ -260,11 +269,29 @@ std::size_t fill_bias(const AttentionGeometry& g, std::size_t head, const QueryB
   return fill(MaskRows<float>(g, head, block));
 }
 
-// Calls `score(dot)` with the block's Q K^T products: float32 over the query panel, or (bf16
-// products over a bfloat16 cache) bfloat16 pairs accumulated in float32.
-template <class KV, class Score>
+#ifdef ACT_SIMD_BF16_DOT
+// The bfloat16 products' dot for `keys`: the thread's key pairs panel for consecutive keys (built
+// when the thread reaches another KV head: items run one KV head after another), else the rows.
+template <class Rows>
+auto bf16_dot(const AttentionGeometry& g, const Rows& keys, ThreadScratch& scratch) {
+  const std::size_t pairs = g.head_dim / 2;
+  if constexpr (Rows::consecutive) {
+    if (scratch.key_pairs_of != keys.base) {
+      simd::load_key_pairs(keys, g.kv_len, g.head_dim, key_pairs_stride(g.kv_len), scratch.key_pairs.data());
+      scratch.key_pairs_of = keys.base;
+    }
+    return simd::Bf16PanelDot{scratch.query_pairs.data(), pairs, scratch.key_pairs.data(), key_pairs_stride(g.kv_len)};
+  } else {
+    return simd::Bf16Dot{scratch.query_pairs.data(), pairs};
+  }
+}
+#endif
+
+// Calls `score(dot)` with the block's Q K^T products against `keys`: float32 over the query panel,
+// or (bf16 products over a bfloat16 cache) bfloat16 pairs accumulated in float32.
+template <class KV, class Rows, class Score>
 simd::ScoreSummary with_dot(const Operands<KV>& in, const AttentionGeometry& g, std::size_t head,
-                            const QueryBlock& block, ThreadScratch& scratch, Score score) {
+                            const QueryBlock& block, const Rows& keys, ThreadScratch& scratch, Score score) {
 #ifdef ACT_SIMD_BF16_DOT
   if constexpr (std::is_same_v<KV, BFloat16>) {
     if (g.products == ProductPrecision::bf16) {
@@ -272,9 +299,11 @@ simd::ScoreSummary with_dot(const Operands<KV>& in, const AttentionGeometry& g, 
       std::fill_n(pairs, g.head_dim / 2 * width, 0u);
       for (std::size_t lane = 0; lane < block.rows; ++lane)
         simd::load_query_pairs(in.q.row(head, block.first + lane), g.head_dim, g.scale, lane, pairs);
-      return score(simd::Bf16Dot{pairs, g.head_dim / 2});
+      return score(bf16_dot(g, keys, scratch));
     }
   }
+#else
+  (void)keys;
 #endif
   load_query_panel(in.q, head, block, g.scale, scratch.query_panel.data());
   return score(simd::FloatDot{scratch.query_panel.data(), g.head_dim, scratch.key_rows.data()});
@@ -288,7 +317,7 @@ simd::ScoreSummary score_block(const Operands<KV>& in, const AttentionGeometry& 
   const std::size_t kv_head = g.kv_head_of(head);
   const simd::ConsecutiveRows keys{in.k.row(kv_head, 0), in.k.row_stride};
   if (g.mask.empty())
-    return with_dot(in, g, head, block, scratch, [&](const auto& dot) {
+    return with_dot(in, g, head, block, keys, scratch, [&](const auto& dot) {
       return simd::score_keys_by(dot, keys, block.keys_any_sees, block.keys_all_see, block.visible,
                                  scratch.weights.data());
     });
@@ -297,7 +326,7 @@ simd::ScoreSummary score_block(const Operands<KV>& in, const AttentionGeometry& 
     scratch.unbiased_keys = fill_bias(g, head, block, keys, block.keys_any_sees, scratch.bias.data());
     scratch.bias_owner = owner;
   }
-  return with_dot(in, g, head, block, scratch, [&](const auto& dot) {
+  return with_dot(in, g, head, block, keys, scratch, [&](const auto& dot) {
     return simd::score_keys_biased_by(dot, keys, block.keys_any_sees, scratch.unbiased_keys, scratch.bias.data(),
                                       scratch.weights.data());
   });
@@ -544,14 +573,14 @@ void score_sinks(const Operands<KV>& in, const AttentionGeometry& g, std::size_t
   // The same products as the sweep's, so the sink weights are those that formed O.
   const simd::ChosenRows keys{in.k.row(g.kv_head_of(head), 0), in.k.row_stride, sinks.data()};
   if (g.mask.empty()) {
-    with_dot(in, g, head, block, scratch, [&](const auto& dot) {
+    with_dot(in, g, head, block, keys, scratch, [&](const auto& dot) {
       return simd::score_keys_by(dot, keys, seen, unmasked, block.visible, scratch.weights.data());
     });
     return;
   }
   fill_bias(g, head, block, keys, seen, scratch.bias.data());
   scratch.bias_owner = BiasOwner{};  // the panel now holds the sinks' columns only
-  with_dot(in, g, head, block, scratch, [&](const auto& dot) {
+  with_dot(in, g, head, block, keys, scratch, [&](const auto& dot) {
     return simd::score_keys_biased_by(dot, keys, seen, 0, scratch.bias.data(), scratch.weights.data());
   });
 }
