@@ -145,9 +145,10 @@ ProductPrecision resolve_products(ProductPrecision requested, std::size_t head_d
   return ProductPrecision::fp32;
 }
 
-// Words per pair row of the key pairs panel for `keys` keys: an odd multiple of 16 (64 bytes),
-// so the rows a call reads fall in distinct L1 sets (at a multiple of 4 KiB all 32 rows of a d = 64
-// call shared one set and evicted each other).
+// Words per pair row of the key pairs panel for `keys` keys: at least 16 past the last key
+// (Bf16PanelDot reads a whole group from any key), and an odd multiple of 16 (64 bytes), so the
+// rows a call reads fall in distinct L1 sets (at a multiple of 4 KiB all 32 rows of a d = 64 call
+// shared one set and evicted each other).
 inline std::size_t key_pairs_stride(std::size_t keys) noexcept { return (keys + 31) / 32 * 32 + 16; }
 
 // Per-thread working memory, reused by every item the thread runs.

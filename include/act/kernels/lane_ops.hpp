@@ -99,6 +99,7 @@ enum class KeyMask {
 // pipes busy. (simd/bf16_dot.hpp has the bfloat16 counterpart, Bf16Dot.)
 struct FloatDot {
   static constexpr std::size_t group = 8;
+  static constexpr bool reads_past_range = false;  // rows past the keys may not exist
   const float* panel;
   std::size_t dim;
   // [group][dim] floats: 16-bit key rows are widened here once per group, so the FMA chains below
@@ -130,14 +131,19 @@ struct FloatDot {
   }
 };
 
-// Scores of rows [first, first + Keys) into out[j][lane] by `dot`, masked as Mask says.
+// Scores of rows [first, first + stored) by `dot` over Keys rows into out[j][lane], masked as Mask
+// says. stored < Keys only for dots whose rows extend past the range (Dot::reads_past_range): the
+// surplus scores are computed and dropped.
 template <std::size_t Keys, KeyMask Mask, class Dot, class Rows>
-void score_group(const Dot& dot, const Rows& keys, std::size_t first, Floats visible, const float* bias, float* out,
-                 ScoreSummary& summary) noexcept {
+void score_group(const Dot& dot, const Rows& keys, std::size_t first, [[maybe_unused]] std::size_t stored,
+                 Floats visible, const float* bias, float* out, ScoreSummary& summary) noexcept {
   Floats acc[Keys];
   dot.template operator()<Keys>(keys, first, acc);
   ScoreSummary local = summary;  // in registers: `out` may alias `summary` as far as the compiler knows
   for (std::size_t j = 0; j < Keys; ++j) {
+    if constexpr (Dot::reads_past_range) {
+      if (j == stored) break;
+    }
     Floats score = acc[j];
     if constexpr (Mask == KeyMask::count) {
       const Floats column(static_cast<float>(keys.column(first + j)));
@@ -157,8 +163,13 @@ void score_range(const Dot& dot, const Rows& keys, std::size_t begin, std::size_
                  const float* bias, float* out, ScoreSummary& summary) noexcept {
   constexpr std::size_t group = Dot::group;
   std::size_t j = begin;
-  for (; j + group <= end; j += group) score_group<group, Mask>(dot, keys, j, visible, bias, out, summary);
-  for (; j < end; ++j) score_group<1, Mask>(dot, keys, j, visible, bias, out, summary);
+  for (; j + group <= end; j += group) score_group<group, Mask>(dot, keys, j, group, visible, bias, out, summary);
+  if constexpr (Dot::reads_past_range) {
+    // One group for the rest: a call per key would run one dependency chain at a time.
+    if (j < end) score_group<group, Mask>(dot, keys, j, end - j, visible, bias, out, summary);
+  } else {
+    for (; j < end; ++j) score_group<1, Mask>(dot, keys, j, 1, visible, bias, out, summary);
+  }
 }
 
 // Scores of rows [0, count) by `dot` (FloatDot, Bf16Dot) into out[j][lane]; rows from `unmasked`

@@ -80,6 +80,7 @@ void dot_key_pairs(const std::uint32_t* panel, std::size_t pairs, KeyPair key_pa
 // e.g. the chosen sinks). 12 keys per call: more spill the row pointers.
 struct Bf16Dot {
   static constexpr std::size_t group = 12;
+  static constexpr bool reads_past_range = false;  // rows past the keys may not exist
   const std::uint32_t* panel;
   std::size_t pairs;
 
@@ -115,6 +116,9 @@ void load_key_pairs(const Rows& keys, std::size_t count, std::size_t dim, std::s
 // spilled past 12 keys, and reloading them cost an instruction per product), and 16 chains fit.
 struct Bf16PanelDot {
   static constexpr std::size_t group = 16;
+  // The panel's rows hold group - 1 words past the last key (see the caller's stride), so a call
+  // may start at any key before the end.
+  static constexpr bool reads_past_range = true;
   const std::uint32_t* panel;
   std::size_t pairs;
   const std::uint32_t* key_pairs;
