@@ -63,16 +63,15 @@ inline void load_query_pairs(const float* row, std::size_t dim, float scale, std
 // chains: vdpbf16ps has a longer latency than an FMA).
 template <std::size_t Keys, class KeyPair>
 void dot_key_pairs(const std::uint32_t* panel, std::size_t pairs, KeyPair key_pair, Floats (&acc)[Keys]) noexcept {
-  __m512 sums[Keys];
-  for (std::size_t j = 0; j < Keys; ++j) sums[j] = _mm512_setzero_ps();
+  // Accumulated in acc itself: a local __m512 array copied out at the end became a memcpy call.
+  for (std::size_t j = 0; j < Keys; ++j) acc[j] = _mm512_setzero_ps();
   for (std::size_t p = 0; p < pairs; ++p) {
     const __m512bh query = as_bf16(_mm512_load_si512(panel + p * width));
     for (std::size_t j = 0; j < Keys; ++j) {
       const __m512i key = _mm512_set1_epi32(static_cast<int>(key_pair(p, j)));
-      sums[j] = _mm512_dpbf16_ps(sums[j], query, as_bf16(key));
+      acc[j] = _mm512_dpbf16_ps(acc[j], query, as_bf16(key));
     }
   }
-  for (std::size_t j = 0; j < Keys; ++j) acc[j] = sums[j];
 }
 
 // Q K^T products for the fused kernel's score tiles: acc[j][lane] = q[lane] . k[first + j] with
