@@ -151,6 +151,14 @@ ProductPrecision resolve_products(ProductPrecision requested, std::size_t head_d
 // shared one set and evicted each other).
 inline std::size_t key_pairs_stride(std::size_t keys) noexcept { return (keys + 31) / 32 * 32 + 16; }
 
+// Whether bf16 Q K^T reads a call's keys through key pairs panels (else from their rows). A panel
+// costs each thread kv_len * dim / 32 gathers per KV head, paid back over many query blocks and
+// heads: calls with few per KV head (engine chunks, short prompts) read the rows. The bound of 64
+// blocks times query heads per KV head is a conservative guess, not a tuned value.
+inline bool uses_key_pairs(const AttentionGeometry& g) noexcept {
+  return g.products == ProductPrecision::bf16 && block_count(g) * g.group >= 64;
+}
+
 // Per-thread working memory, reused by every item the thread runs.
 struct ThreadScratch {
   simd::AlignedVector<float> query_panel;  // [dim][width]
@@ -167,15 +175,15 @@ struct ThreadScratch {
   CalibrationReport report;
   simd::AlignedVector<std::uint32_t> query_pairs;   // bf16 products: [dim / 2][width]
   simd::AlignedVector<std::uint32_t> weight_pairs;  // bf16 products: [value_tile / 2][width]
-  simd::AlignedVector<std::uint32_t> key_pairs;     // bf16 products: [dim / 2][kv_len], one KV head
+  simd::AlignedVector<std::uint32_t> key_pairs;     // uses_key_pairs: [dim / 2][stride], one KV head
   const void* key_pairs_of = nullptr;               // the head's first key row, or null: none yet
 
   void prepare(const AttentionGeometry& g, std::size_t calibrated_slots) {
     if (g.products == ProductPrecision::bf16) {
       query_pairs.resize(g.head_dim / 2 * width);
       weight_pairs.resize(value_tile / 2 * width);
-      key_pairs.resize(g.head_dim / 2 * key_pairs_stride(g.kv_len));
     }
+    if (uses_key_pairs(g)) key_pairs.resize(g.head_dim / 2 * key_pairs_stride(g.kv_len));
     key_pairs_of = nullptr;  // a new call: its keys may sit where the last call's were
     query_panel.resize(g.head_dim * width);
     key_rows.resize(simd::FloatDot::group * g.head_dim);
@@ -271,20 +279,16 @@ std::size_t fill_bias(const AttentionGeometry& g, std::size_t head, const QueryB
 }
 
 #ifdef ACT_SIMD_BF16_DOT
-// The bfloat16 products' dot for `keys`: the thread's key pairs panel for consecutive keys (built
-// when the thread reaches another KV head: items run one KV head after another), else the rows.
+// The bfloat16 products' dot over the thread's key pairs panel for `keys` (consecutive rows of
+// one KV head), built when the thread reaches another KV head: items run one KV head after another.
 template <class Rows>
-auto bf16_dot(const AttentionGeometry& g, const Rows& keys, ThreadScratch& scratch) {
-  const std::size_t pairs = g.head_dim / 2;
-  if constexpr (Rows::consecutive) {
-    if (scratch.key_pairs_of != keys.base) {
-      simd::load_key_pairs(keys, g.kv_len, g.head_dim, key_pairs_stride(g.kv_len), scratch.key_pairs.data());
-      scratch.key_pairs_of = keys.base;
-    }
-    return simd::Bf16PanelDot{scratch.query_pairs.data(), pairs, scratch.key_pairs.data(), key_pairs_stride(g.kv_len)};
-  } else {
-    return simd::Bf16Dot{scratch.query_pairs.data(), pairs};
+simd::Bf16PanelDot key_pairs_dot(const AttentionGeometry& g, const Rows& keys, ThreadScratch& scratch) {
+  const std::size_t stride = key_pairs_stride(g.kv_len);
+  if (scratch.key_pairs_of != keys.base) {
+    simd::load_key_pairs(keys, g.kv_len, g.head_dim, stride, scratch.key_pairs.data());
+    scratch.key_pairs_of = keys.base;
   }
+  return simd::Bf16PanelDot{scratch.query_pairs.data(), g.head_dim / 2, scratch.key_pairs.data(), stride};
 }
 #endif
 
@@ -300,7 +304,10 @@ simd::ScoreSummary with_dot(const Operands<KV>& in, const AttentionGeometry& g, 
       std::fill_n(pairs, g.head_dim / 2 * width, 0u);
       for (std::size_t lane = 0; lane < block.rows; ++lane)
         simd::load_query_pairs(in.q.row(head, block.first + lane), g.head_dim, g.scale, lane, pairs);
-      return score(bf16_dot(g, keys, scratch));
+      if constexpr (Rows::consecutive) {
+        if (uses_key_pairs(g)) return score(key_pairs_dot(g, keys, scratch));
+      }
+      return score(simd::Bf16Dot{pairs, g.head_dim / 2});
     }
   }
 #else

@@ -98,13 +98,23 @@ struct Bf16Dot {
   }
 };
 
-// Key pairs panel [dim / 2][stride] of keys [0, count) (stride >= count): entry (p, j) holds
-// (k[j][2p], k[j][2p + 1]). Built once per KV head and thread, it serves every query block and
-// every query head of the group.
+// Key pairs panel [dim / 2][stride] of consecutive keys [0, count) (stride >= count): entry (p, j)
+// holds (k[j][2p], k[j][2p + 1]). Built once per KV head and thread, it serves every query block
+// and every query head of the group; 16 keys at a time, each pair one gather and one store.
 template <class Rows>
 void load_key_pairs(const Rows& keys, std::size_t count, std::size_t dim, std::size_t stride,
                     std::uint32_t* panel) noexcept {
-  for (std::size_t j = 0; j < count; ++j) {
+  static_assert(Rows::consecutive);
+  std::size_t j = 0;
+  if (keys.stride > 0 && keys.stride <= std::ptrdiff_t{INT32_MAX} / std::ptrdiff_t{width}) {
+    // Element offsets of the 16 rows from the first (scale 2: a row need not start on a word).
+    const __m512i rows = _mm512_mullo_epi32(_mm512_set1_epi32(static_cast<int>(keys.stride)),
+                                            _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+    for (; j + width <= count; j += width)
+      for (std::size_t p = 0; p < dim / 2; ++p)
+        _mm512_storeu_si512(panel + p * stride + j, _mm512_i32gather_epi32(rows, keys[j] + 2 * p, 2));
+  }
+  for (; j < count; ++j) {
     const BFloat16* row = keys[j];
     for (std::size_t p = 0; p < dim / 2; ++p) std::memcpy(panel + p * stride + j, row + 2 * p, sizeof(std::uint32_t));
   }
