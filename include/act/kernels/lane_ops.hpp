@@ -131,19 +131,14 @@ struct FloatDot {
   }
 };
 
-// Scores of rows [first, first + stored) by `dot` over Keys rows into out[j][lane], masked as Mask
-// says. stored < Keys only for dots whose rows extend past the range (Dot::reads_past_range): the
-// surplus scores are computed and dropped.
+// Scores of rows [first, first + Keys) into out[j][lane] by `dot`, masked as Mask says.
 template <std::size_t Keys, KeyMask Mask, class Dot, class Rows>
-void score_group(const Dot& dot, const Rows& keys, std::size_t first, [[maybe_unused]] std::size_t stored,
-                 Floats visible, const float* bias, float* out, ScoreSummary& summary) noexcept {
+void score_group(const Dot& dot, const Rows& keys, std::size_t first, Floats visible, const float* bias, float* out,
+                 ScoreSummary& summary) noexcept {
   Floats acc[Keys];
   dot.template operator()<Keys>(keys, first, acc);
   ScoreSummary local = summary;  // in registers: `out` may alias `summary` as far as the compiler knows
   for (std::size_t j = 0; j < Keys; ++j) {
-    if constexpr (Dot::reads_past_range) {
-      if (j == stored) break;
-    }
     Floats score = acc[j];
     if constexpr (Mask == KeyMask::count) {
       const Floats column(static_cast<float>(keys.column(first + j)));
@@ -158,18 +153,36 @@ void score_group(const Dot& dot, const Rows& keys, std::size_t first, [[maybe_un
   summary = local;
 }
 
+// Scores of the last keys [first, end) of a range (fewer than a group) by a dot whose rows extend
+// past the range (Dot::reads_past_range): one group from `first` into a side tile, of which the
+// wanted rows are kept. A call per key would run one dependency chain at a time.
+template <KeyMask Mask, class Dot, class Rows>
+void score_padded_tail(const Dot& dot, const Rows& keys, std::size_t first, std::size_t end, Floats visible, float* out,
+                       ScoreSummary& summary) noexcept {
+  constexpr std::size_t group = Dot::group;
+  alignas(alignment) float tile[group * width];
+  ScoreSummary whole_group;  // includes the surplus rows: not kept
+  const Rows from_first{keys[first], keys.stride};
+  score_group<group, Mask>(dot.from(first), from_first, 0, visible - Floats(static_cast<float>(first)), nullptr, tile,
+                           whole_group);
+  for (std::size_t j = first; j < end; ++j) {
+    const Floats score = load(tile + (j - first) * width);
+    summary.add(score);
+    score.store_aligned(out + j * width);
+  }
+}
+
 template <KeyMask Mask, class Dot, class Rows>
 void score_range(const Dot& dot, const Rows& keys, std::size_t begin, std::size_t end, Floats visible,
                  const float* bias, float* out, ScoreSummary& summary) noexcept {
   constexpr std::size_t group = Dot::group;
   std::size_t j = begin;
-  for (; j + group <= end; j += group) score_group<group, Mask>(dot, keys, j, group, visible, bias, out, summary);
-  if constexpr (Dot::reads_past_range) {
-    // One group for the rest: a call per key would run one dependency chain at a time.
-    if (j < end) score_group<group, Mask>(dot, keys, j, end - j, visible, bias, out, summary);
-  } else {
-    for (; j < end; ++j) score_group<1, Mask>(dot, keys, j, 1, visible, bias, out, summary);
+  for (; j + group <= end; j += group) score_group<group, Mask>(dot, keys, j, visible, bias, out, summary);
+  if constexpr (Dot::reads_past_range && Mask != KeyMask::bias) {  // the bias has no rows past the range
+    if (j < end) score_padded_tail<Mask>(dot, keys, j, end, visible, out, summary);
+    return;
   }
+  for (; j < end; ++j) score_group<1, Mask>(dot, keys, j, visible, bias, out, summary);
 }
 
 // Scores of rows [0, count) by `dot` (FloatDot, Bf16Dot) into out[j][lane]; rows from `unmasked`

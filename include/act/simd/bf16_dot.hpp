@@ -133,6 +133,9 @@ struct Bf16PanelDot {
   const std::uint32_t* key_pairs;
   std::size_t stride;
 
+  // The same panel from key `first` on, as key 0.
+  Bf16PanelDot from(std::size_t first) const noexcept { return {panel, pairs, key_pairs + first, stride}; }
+
   template <std::size_t Keys, class Rows>
   void operator()(const Rows&, std::size_t first, Floats (&acc)[Keys]) const noexcept {
     static_assert(Rows::consecutive, "the key pairs panel holds consecutive keys");
