@@ -102,8 +102,10 @@ void check_both_paths(const Problem& p, const Cal& calibration) {
 }  // namespace
 
 TEST_CASE("bf16 attention: both paths against the oracle, causal prefill with ACT", "[kernels][bf16]") {
-  const Shape shape =
-      GENERATE(Shape{9, 3, 100, 100, 64}, Shape{4, 2, 77, 77, 128}, Shape{4, 1, 33, 65, 32}, Shape{2, 2, 40, 40, 40});
+  // 8/1 heads over 130 x 200 have 9 blocks times 8 query heads per KV head: Q K^T reads the key
+  // pairs panel (detail::uses_key_pairs), 200 keys end in a partial group; the others read rows.
+  const Shape shape = GENERATE(Shape{9, 3, 100, 100, 64}, Shape{4, 2, 77, 77, 128}, Shape{4, 1, 33, 65, 32},
+                               Shape{2, 2, 40, 40, 40}, Shape{8, 1, 130, 200, 64});
   CAPTURE(shape.q_heads, shape.kv_heads, shape.q_len, shape.kv_len, shape.dim);
   Problem p = random_problem(shape, {}, static_cast<std::uint32_t>(shape.dim + shape.kv_len));
   plant_sinks(p, {0, 7}, 4.0f);
@@ -113,7 +115,10 @@ TEST_CASE("bf16 attention: both paths against the oracle, causal prefill with AC
 }
 
 TEST_CASE("bf16 attention: masked calls and non-finite values", "[kernels][bf16]") {
-  Problem p = random_problem({6, 2, 40, 70, 64}, {}, 5);
+  // 24/1 heads: 3 blocks times 24 query heads per KV head read the key pairs panel.
+  const Shape shape = GENERATE(Shape{6, 2, 40, 70, 64}, Shape{24, 1, 40, 70, 64});
+  CAPTURE(shape.q_heads, shape.kv_heads);
+  Problem p = random_problem(shape, {}, 5);
   plant_sinks(p, {0, 3}, 4.0f);
   round_cache(p);
   std::vector<float> mask(40 * 70);

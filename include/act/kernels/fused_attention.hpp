@@ -145,6 +145,20 @@ ProductPrecision resolve_products(ProductPrecision requested, std::size_t head_d
   return ProductPrecision::fp32;
 }
 
+// Words per pair row of the key pairs panel for `keys` keys: at least 16 past the last key
+// (Bf16PanelDot reads a whole group from any key), and an odd multiple of 16 (64 bytes), so the
+// rows a call reads fall in distinct L1 sets (at a multiple of 4 KiB all 32 rows of a d = 64 call
+// shared one set and evicted each other).
+inline std::size_t key_pairs_stride(std::size_t keys) noexcept { return (keys + 31) / 32 * 32 + 16; }
+
+// Whether bf16 Q K^T reads a call's keys through key pairs panels (else from their rows). A panel
+// costs each thread kv_len * dim / 32 gathers per KV head, paid back over many query blocks and
+// heads: calls with few per KV head (engine chunks, short prompts) read the rows. The bound of 64
+// blocks times query heads per KV head is a conservative guess, not a tuned value.
+inline bool uses_key_pairs(const AttentionGeometry& g) noexcept {
+  return g.products == ProductPrecision::bf16 && block_count(g) * g.group >= 64;
+}
+
 // Per-thread working memory, reused by every item the thread runs.
 struct ThreadScratch {
   simd::AlignedVector<float> query_panel;  // [dim][width]
@@ -161,12 +175,16 @@ struct ThreadScratch {
   CalibrationReport report;
   simd::AlignedVector<std::uint32_t> query_pairs;   // bf16 products: [dim / 2][width]
   simd::AlignedVector<std::uint32_t> weight_pairs;  // bf16 products: [value_tile / 2][width]
+  simd::AlignedVector<std::uint32_t> key_pairs;     // uses_key_pairs: [dim / 2][stride], one KV head
+  const void* key_pairs_of = nullptr;               // the head's first key row, or null: none yet
 
   void prepare(const AttentionGeometry& g, std::size_t calibrated_slots) {
     if (g.products == ProductPrecision::bf16) {
       query_pairs.resize(g.head_dim / 2 * width);
       weight_pairs.resize(value_tile / 2 * width);
     }
+    if (uses_key_pairs(g)) key_pairs.resize(g.head_dim / 2 * key_pairs_stride(g.kv_len));
+    key_pairs_of = nullptr;  // a new call: its keys may sit where the last call's were
     query_panel.resize(g.head_dim * width);
     key_rows.resize(simd::FloatDot::group * g.head_dim);
     value_panel.resize(g.head_dim * width);
@@ -260,11 +278,25 @@ std::size_t fill_bias(const AttentionGeometry& g, std::size_t head, const QueryB
   return fill(MaskRows<float>(g, head, block));
 }
 
-// Calls `score(dot)` with the block's Q K^T products: float32 over the query panel, or (bf16
-// products over a bfloat16 cache) bfloat16 pairs accumulated in float32.
-template <class KV, class Score>
+#ifdef ACT_SIMD_BF16_DOT
+// The bfloat16 products' dot over the thread's key pairs panel for `keys` (consecutive rows of
+// one KV head), built when the thread reaches another KV head: items run one KV head after another.
+template <class Rows>
+simd::Bf16PanelDot key_pairs_dot(const AttentionGeometry& g, const Rows& keys, ThreadScratch& scratch) {
+  const std::size_t stride = key_pairs_stride(g.kv_len);
+  if (scratch.key_pairs_of != keys.base) {
+    simd::load_key_pairs(keys, g.kv_len, g.head_dim, stride, scratch.key_pairs.data());
+    scratch.key_pairs_of = keys.base;
+  }
+  return simd::Bf16PanelDot{scratch.query_pairs.data(), g.head_dim / 2, scratch.key_pairs.data(), stride};
+}
+#endif
+
+// Calls `score(dot)` with the block's Q K^T products against `keys`: float32 over the query panel,
+// or (bf16 products over a bfloat16 cache) bfloat16 pairs accumulated in float32.
+template <class KV, class Rows, class Score>
 simd::ScoreSummary with_dot(const Operands<KV>& in, const AttentionGeometry& g, std::size_t head,
-                            const QueryBlock& block, ThreadScratch& scratch, Score score) {
+                            const QueryBlock& block, const Rows& keys, ThreadScratch& scratch, Score score) {
 #ifdef ACT_SIMD_BF16_DOT
   if constexpr (std::is_same_v<KV, BFloat16>) {
     if (g.products == ProductPrecision::bf16) {
@@ -272,9 +304,14 @@ simd::ScoreSummary with_dot(const Operands<KV>& in, const AttentionGeometry& g, 
       std::fill_n(pairs, g.head_dim / 2 * width, 0u);
       for (std::size_t lane = 0; lane < block.rows; ++lane)
         simd::load_query_pairs(in.q.row(head, block.first + lane), g.head_dim, g.scale, lane, pairs);
+      if constexpr (Rows::consecutive) {
+        if (uses_key_pairs(g)) return score(key_pairs_dot(g, keys, scratch));
+      }
       return score(simd::Bf16Dot{pairs, g.head_dim / 2});
     }
   }
+#else
+  (void)keys;
 #endif
   load_query_panel(in.q, head, block, g.scale, scratch.query_panel.data());
   return score(simd::FloatDot{scratch.query_panel.data(), g.head_dim, scratch.key_rows.data()});
@@ -288,7 +325,7 @@ simd::ScoreSummary score_block(const Operands<KV>& in, const AttentionGeometry& 
   const std::size_t kv_head = g.kv_head_of(head);
   const simd::ConsecutiveRows keys{in.k.row(kv_head, 0), in.k.row_stride};
   if (g.mask.empty())
-    return with_dot(in, g, head, block, scratch, [&](const auto& dot) {
+    return with_dot(in, g, head, block, keys, scratch, [&](const auto& dot) {
       return simd::score_keys_by(dot, keys, block.keys_any_sees, block.keys_all_see, block.visible,
                                  scratch.weights.data());
     });
@@ -297,7 +334,7 @@ simd::ScoreSummary score_block(const Operands<KV>& in, const AttentionGeometry& 
     scratch.unbiased_keys = fill_bias(g, head, block, keys, block.keys_any_sees, scratch.bias.data());
     scratch.bias_owner = owner;
   }
-  return with_dot(in, g, head, block, scratch, [&](const auto& dot) {
+  return with_dot(in, g, head, block, keys, scratch, [&](const auto& dot) {
     return simd::score_keys_biased_by(dot, keys, block.keys_any_sees, scratch.unbiased_keys, scratch.bias.data(),
                                       scratch.weights.data());
   });
@@ -544,14 +581,14 @@ void score_sinks(const Operands<KV>& in, const AttentionGeometry& g, std::size_t
   // The same products as the sweep's, so the sink weights are those that formed O.
   const simd::ChosenRows keys{in.k.row(g.kv_head_of(head), 0), in.k.row_stride, sinks.data()};
   if (g.mask.empty()) {
-    with_dot(in, g, head, block, scratch, [&](const auto& dot) {
+    with_dot(in, g, head, block, keys, scratch, [&](const auto& dot) {
       return simd::score_keys_by(dot, keys, seen, unmasked, block.visible, scratch.weights.data());
     });
     return;
   }
   fill_bias(g, head, block, keys, seen, scratch.bias.data());
   scratch.bias_owner = BiasOwner{};  // the panel now holds the sinks' columns only
-  with_dot(in, g, head, block, scratch, [&](const auto& dot) {
+  with_dot(in, g, head, block, keys, scratch, [&](const auto& dot) {
     return simd::score_keys_biased_by(dot, keys, seen, 0, scratch.bias.data(), scratch.weights.data());
   });
 }

@@ -100,6 +100,7 @@ enum class KeyMask {
 // pipes busy. (simd/bf16_dot.hpp has the bfloat16 counterpart, Bf16Dot.)
 struct FloatDot {
   static constexpr std::size_t group = 8;
+  static constexpr bool reads_past_range = false;  // rows past the keys may not exist
   const float* panel;
   std::size_t dim;
   // [group][dim] floats: 16-bit key rows are widened here once per group, so the FMA chains below
@@ -153,12 +154,35 @@ void score_group(const Dot& dot, const Rows& keys, std::size_t first, Floats vis
   summary = local;
 }
 
+// Scores of the last keys [first, end) of a range (fewer than a group) by a dot whose rows extend
+// past the range (Dot::reads_past_range): one group from `first` into a side tile, of which the
+// wanted rows are kept. A call per key would run one dependency chain at a time.
+template <KeyMask Mask, class Dot, class Rows>
+void score_padded_tail(const Dot& dot, const Rows& keys, std::size_t first, std::size_t end, Floats visible, float* out,
+                       ScoreSummary& summary) noexcept {
+  constexpr std::size_t group = Dot::group;
+  alignas(alignment) float tile[group * width];
+  ScoreSummary whole_group;  // includes the surplus rows: not kept
+  const Rows from_first{keys[first], keys.stride};
+  score_group<group, Mask>(dot.from(first), from_first, 0, visible - Floats(static_cast<float>(first)), nullptr, tile,
+                           whole_group);
+  for (std::size_t j = first; j < end; ++j) {
+    const Floats score = load(tile + (j - first) * width);
+    summary.add(score);
+    score.store_aligned(out + j * width);
+  }
+}
+
 template <KeyMask Mask, class Dot, class Rows>
 void score_range(const Dot& dot, const Rows& keys, std::size_t begin, std::size_t end, Floats visible,
                  const float* bias, float* out, ScoreSummary& summary) noexcept {
   constexpr std::size_t group = Dot::group;
   std::size_t j = begin;
   for (; j + group <= end; j += group) score_group<group, Mask>(dot, keys, j, visible, bias, out, summary);
+  if constexpr (Dot::reads_past_range && Mask != KeyMask::bias) {  // the bias has no rows past the range
+    if (j < end) score_padded_tail<Mask>(dot, keys, j, end, visible, out, summary);
+    return;
+  }
   for (; j < end; ++j) score_group<1, Mask>(dot, keys, j, visible, bias, out, summary);
 }
 

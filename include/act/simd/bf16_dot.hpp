@@ -10,6 +10,7 @@
 //
 // Layouts (32-bit words of two bfloat16, low half first, 64-byte aligned):
 //   query pairs   [dim / 2][width]    (q[lane][2p], q[lane][2p + 1]) * scale, rounded
+//   key pairs     [dim / 2][stride]   (k[j][2p], k[j][2p + 1]) for consecutive keys j < stride
 //   weight pairs  [keys / 2][width]   (w[2p][lane], w[2p + 1][lane]), rounded; an odd count's last
 //                                     pair holds 0 for the missing key
 //   pair rows     [width][dim]        P V accumulators in chunk order: each 32-column chunk of a
@@ -59,31 +60,89 @@ inline void load_query_pairs(const float* row, std::size_t dim, float scale, std
   }
 }
 
+// acc[j][lane] = sum_p query pairs[p][lane] . key_pair(p, j) for Keys keys (Keys independent
+// chains: vdpbf16ps has a longer latency than an FMA).
+template <std::size_t Keys, class KeyPair>
+void dot_key_pairs(const std::uint32_t* panel, std::size_t pairs, KeyPair key_pair, Floats (&acc)[Keys]) noexcept {
+  // Accumulated in acc itself: a local __m512 array copied out at the end became a memcpy call.
+  for (std::size_t j = 0; j < Keys; ++j) acc[j] = _mm512_setzero_ps();
+  for (std::size_t p = 0; p < pairs; ++p) {
+    const __m512bh query = as_bf16(_mm512_load_si512(panel + p * width));
+    for (std::size_t j = 0; j < Keys; ++j) {
+      const __m512i key = _mm512_set1_epi32(static_cast<int>(key_pair(p, j)));
+      acc[j] = _mm512_dpbf16_ps(acc[j], query, as_bf16(key));
+    }
+  }
+}
+
 // Q K^T products for the fused kernel's score tiles: acc[j][lane] = q[lane] . k[first + j] with
-// the query pairs panel above (`pairs` = dim / 2). vdpbf16ps has a longer latency than an FMA, so
-// a call covers 16 keys (16 independent chains) where the float path needs 8.
+// the query pairs panel above (`pairs` = dim / 2), reading each key pair from its row (any rows,
+// e.g. the chosen sinks). 12 keys per call: more spill the row pointers.
 struct Bf16Dot {
   static constexpr std::size_t group = 12;
+  static constexpr bool reads_past_range = false;  // rows past the keys may not exist
   const std::uint32_t* panel;
   std::size_t pairs;
 
   template <std::size_t Keys, class Rows>
   void operator()(const Rows& keys, std::size_t first, Floats (&acc)[Keys]) const noexcept {
     const BFloat16* rows[Keys];
-    __m512 sums[Keys];
-    for (std::size_t j = 0; j < Keys; ++j) {
-      rows[j] = keys[first + j];
-      sums[j] = _mm512_setzero_ps();
-    }
-    for (std::size_t p = 0; p < pairs; ++p) {
-      const __m512bh query = as_bf16(_mm512_load_si512(panel + p * width));
-      for (std::size_t j = 0; j < Keys; ++j) {
-        std::uint32_t key;
-        std::memcpy(&key, rows[j] + 2 * p, sizeof key);
-        sums[j] = _mm512_dpbf16_ps(sums[j], query, as_bf16(_mm512_set1_epi32(static_cast<int>(key))));
-      }
-    }
-    for (std::size_t j = 0; j < Keys; ++j) acc[j] = sums[j];
+    for (std::size_t j = 0; j < Keys; ++j) rows[j] = keys[first + j];
+    dot_key_pairs<Keys>(
+        panel, pairs,
+        [&](std::size_t p, std::size_t j) {
+          std::uint32_t key;
+          std::memcpy(&key, rows[j] + 2 * p, sizeof key);
+          return key;
+        },
+        acc);
+  }
+};
+
+// Key pairs panel [dim / 2][stride] of consecutive keys [0, count) (stride >= count): entry (p, j)
+// holds (k[j][2p], k[j][2p + 1]). Built once per KV head and thread, it serves every query block
+// and every query head of the group; 16 keys at a time, each pair one gather and one store.
+template <class Rows>
+void load_key_pairs(const Rows& keys, std::size_t count, std::size_t dim, std::size_t stride,
+                    std::uint32_t* panel) noexcept {
+  static_assert(Rows::consecutive);
+  std::size_t j = 0;
+  if (keys.stride > 0 && keys.stride <= std::ptrdiff_t{INT32_MAX} / std::ptrdiff_t{width}) {
+    // Element offsets of the 16 rows from the first (scale 2: a row need not start on a word).
+    const __m512i rows = _mm512_mullo_epi32(_mm512_set1_epi32(static_cast<int>(keys.stride)),
+                                            _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+    for (; j + width <= count; j += width)
+      for (std::size_t p = 0; p < dim / 2; ++p)
+        _mm512_storeu_si512(panel + p * stride + j, _mm512_i32gather_epi32(rows, keys[j] + 2 * p, 2));
+  }
+  for (; j < count; ++j) {
+    const BFloat16* row = keys[j];
+    for (std::size_t p = 0; p < dim / 2; ++p) std::memcpy(panel + p * stride + j, row + 2 * p, sizeof(std::uint32_t));
+  }
+}
+
+// Bf16Dot over consecutive keys [0, count) through their key pairs panel: the pairs of a call's
+// keys sit side by side, so one pointer with constant offsets addresses them all (the row pointers
+// spilled past 12 keys, and reloading them cost an instruction per product), and 16 chains fit.
+struct Bf16PanelDot {
+  static constexpr std::size_t group = 16;
+  // The panel's rows hold group - 1 words past the last key (see the caller's stride), so a call
+  // may start at any key before the end.
+  static constexpr bool reads_past_range = true;
+  const std::uint32_t* panel;
+  std::size_t pairs;
+  const std::uint32_t* key_pairs;
+  std::size_t stride;
+
+  // The same panel from key `first` on, as key 0.
+  Bf16PanelDot from(std::size_t first) const noexcept { return {panel, pairs, key_pairs + first, stride}; }
+
+  template <std::size_t Keys, class Rows>
+  void operator()(const Rows&, std::size_t first, Floats (&acc)[Keys]) const noexcept {
+    static_assert(Rows::consecutive, "the key pairs panel holds consecutive keys");
+    const std::uint32_t* keys = key_pairs + first;
+    dot_key_pairs<Keys>(
+        panel, pairs, [&](std::size_t p, std::size_t j) { return keys[p * stride + j]; }, acc);
   }
 };
 
