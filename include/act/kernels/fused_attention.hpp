@@ -149,6 +149,9 @@ ProductPrecision resolve_products(ProductPrecision requested, std::size_t head_d
 struct ThreadScratch {
   simd::AlignedVector<float> query_panel;  // [dim][width]
   simd::AlignedVector<float> key_rows;     // [FloatDot::group][dim]: 16-bit keys widened for Q K^T
+  simd::AlignedVector<float> key_prefix;   // [rows][dim]: a KV head's leading 16-bit keys, widened
+  std::size_t prefix_head = 0;             // the KV head whose keys key_prefix holds
+  std::size_t prefix_rows = 0;             // how many of them (0: none)
   simd::AlignedVector<float> value_panel;  // [dim][width]: tail columns of O, sink sums of a correction
   simd::AlignedVector<float> value_rows;   // [width][vector_columns(dim)]: O's other columns
   simd::AlignedVector<float> weights;      // [kv_len][width]
@@ -162,13 +165,16 @@ struct ThreadScratch {
   simd::AlignedVector<std::uint32_t> query_pairs;   // bf16 products: [dim / 2][width]
   simd::AlignedVector<std::uint32_t> weight_pairs;  // bf16 products: [value_tile / 2][width]
 
-  void prepare(const AttentionGeometry& g, std::size_t calibrated_slots) {
+  // `prefix_keys`: capacity of key_prefix in keys (0 for float32 keys and bfloat16 products).
+  void prepare(const AttentionGeometry& g, std::size_t calibrated_slots, std::size_t prefix_keys) {
     if (g.products == ProductPrecision::bf16) {
       query_pairs.resize(g.head_dim / 2 * width);
       weight_pairs.resize(value_tile / 2 * width);
     }
     query_panel.resize(g.head_dim * width);
     key_rows.resize(simd::FloatDot::group * g.head_dim);
+    key_prefix.resize(prefix_keys * g.head_dim);
+    prefix_rows = 0;
     value_panel.resize(g.head_dim * width);
     value_rows.resize(simd::vector_columns(g.head_dim) * width);
     weights.resize(std::max<std::size_t>(g.kv_len, 1) * width);
@@ -280,6 +286,33 @@ simd::ScoreSummary with_dot(const Operands<KV>& in, const AttentionGeometry& g, 
   return score(simd::FloatDot{scratch.query_panel.data(), g.head_dim, scratch.key_rows.data()});
 }
 
+// Floats of widened keys a thread keeps per KV head (512 KiB: L2-resident on current cores).
+inline constexpr std::size_t key_prefix_budget = 128 * 1024;
+
+// Capacity of ThreadScratch::key_prefix in keys: the leading keys of a KV head that fit the budget,
+// for 16-bit keys scored in float32 (float32 keys are read in place, bf16 products read 16-bit rows).
+template <class KV>
+std::size_t key_prefix_capacity(const AttentionGeometry& g) noexcept {
+  if (std::is_same_v<KV, float> || g.products == ProductPrecision::bf16 || g.head_dim == 0) return 0;
+  return std::min(g.kv_len, key_prefix_budget / g.head_dim);
+}
+
+// Keys [0, needed) of `kv_head`, as far as the thread's prefix holds them, widened to float32 once:
+// a thread runs one KV head's blocks (longest first) and query heads back to back, so without it
+// each 16-bit key would be widened again for every query head and block that sees it.
+template <class KV>
+simd::WidenedPrefix widened_keys(const Operands<KV>& in, const AttentionGeometry& g, std::size_t kv_head,
+                                 std::size_t needed, ThreadScratch& scratch) {
+  if (scratch.key_prefix.empty()) return {};
+  if (scratch.prefix_head != kv_head) scratch.prefix_rows = 0;
+  scratch.prefix_head = kv_head;
+  float* rows = scratch.key_prefix.data();
+  const std::size_t wanted = std::min(needed, scratch.key_prefix.size() / g.head_dim);
+  for (; scratch.prefix_rows < wanted; ++scratch.prefix_rows)
+    simd::widen_row(in.k.row(kv_head, scratch.prefix_rows), g.head_dim, rows + scratch.prefix_rows * g.head_dim);
+  return {{rows, static_cast<std::ptrdiff_t>(g.head_dim)}, scratch.prefix_rows};
+}
+
 // Scores of the block against every key any of its rows sees, into scratch.weights (plus the mask
 // in scratch.bias for masked calls; query heads sharing a mask reuse the panel of the previous one).
 template <class KV>
@@ -287,10 +320,11 @@ simd::ScoreSummary score_block(const Operands<KV>& in, const AttentionGeometry& 
                                const QueryBlock& block, ThreadScratch& scratch) {
   const std::size_t kv_head = g.kv_head_of(head);
   const simd::ConsecutiveRows keys{in.k.row(kv_head, 0), in.k.row_stride};
+  const simd::WidenedPrefix prefix = widened_keys(in, g, kv_head, block.keys_any_sees, scratch);
   if (g.mask.empty())
     return with_dot(in, g, head, block, scratch, [&](const auto& dot) {
       return simd::score_keys_by(dot, keys, block.keys_any_sees, block.keys_all_see, block.visible,
-                                 scratch.weights.data());
+                                 scratch.weights.data(), prefix);
     });
   const BiasOwner owner{g.mask.heads == 1 ? 0 : head, block.first, block.keys_any_sees, true};
   if (!(scratch.bias_owner == owner)) {
@@ -299,7 +333,7 @@ simd::ScoreSummary score_block(const Operands<KV>& in, const AttentionGeometry& 
   }
   return with_dot(in, g, head, block, scratch, [&](const auto& dot) {
     return simd::score_keys_biased_by(dot, keys, block.keys_any_sees, scratch.unbiased_keys, scratch.bias.data(),
-                                      scratch.weights.data());
+                                      scratch.weights.data(), prefix);
   });
 }
 
@@ -677,7 +711,8 @@ class WaveRunner {
     }
     masked_ = masked_rows(g_, single_wave ? 1 : static_cast<int>(threads));  // engine slices: no OpenMP
     scratch_.resize(threads);
-    for (ThreadScratch& thread : scratch_) thread.prepare(g_, calibrates_any() ? wave_ : 0);
+    for (ThreadScratch& thread : scratch_)
+      thread.prepare(g_, calibrates_any() ? wave_ : 0, key_prefix_capacity<KV>(g_));
   }
 
   CalibrationReport run(int requested_threads) {
