@@ -96,12 +96,15 @@ struct QueryBlock {
 template <class Element>
 MaskedRow masked_row(const Element* row, std::size_t limit) noexcept {
   constexpr auto hidden = simd::hidden_bits<Element>;
-  constexpr std::size_t span = simd::mask_span<Element>;
+  constexpr std::size_t span = simd::mask_span<Element>, wide = 4 * span;
+  constexpr simd::MaskBits<Element> zero{0};
   MaskedRow out;
-  while (out.unbiased + span <= limit && simd::all_bits(row + out.unbiased, simd::MaskBits<Element>{0}))
-    out.unbiased += span;
+  while (out.unbiased + wide <= limit && simd::all_bits<Element, 4>(row + out.unbiased, zero)) out.unbiased += wide;
+  while (out.unbiased + span <= limit && simd::all_bits(row + out.unbiased, zero)) out.unbiased += span;
   while (out.unbiased < limit && simd::bits_of(row[out.unbiased]) == 0) ++out.unbiased;
   out.shown = limit;
+  while (out.shown >= out.unbiased + wide && simd::all_bits<Element, 4>(row + out.shown - wide, hidden))
+    out.shown -= wide;
   while (out.shown >= out.unbiased + span && simd::all_bits(row + out.shown - span, hidden)) out.shown -= span;
   while (out.shown > out.unbiased && simd::bits_of(row[out.shown - 1]) == hidden) --out.shown;
   return out;
@@ -246,19 +249,16 @@ void fill_bias(const MaskRows<Element>& mask, const Rows& keys, std::size_t firs
   }
 }
 
-// The whole panel for keys[0, count); returns how many leading keys need no bias (their panel rows
-// are 0 in the block's lanes and -inf past it, written a vector at a time). Only consecutive keys
-// (the sweep) have such a prefix; chosen columns (the sinks) are filled one by one.
+// The panel for keys[0, count); returns how many leading keys need no bias: their panel rows are
+// not written (nothing reads them: the block's rows see those keys with entry 0, and writing them
+// cost 128 KiB of stores per block at 2,048 keys). Only consecutive keys (the sweep) have such a
+// prefix; chosen columns (the sinks) are filled one by one.
 template <class Rows>
 std::size_t fill_bias(const AttentionGeometry& g, std::size_t head, const QueryBlock& block, const Rows& keys,
                       std::size_t count, float* bias) {
   const auto fill = [&](const auto& mask) {
     std::size_t unbiased = 0;
-    if constexpr (Rows::consecutive) {
-      unbiased = std::min(block.keys_unbiased, count);
-      const Floats open = xsimd::select(block.outside, Floats(-simd::infinity), Floats(0.0f));
-      for (std::size_t j = 0; j < unbiased; ++j) open.store_aligned(bias + j * width);
-    }
+    if constexpr (Rows::consecutive) unbiased = std::min(block.keys_unbiased, count);
     fill_bias(mask, keys, unbiased, count, bias);
     return unbiased;
   };
@@ -391,23 +391,27 @@ inline void write_rows(const HeadsView<float>& out, std::size_t head, const Quer
   }
 }
 
-// Which of the swept keys each lane sees, for the scalar repairs below: by the lane's visible count,
-// or (masked calls) by the block's bias panel.
+// Which of the swept keys each of the block's lanes sees, for the scalar repairs below: by the lane's
+// visible count, or (masked calls) by the block's bias panel, whose first `unbiased` keys every lane
+// of the block sees (fill_bias leaves those rows unwritten).
 class LaneVisibility {
  public:
-  LaneVisibility(const QueryBlock& block, const float* bias) : bias_(bias) {
+  LaneVisibility(const QueryBlock& block, const float* bias, std::size_t unbiased = 0)
+      : bias_(bias), unbiased_(unbiased) {
     alignas(simd::alignment) float lanes[width];
     block.visible.store_aligned(lanes);
     for (std::size_t lane = 0; lane < width; ++lane) counts_[lane] = static_cast<std::size_t>(lanes[lane]);
   }
   template <class Rows>
   bool sees(const Rows& keys, std::size_t j, std::size_t lane) const noexcept {
-    return bias_ != nullptr ? bias_[j * width + lane] != -simd::infinity : keys.column(j) < counts_[lane];
+    if (bias_ == nullptr) return keys.column(j) < counts_[lane];
+    return j < unbiased_ || bias_[j * width + lane] != -simd::infinity;
   }
 
  private:
   std::size_t counts_[width];
   const float* bias_;
+  std::size_t unbiased_;
 };
 
 // The vector P V multiplies every row up to the furthest key any lane sees, with weight 0 where a
@@ -447,7 +451,7 @@ void repair_block(const Operands<KV>& in, const AttentionGeometry& g, std::size_
                   ThreadScratch& scratch, Lanes valid) {
   bool keep[width];
   valid.store_unaligned(keep);
-  const LaneVisibility visibility(block, g.mask.empty() ? nullptr : scratch.bias.data());
+  const LaneVisibility visibility(block, g.mask.empty() ? nullptr : scratch.bias.data(), scratch.unbiased_keys);
   const simd::ConsecutiveRows values{in.v.row(g.kv_head_of(head), 0), in.v.row_stride};
   for (std::size_t lane = 0; lane < block.rows; ++lane) {
     if (keep[lane])

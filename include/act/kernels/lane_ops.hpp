@@ -79,13 +79,18 @@ MaskBits<Element> bits_of(Element x) noexcept {
 template <class Element>
 inline constexpr std::size_t mask_span = xsimd::batch<std::uint32_t>::size * sizeof(std::uint32_t) / sizeof(Element);
 
-// Whether the mask_span entries from `entries` all have the bits `pattern`: one load and compare.
-template <class Element>
+// Whether the Registers * mask_span entries from `entries` all have the bits `pattern`: their
+// differences from it OR-ed together, one compare (several registers per test: the scan of a
+// 19 MB mask runs at memory speed instead of a compare and branch per 64 bytes).
+template <class Element, std::size_t Registers = 1>
 bool all_bits(const Element* entries, MaskBits<Element> pattern) noexcept {
   using Words = xsimd::batch<std::uint32_t>;
-  const auto word = static_cast<std::uint32_t>(sizeof(Element) == 4 ? pattern : (pattern << 16) | pattern);
+  const Words word(static_cast<std::uint32_t>(sizeof(Element) == 4 ? pattern : (pattern << 16) | pattern));
   // Intrinsic loads may alias any type.
-  return xsimd::all(Words::load_unaligned(reinterpret_cast<const std::uint32_t*>(entries)) == Words(word));
+  const auto* words = reinterpret_cast<const std::uint32_t*>(entries);
+  Words differences(0u);
+  for (std::size_t r = 0; r < Registers; ++r) differences |= Words::load_unaligned(words + r * Words::size) ^ word;
+  return xsimd::all(differences == Words(0u));
 }
 
 // How a score tile hides keys from lanes.
