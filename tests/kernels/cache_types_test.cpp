@@ -46,16 +46,17 @@ Result run_narrow(const Problem& p, const Cal& calibration) {
 }
 
 // `queries` 37 is a prefill (block kernel), 1 a decode step (the split-K path unless masked).
+// Sinks get key component `sink` (more keys need a stronger one for a sink to stand out).
 template <class Element>
-void check_type(std::size_t dim, bool masked, std::size_t queries) {
+void check_type(std::size_t dim, bool masked, std::size_t queries, std::size_t keys = 37, float sink = 4.0f) {
   AttentionOptions options;
-  Problem p = grid_problem({6, 2, queries, 37, dim}, options, static_cast<std::uint32_t>(dim + queries));
-  plant_sinks(p, {0, 5}, 4.0f);
-  std::vector<float> mask(queries * 37);
+  Problem p = grid_problem({6, 2, queries, keys, dim}, options, static_cast<std::uint32_t>(dim + queries));
+  plant_sinks(p, {0, 5}, sink);
+  std::vector<float> mask(queries * keys);
   if (masked) {
     for (std::size_t i = 0; i < queries; ++i)
-      for (std::size_t j = 0; j < 37; ++j) mask[i * 37 + j] = j + 10 < 37 - queries + i ? -INFINITY : 0.0f;
-    p.options.mask = mask_view(mask.data(), 1, queries, 37, 37);
+      for (std::size_t j = 0; j < keys; ++j) mask[i * keys + j] = j + 10 < keys - queries + i ? -INFINITY : 0.0f;
+    p.options.mask = mask_view(mask.data(), 1, queries, keys, keys);
   }
   const auto calibration = paper_calibration();
   check_against_reference(p, calibration);
@@ -76,6 +77,17 @@ TEST_CASE("half and bfloat16 caches give exactly the float32 result", "[kernels]
   CAPTURE(dim, masked, queries);
   SECTION("half") { check_type<Half>(dim, masked, queries); }
   SECTION("bfloat16") { check_type<BFloat16>(dim, masked, queries); }
+}
+
+// The block kernel widens a thread's leading 16-bit keys once (detail::key_prefix_budget floats)
+// and widens the keys past them group by group: both parts, and the boundary between them.
+TEST_CASE("16-bit caches longer than the widened key prefix", "[kernels][cache]") {
+  constexpr std::size_t dim = 256;
+  const std::size_t keys = detail::key_prefix_budget / dim + 21;
+  const bool masked = GENERATE(false, true);
+  CAPTURE(masked, keys);
+  SECTION("half") { check_type<Half>(dim, masked, 37, keys, 64.0f); }
+  SECTION("bfloat16") { check_type<BFloat16>(dim, masked, 37, keys, 64.0f); }
 }
 
 TEST_CASE("vector widening matches the scalar conversions", "[kernels][cache][simd]") {

@@ -96,12 +96,15 @@ struct QueryBlock {
 template <class Element>
 MaskedRow masked_row(const Element* row, std::size_t limit) noexcept {
   constexpr auto hidden = simd::hidden_bits<Element>;
-  constexpr std::size_t span = simd::mask_span<Element>;
+  constexpr std::size_t span = simd::mask_span<Element>, wide = 4 * span;
+  constexpr simd::MaskBits<Element> zero{0};
   MaskedRow out;
-  while (out.unbiased + span <= limit && simd::all_bits(row + out.unbiased, simd::MaskBits<Element>{0}))
-    out.unbiased += span;
+  while (out.unbiased + wide <= limit && simd::all_bits<Element, 4>(row + out.unbiased, zero)) out.unbiased += wide;
+  while (out.unbiased + span <= limit && simd::all_bits(row + out.unbiased, zero)) out.unbiased += span;
   while (out.unbiased < limit && simd::bits_of(row[out.unbiased]) == 0) ++out.unbiased;
   out.shown = limit;
+  while (out.shown >= out.unbiased + wide && simd::all_bits<Element, 4>(row + out.shown - wide, hidden))
+    out.shown -= wide;
   while (out.shown >= out.unbiased + span && simd::all_bits(row + out.shown - span, hidden)) out.shown -= span;
   while (out.shown > out.unbiased && simd::bits_of(row[out.shown - 1]) == hidden) --out.shown;
   return out;
@@ -163,6 +166,9 @@ inline bool uses_key_pairs(const AttentionGeometry& g) noexcept {
 struct ThreadScratch {
   simd::AlignedVector<float> query_panel;  // [dim][width]
   simd::AlignedVector<float> key_rows;     // [FloatDot::group][dim]: 16-bit keys widened for Q K^T
+  simd::AlignedVector<float> key_prefix;   // [rows][dim]: a KV head's leading 16-bit keys, widened
+  std::size_t prefix_head = 0;             // the KV head whose keys key_prefix holds
+  std::size_t prefix_rows = 0;             // how many of them (0: none)
   simd::AlignedVector<float> value_panel;  // [dim][width]: tail columns of O, sink sums of a correction
   simd::AlignedVector<float> value_rows;   // [width][vector_columns(dim)]: O's other columns
   simd::AlignedVector<float> weights;      // [kv_len][width]
@@ -178,7 +184,8 @@ struct ThreadScratch {
   simd::AlignedVector<std::uint32_t> key_pairs;     // uses_key_pairs: [dim / 2][stride], one KV head
   const void* key_pairs_of = nullptr;               // the head's first key row, or null: none yet
 
-  void prepare(const AttentionGeometry& g, std::size_t calibrated_slots) {
+  // `prefix_keys`: capacity of key_prefix in keys (0 for float32 keys and bfloat16 products).
+  void prepare(const AttentionGeometry& g, std::size_t calibrated_slots, std::size_t prefix_keys) {
     if (g.products == ProductPrecision::bf16) {
       query_pairs.resize(g.head_dim / 2 * width);
       weight_pairs.resize(value_tile / 2 * width);
@@ -187,6 +194,8 @@ struct ThreadScratch {
     key_pairs_of = nullptr;  // a new call: its keys may sit where the last call's were
     query_panel.resize(g.head_dim * width);
     key_rows.resize(simd::FloatDot::group * g.head_dim);
+    key_prefix.resize(prefix_keys * g.head_dim);
+    prefix_rows = 0;
     value_panel.resize(g.head_dim * width);
     value_rows.resize(simd::vector_columns(g.head_dim) * width);
     weights.resize(std::max<std::size_t>(g.kv_len, 1) * width);
@@ -258,19 +267,16 @@ void fill_bias(const MaskRows<Element>& mask, const Rows& keys, std::size_t firs
   }
 }
 
-// The whole panel for keys[0, count); returns how many leading keys need no bias (their panel rows
-// are 0 in the block's lanes and -inf past it, written a vector at a time). Only consecutive keys
-// (the sweep) have such a prefix; chosen columns (the sinks) are filled one by one.
+// The panel for keys[0, count); returns how many leading keys need no bias: their panel rows are
+// not written (nothing reads them: the block's rows see those keys with entry 0, and writing them
+// cost 128 KiB of stores per block at 2,048 keys). Only consecutive keys (the sweep) have such a
+// prefix; chosen columns (the sinks) are filled one by one.
 template <class Rows>
 std::size_t fill_bias(const AttentionGeometry& g, std::size_t head, const QueryBlock& block, const Rows& keys,
                       std::size_t count, float* bias) {
   const auto fill = [&](const auto& mask) {
     std::size_t unbiased = 0;
-    if constexpr (Rows::consecutive) {
-      unbiased = std::min(block.keys_unbiased, count);
-      const Floats open = xsimd::select(block.outside, Floats(-simd::infinity), Floats(0.0f));
-      for (std::size_t j = 0; j < unbiased; ++j) open.store_aligned(bias + j * width);
-    }
+    if constexpr (Rows::consecutive) unbiased = std::min(block.keys_unbiased, count);
     fill_bias(mask, keys, unbiased, count, bias);
     return unbiased;
   };
@@ -317,6 +323,33 @@ simd::ScoreSummary with_dot(const Operands<KV>& in, const AttentionGeometry& g, 
   return score(simd::FloatDot{scratch.query_panel.data(), g.head_dim, scratch.key_rows.data()});
 }
 
+// Floats of widened keys a thread keeps per KV head (512 KiB: L2-resident on current cores).
+inline constexpr std::size_t key_prefix_budget = 128 * 1024;
+
+// Capacity of ThreadScratch::key_prefix in keys: the leading keys of a KV head that fit the budget,
+// for 16-bit keys scored in float32 (float32 keys are read in place, bf16 products read 16-bit rows).
+template <class KV>
+std::size_t key_prefix_capacity(const AttentionGeometry& g) noexcept {
+  if (std::is_same_v<KV, float> || g.products == ProductPrecision::bf16 || g.head_dim == 0) return 0;
+  return std::min(g.kv_len, key_prefix_budget / g.head_dim);
+}
+
+// Keys [0, needed) of `kv_head`, as far as the thread's prefix holds them, widened to float32 once:
+// a thread runs one KV head's blocks (longest first) and query heads back to back, so without it
+// each 16-bit key would be widened again for every query head and block that sees it.
+template <class KV>
+simd::WidenedPrefix widened_keys(const Operands<KV>& in, const AttentionGeometry& g, std::size_t kv_head,
+                                 std::size_t needed, ThreadScratch& scratch) {
+  if (scratch.key_prefix.empty()) return {};
+  if (scratch.prefix_head != kv_head) scratch.prefix_rows = 0;
+  scratch.prefix_head = kv_head;
+  float* rows = scratch.key_prefix.data();
+  const std::size_t wanted = std::min(needed, scratch.key_prefix.size() / g.head_dim);
+  for (; scratch.prefix_rows < wanted; ++scratch.prefix_rows)
+    simd::widen_row(in.k.row(kv_head, scratch.prefix_rows), g.head_dim, rows + scratch.prefix_rows * g.head_dim);
+  return {{rows, static_cast<std::ptrdiff_t>(g.head_dim)}, scratch.prefix_rows};
+}
+
 // Scores of the block against every key any of its rows sees, into scratch.weights (plus the mask
 // in scratch.bias for masked calls; query heads sharing a mask reuse the panel of the previous one).
 template <class KV>
@@ -324,10 +357,11 @@ simd::ScoreSummary score_block(const Operands<KV>& in, const AttentionGeometry& 
                                const QueryBlock& block, ThreadScratch& scratch) {
   const std::size_t kv_head = g.kv_head_of(head);
   const simd::ConsecutiveRows keys{in.k.row(kv_head, 0), in.k.row_stride};
+  const simd::WidenedPrefix prefix = widened_keys(in, g, kv_head, block.keys_any_sees, scratch);
   if (g.mask.empty())
     return with_dot(in, g, head, block, keys, scratch, [&](const auto& dot) {
       return simd::score_keys_by(dot, keys, block.keys_any_sees, block.keys_all_see, block.visible,
-                                 scratch.weights.data());
+                                 scratch.weights.data(), prefix);
     });
   const BiasOwner owner{g.mask.heads == 1 ? 0 : head, block.first, block.keys_any_sees, true};
   if (!(scratch.bias_owner == owner)) {
@@ -336,7 +370,7 @@ simd::ScoreSummary score_block(const Operands<KV>& in, const AttentionGeometry& 
   }
   return with_dot(in, g, head, block, keys, scratch, [&](const auto& dot) {
     return simd::score_keys_biased_by(dot, keys, block.keys_any_sees, scratch.unbiased_keys, scratch.bias.data(),
-                                      scratch.weights.data());
+                                      scratch.weights.data(), prefix);
   });
 }
 
@@ -394,23 +428,27 @@ inline void write_rows(const HeadsView<float>& out, std::size_t head, const Quer
   }
 }
 
-// Which of the swept keys each lane sees, for the scalar repairs below: by the lane's visible count,
-// or (masked calls) by the block's bias panel.
+// Which of the swept keys each of the block's lanes sees, for the scalar repairs below: by the lane's
+// visible count, or (masked calls) by the block's bias panel, whose first `unbiased` keys every lane
+// of the block sees (fill_bias leaves those rows unwritten).
 class LaneVisibility {
  public:
-  LaneVisibility(const QueryBlock& block, const float* bias) : bias_(bias) {
+  LaneVisibility(const QueryBlock& block, const float* bias, std::size_t unbiased = 0)
+      : bias_(bias), unbiased_(unbiased) {
     alignas(simd::alignment) float lanes[width];
     block.visible.store_aligned(lanes);
     for (std::size_t lane = 0; lane < width; ++lane) counts_[lane] = static_cast<std::size_t>(lanes[lane]);
   }
   template <class Rows>
   bool sees(const Rows& keys, std::size_t j, std::size_t lane) const noexcept {
-    return bias_ != nullptr ? bias_[j * width + lane] != -simd::infinity : keys.column(j) < counts_[lane];
+    if (bias_ == nullptr) return keys.column(j) < counts_[lane];
+    return j < unbiased_ || bias_[j * width + lane] != -simd::infinity;
   }
 
  private:
   std::size_t counts_[width];
   const float* bias_;
+  std::size_t unbiased_;
 };
 
 // The vector P V multiplies every row up to the furthest key any lane sees, with weight 0 where a
@@ -450,7 +488,7 @@ void repair_block(const Operands<KV>& in, const AttentionGeometry& g, std::size_
                   ThreadScratch& scratch, Lanes valid) {
   bool keep[width];
   valid.store_unaligned(keep);
-  const LaneVisibility visibility(block, g.mask.empty() ? nullptr : scratch.bias.data());
+  const LaneVisibility visibility(block, g.mask.empty() ? nullptr : scratch.bias.data(), scratch.unbiased_keys);
   const simd::ConsecutiveRows values{in.v.row(g.kv_head_of(head), 0), in.v.row_stride};
   for (std::size_t lane = 0; lane < block.rows; ++lane) {
     if (keep[lane])
@@ -714,7 +752,8 @@ class WaveRunner {
     }
     masked_ = masked_rows(g_, single_wave ? 1 : static_cast<int>(threads));  // engine slices: no OpenMP
     scratch_.resize(threads);
-    for (ThreadScratch& thread : scratch_) thread.prepare(g_, calibrates_any() ? wave_ : 0);
+    for (ThreadScratch& thread : scratch_)
+      thread.prepare(g_, calibrates_any() ? wave_ : 0, key_prefix_capacity<KV>(g_));
   }
 
   CalibrationReport run(int requested_threads) {

@@ -17,6 +17,7 @@
 #include <act/simd/lane_totals.hpp>
 #include <act/simd/widen.hpp>
 
+#include <algorithm>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -79,13 +80,18 @@ MaskBits<Element> bits_of(Element x) noexcept {
 template <class Element>
 inline constexpr std::size_t mask_span = xsimd::batch<std::uint32_t>::size * sizeof(std::uint32_t) / sizeof(Element);
 
-// Whether the mask_span entries from `entries` all have the bits `pattern`: one load and compare.
-template <class Element>
+// Whether the Registers * mask_span entries from `entries` all have the bits `pattern`: their
+// differences from it OR-ed together, one compare and branch (a scan of the mask reads every entry
+// once, 19 MB for a 2,048-query call over 2,304 cells: several registers per test make it cheaper).
+template <class Element, std::size_t Registers = 1>
 bool all_bits(const Element* entries, MaskBits<Element> pattern) noexcept {
   using Words = xsimd::batch<std::uint32_t>;
-  const auto word = static_cast<std::uint32_t>(sizeof(Element) == 4 ? pattern : (pattern << 16) | pattern);
+  const Words word(static_cast<std::uint32_t>(sizeof(Element) == 4 ? pattern : (pattern << 16) | pattern));
   // Intrinsic loads may alias any type.
-  return xsimd::all(Words::load_unaligned(reinterpret_cast<const std::uint32_t*>(entries)) == Words(word));
+  const auto* words = reinterpret_cast<const std::uint32_t*>(entries);
+  Words differences(0u);
+  for (std::size_t r = 0; r < Registers; ++r) differences |= Words::load_unaligned(words + r * Words::size) ^ word;
+  return xsimd::all(differences == Words(0u));
 }
 
 // How a score tile hides keys from lanes.
@@ -111,7 +117,7 @@ struct FloatDot {
   template <std::size_t Keys, class Rows>
   void operator()(const Rows& keys, std::size_t first, Floats (&acc)[Keys]) const noexcept {
     const float* rows[Keys];
-    for (std::size_t j = 0; j < Keys; ++j) rows[j] = widened_row(keys[first + j], j);
+    widen_rows<Keys>(keys, first, rows);
     for (std::size_t j = 0; j < Keys; ++j) acc[j] = Floats(0.0f);
     for (std::size_t c = 0; c < dim; ++c) {
       const Floats query = load(panel + c * width);
@@ -120,22 +126,26 @@ struct FloatDot {
   }
 
  private:
-  static const float* widened_row(const float* row, std::size_t) noexcept { return row; }
-
-  template <class Element>
-  const float* widened_row(const Element* row, std::size_t slot) const noexcept {
-    float* out = widened + slot * dim;
-    std::size_t c = 0;
-    for (; c + width <= dim; c += width) widen(row + c).store_unaligned(out + c);
-    for (; c < dim; ++c) out[c] = widen_scalar(row[c]);
-    return out;
+  // Float32 rows are read in place, 16-bit rows widened into the buffer.
+  template <std::size_t Keys, class Rows>
+  void widen_rows(const Rows& keys, std::size_t first, const float* (&rows)[Keys]) const noexcept {
+    for (std::size_t j = 0; j < Keys; ++j) {
+      if constexpr (std::is_same_v<std::remove_cvref_t<decltype(*keys[0])>, float>) {
+        rows[j] = keys[first + j];
+      } else {
+        widen_row(keys[first + j], dim, widened + j * dim);
+        rows[j] = widened + j * dim;
+      }
+    }
   }
 };
 
-// Scores of rows [first, first + Keys) into out[j][lane] by `dot`, masked as Mask says.
+// Scores of rows [first, first + Keys) into out[j][lane] by `dot`, masked as Mask says. Always
+// inlined: called out of line (GCC 12's choice once the sweep grew), the summary and accumulators
+// went through memory for every group and float32 prefill took 1.05x as long.
 template <std::size_t Keys, KeyMask Mask, class Dot, class Rows>
-void score_group(const Dot& dot, const Rows& keys, std::size_t first, Floats visible, const float* bias, float* out,
-                 ScoreSummary& summary) noexcept {
+[[gnu::always_inline]] inline void score_group(const Dot& dot, const Rows& keys, std::size_t first, Floats visible,
+                                               const float* bias, float* out, ScoreSummary& summary) noexcept {
   Floats acc[Keys];
   dot.template operator()<Keys>(keys, first, acc);
   ScoreSummary local = summary;  // in registers: `out` may alias `summary` as far as the compiler knows
@@ -186,15 +196,36 @@ void score_range(const Dot& dot, const Rows& keys, std::size_t begin, std::size_
   for (; j < end; ++j) score_group<1, Mask>(dot, keys, j, visible, bias, out, summary);
 }
 
+// Rows [0, count) of a head's 16-bit keys already widened to float32 (count 0: none), which the
+// sweeps read in place of the keys themselves.
+struct WidenedPrefix {
+  ConsecutiveRows<float> rows{nullptr, 0};
+  std::size_t count = 0;
+};
+
+// score_range over rows [begin, end): those of the widened prefix from it (16-bit keys scored by
+// FloatDot only: the bfloat16 products read 16-bit rows), the others from `keys`.
+template <KeyMask Mask, class Dot, class Rows>
+void score_split(const Dot& dot, const WidenedPrefix& prefix, const Rows& keys, std::size_t begin, std::size_t end,
+                 Floats visible, const float* bias, float* out, ScoreSummary& summary) noexcept {
+  using Element = std::remove_cvref_t<decltype(*keys[0])>;
+  std::size_t split = begin;
+  if constexpr (std::is_same_v<Dot, FloatDot> && !std::is_same_v<Element, float>) {
+    split = std::clamp(prefix.count, begin, end);
+    score_range<Mask>(dot, prefix.rows, begin, split, visible, bias, out, summary);
+  }
+  score_range<Mask>(dot, keys, split, end, visible, bias, out, summary);
+}
+
 // Scores of rows [0, count) by `dot` (FloatDot, Bf16Dot) into out[j][lane]; rows from `unmasked`
 // on are masked by `visible` (rows before it must be visible to every lane). Returns the lane-wise
 // summary.
 template <class Dot, class Rows>
 ScoreSummary score_keys_by(const Dot& dot, const Rows& keys, std::size_t count, std::size_t unmasked, Floats visible,
-                           float* out) noexcept {
+                           float* out, const WidenedPrefix& prefix = {}) noexcept {
   ScoreSummary summary;
-  score_range<KeyMask::none>(dot, keys, 0, unmasked, visible, nullptr, out, summary);
-  score_range<KeyMask::count>(dot, keys, unmasked, count, visible, nullptr, out, summary);
+  score_split<KeyMask::none>(dot, prefix, keys, 0, unmasked, visible, nullptr, out, summary);
+  score_split<KeyMask::count>(dot, prefix, keys, unmasked, count, visible, nullptr, out, summary);
   return summary;
 }
 
@@ -202,10 +233,10 @@ ScoreSummary score_keys_by(const Dot& dot, const Rows& keys, std::size_t count, 
 // rows before `unbiased` have bias 0 in every lane of the block and are scored without it.
 template <class Dot, class Rows>
 ScoreSummary score_keys_biased_by(const Dot& dot, const Rows& keys, std::size_t count, std::size_t unbiased,
-                                  const float* bias, float* out) noexcept {
+                                  const float* bias, float* out, const WidenedPrefix& prefix = {}) noexcept {
   ScoreSummary summary;
-  score_range<KeyMask::none>(dot, keys, 0, unbiased, Floats(0.0f), nullptr, out, summary);
-  score_range<KeyMask::bias>(dot, keys, unbiased, count, Floats(0.0f), bias, out, summary);
+  score_split<KeyMask::none>(dot, prefix, keys, 0, unbiased, Floats(0.0f), nullptr, out, summary);
+  score_split<KeyMask::bias>(dot, prefix, keys, unbiased, count, Floats(0.0f), bias, out, summary);
   return summary;
 }
 

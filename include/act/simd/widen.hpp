@@ -67,6 +67,14 @@ inline Floats widen(const BFloat16* p) noexcept {
 #endif
 }
 
+// `count` consecutive cache elements widened into out[0, count).
+template <class Element>
+void widen_row(const Element* row, std::size_t count, float* out) noexcept {
+  std::size_t c = 0;
+  for (; c + width <= count; c += width) widen(row + c).store_unaligned(out + c);
+  for (; c < count; ++c) out[c] = widen_scalar(row[c]);
+}
+
 // `width` consecutive 8-bit integers as floats.
 template <class Int8>
 Floats widen(const Int8* q) noexcept {
