@@ -17,7 +17,6 @@
 
 #include <algorithm>
 #include <cstddef>
-#include <cstring>
 
 namespace act::model {
 
@@ -27,7 +26,7 @@ namespace detail {
 struct FloatRows {
   using Products = simd::FloatProducts;
   static void pack(const float* row, std::size_t count, std::size_t padded, float* out) noexcept {
-    std::memcpy(out, row, count * sizeof(float));
+    std::copy_n(row, count, out);  // not memcpy: an empty row may be a null pointer
     std::fill(out + count, out + padded, 0.0f);
   }
 };
