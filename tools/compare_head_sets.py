@@ -7,7 +7,9 @@ candidate (e.g. a search with a cheaper arithmetic or an early stop). Prints the
 selected heads of each, recall (share of the reference's heads the candidate selected), precision
 (share of the candidate's heads the reference selected), and, for every head selected by only one
 of them, both searches' fixed/broken counts and gains, so a disagreement can be read as a head at
-the selection threshold or as a real difference.
+the selection threshold or as a real difference; and, per file, how many selected heads passed by
+the smallest net count any selected head has (fixed - broken), a measure of how fragile the
+selection is (with the shipped rule, net +2 of 128 prompts is the least that passes).
 
     tools/compare_head_sets.py REFERENCE.json[,MORE.json] CANDIDATE.json [--restrict-layers 2-28]
 """
@@ -19,11 +21,27 @@ import sys
 def load(paths):
     heads, measured = set(), {}
     for path in paths.split(","):
-        with open(path, encoding="utf-8") as f:
-            doc = json.load(f)
-        heads |= {tuple(h) for h in doc["heads"]}
-        measured.update({(m["layer"], m["head"]): m["values"] for m in doc.get("measurements", [])})
+        try:
+            with open(path, encoding="utf-8") as f:
+                doc = json.load(f)
+            heads |= {(int(h[0]), int(h[1])) for h in doc["heads"]}
+            measured.update({(m["layer"], m["head"]): m["values"] for m in doc.get("measurements", [])})
+        except (OSError, ValueError) as e:
+            sys.exit(f"compare_head_sets: {path}: {e}")
+        except (KeyError, TypeError, IndexError) as e:
+            sys.exit(f"compare_head_sets: {path}: not an act-head-set file ({type(e).__name__}: {e})")
     return heads, measured
+
+
+def fragility(name, heads, measured):
+    """One line: the selected heads whose net count (fixed - broken) is the smallest among them."""
+    nets = {h: measured[h]["fixed"] - measured[h]["broken"] for h in heads
+            if h in measured and "fixed" in measured[h] and "broken" in measured[h]}
+    if not nets:
+        return f"{name}: no selected head has fixed/broken counts"
+    least = min(nets.values())
+    at = sorted(h for h, n in nets.items() if n == least)
+    return f"{name}: {len(at)} of {len(nets)} selected heads pass by the least net count, {least:+g}"
 
 
 def layer_range(text):
@@ -58,6 +76,8 @@ def main():
         for head in sorted(only):
             print(f"  {label}: {head[0]}:{head[1]}  reference [{describe(ref_values.get(head))}]"
                   f"  candidate [{describe(cand_values.get(head))}]")
+    print(fragility("reference", ref, ref_values))
+    print(fragility("candidate", cand, cand_values))
     return 0
 
 

@@ -2,6 +2,7 @@
 """Markdown tables from the result files tools/run_eval.sh writes (act-eval-results JSON).
 
 Usage: tools/eval_tables.py RESULTS_DIR
+       tools/eval_tables.py --policies RESULTS_DIR   (the files tools/compare_policies.sh writes)
 
 Accuracy is in percent; "+f/-b" counts the dev examples a head set turned right / wrong compared
 with the baseline (needs --per-example files), which shows how much of a difference is a few rows,
@@ -76,13 +77,8 @@ def cell(base, other):
     return text + ")"
 
 
-def main_table(d):
-    base = load(d, "baseline")
-    family = {**load(d, "act-classification"), **load(d, "act-multiple-choice")}
-    shared = load(d, "act-shared")
-    random = {**load(d, "random-classification"), **load(d, "random-multiple-choice")}
-    every = load(d, "all-heads")
-    columns = [("ACT family set", family), ("ACT shared set", shared), ("random heads", random), ("all heads", every)]
+def comparison_table(base, columns):
+    """One row per (task, protocol) of the baseline, a cell per column, then the mean change per protocol."""
     print("| task | protocol | rows | baseline | " + " | ".join(c for c, _ in columns) + " |")
     print("|---|---|---|---|" + "---|" * len(columns))
     sums = {}
@@ -104,6 +100,16 @@ def main_table(d):
             deltas = sums.get((protocol, name), [])
             row.append(f"{sum(deltas) / len(deltas):+.2f} ({len(deltas)} tasks)" if deltas else "–")
         print("| " + " | ".join(row) + " |")
+
+
+def main_table(d):
+    base = load(d, "baseline")
+    family = {**load(d, "act-classification"), **load(d, "act-multiple-choice")}
+    shared = load(d, "act-shared")
+    random = {**load(d, "random-classification"), **load(d, "random-multiple-choice")}
+    every = load(d, "all-heads")
+    comparison_table(base, [("ACT family set", family), ("ACT shared set", shared), ("random heads", random),
+                            ("all heads", every)])
     hurt = [f"{k[0]}/{k[1]}" for k, b in base.items() if k in family and accuracy(family[k]) <= accuracy(b)]
     print()
     print("Family set does not help (change <= 0): " + (", ".join(hurt) if hurt else "none"))
@@ -142,9 +148,55 @@ def kshot_table(d):
         print(f"| {key[0]} | {accuracy(b):.1f} ({seeds(b)}) | " + (f"{accuracy(a):.1f} ({seeds(a)})" if a else "–") + " |")
 
 
+def exact_table(d):
+    """The multiple-choice and shared sets, screened (shipped) against searched exactly."""
+    base = load(d, "baseline")
+    columns = [("MC set, screened", load(d, "act-multiple-choice")), ("MC set, exact", load(d, "act-multiple-choice-exact")),
+               ("shared set, screened", load(d, "act-shared")), ("shared set, exact", load(d, "act-shared-exact"))]
+    if not base or not (columns[1][1] or columns[3][1]):
+        return
+    print()
+    comparison_table(base, columns)
+
+
+POLICIES = ["paper", "keep-token0", "scale-only", "top-k-2", "initial-token"]
+
+
+def policy_tables(d):
+    """Per classification task, each policy's set against the baseline, then against the paper's."""
+    base = load(d, "baseline")
+    if not base:
+        sys.exit(f"eval_tables: no baseline.json in {d}")
+    runs = [(name, load(d, "policy-" + name)) for name in POLICIES]
+    runs = [(name, r) for name, r in runs if r]
+    paper = dict(runs).get("paper", {})
+    for title, reference in [("baseline", base), ("the paper's ACT", paper)]:
+        print(f"\nAgainst {title}:\n")
+        print("| task | rows | " + title + " | " + " | ".join(name for name, _ in runs) + " |")
+        print("|---|---|---|" + "---|" * len(runs))
+        keys = [k for k in base if k[1] == "label" and k in reference]
+        if not keys:
+            continue
+        for key in keys:
+            row = [key[0], str(base[key]["rows"]), f"{accuracy(reference[key]):.1f}"]
+            row += [cell(reference[key], r.get(key)) for _, r in runs]
+            print("| " + " | ".join(row) + " |")
+        means = [sum(accuracy(r[k]) - accuracy(reference[k]) for k in keys) / len(keys) for _, r in runs]
+        print("| mean change | | | " + " | ".join(f"{m:+.2f}" for m in means) + " |")
+    print()
+    for name, r in runs:
+        moved = lambda sign: [k[0] for k in base if k in r and k[1] == "label" and
+                              sign * (accuracy(r[k]) - accuracy(base[k])) > 0]
+        print(f"- {name}: helps {', '.join(moved(1)) or 'none'}; hurts {', '.join(moved(-1)) or 'none'}")
+
+
 if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--policies":
+        policy_tables(sys.argv[2])
+        sys.exit(0)
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     main_table(sys.argv[1])
     grid_table(sys.argv[1])
     kshot_table(sys.argv[1])
+    exact_table(sys.argv[1])

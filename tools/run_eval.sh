@@ -7,6 +7,8 @@
 #   all-heads         every candidate head (layers 2..28)
 #   grid-sst2-b*-t*   sst2 with the classification set under other beta and tau
 #   kshot-*           sst2 and trec, 4 demonstrations, seeds 1,2,3, without and with ACT
+#   act-*-exact       the multiple-choice and shared sets searched exactly (tools/search_heads.sh)
+# Arguments name the evaluations to run (default: all of them).
 # Then prints the tables (tools/eval_tables.py). Finished result files are kept, so an
 # interrupted run resumes at the first missing one.
 #
@@ -22,10 +24,12 @@ export ACT_DATA_DIR=${ACT_DATA_DIR:-../shared/data}
 mkdir -p "$results"
 
 # run NAME ARGS...: one eval into $results/NAME.json, skipped when that file exists.
+wanted=("$@")
 run() {
   local name=$1
   shift
   [ -s "$results/$name.json" ] && return 0
+  if [ ${#wanted[@]} -gt 0 ] && [[ ! " ${wanted[*]} " == *" $name "* ]]; then return 0; fi
   echo "== $name" >&2
   /usr/bin/time -f "$name: %e s wall, %U s user" "$runner" eval -m "$model" -t "${THREADS:-2}" -q --split dev \
     --per-example --out "$results/$name.json.part" "$@" | tee "$results/$name.log"
@@ -50,5 +54,7 @@ for beta in 0.2 0.4 0.6; do
 done
 run kshot-baseline --task sst2,trec --protocol label --shots 4 --seeds 1,2,3
 run kshot-act --task sst2,trec --protocol label --shots 4 --seeds 1,2,3 --act-heads "$heads-classification.json"
+run act-multiple-choice-exact "${mc[@]}" --act-heads "$heads-multiple-choice-exact.json"
+run act-shared-exact "${all[@]}" --act-heads "$heads-shared-exact.json"
 
 python3 tools/eval_tables.py "$results"

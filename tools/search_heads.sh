@@ -4,7 +4,11 @@
 #   classification   the 9 classification tasks, label protocol, exact search
 #   multiple-choice  the 7 multiple-choice tasks, loglik-norm protocol, screened (32 prompts, best 48 kept)
 #   shared           all 16 tasks, screened likewise
-# plus, for measuring screening, the classification search screened (written to $WORK only).
+# plus, for measuring screening, the classification search screened (written to $WORK only), and
+# the multiple-choice and shared sets searched exactly (every head on all 128 prompts; the library's
+# float32 GEMM and the early stop, which select what the exact OpenBLAS search selects):
+#   multiple-choice-exact, shared-exact   data/heads/smollm2-135m-{multiple-choice,shared}-exact.json
+# Arguments name the searches to run (default: all of them, in the order above).
 # Selection: heads whose accuracy gain exceeds 0.01, i.e. at least 2 of the 128 prompts more right
 # than wrong (a single flip is within noise). Every search checkpoints to $WORK and resumes when
 # re-run; re-running with finished checkpoints only re-applies the selection rule (SELECT,
@@ -25,9 +29,11 @@ top_k=${TOP_K:-0}
 export ACT_DATA_DIR=${ACT_DATA_DIR:-../shared/data}
 mkdir -p "$work" data/heads
 
+wanted=("$@")
 search() {
   local name=$1 out=$2
   shift 2
+  if [ ${#wanted[@]} -gt 0 ] && [[ ! " ${wanted[*]} " == *" $name "* ]]; then return 0; fi
   echo "== $name" >&2
   /usr/bin/time -f "$name: %e s wall, %U s user" "$runner" search-heads -m "$model" -t "$threads" --prompts 128 \
     --select "$select" --min-gain "$min_gain" --top-k "$top_k" --checkpoint "$work/$name.ckpt" -o "$out" "$@" 2>&1 | tee "$work/$name.log"
@@ -38,3 +44,6 @@ search classification data/heads/smollm2-135m-classification.json --tasks classi
 search multiple-choice data/heads/smollm2-135m-multiple-choice.json --tasks multiple_choice --protocol loglik-norm "${screen[@]}"
 search shared data/heads/smollm2-135m-shared.json --tasks all --protocol loglik-norm "${screen[@]}"
 search classification-screened "$work/classification-screened.json" --tasks classification "${screen[@]}"
+exact=(--matmul f32 --early-stop)
+search multiple-choice-exact data/heads/smollm2-135m-multiple-choice-exact.json --tasks multiple_choice --protocol loglik-norm "${exact[@]}"
+search shared-exact data/heads/smollm2-135m-shared-exact.json --tasks all --protocol loglik-norm "${exact[@]}"

@@ -317,14 +317,14 @@ void register_search_heads(CLI::App& app) {
   command
       ->add_option("--factors", o->factors,
                    "A factor per head from this grid, e.g. 0.25,0.5,0.75: one exact search per factor with the "
-                   "rescaler scale-only:FACTOR; each head keeps its best factor (use with --detector initial-token)")
+                   "rescaler scale-only:FACTOR; each head keeps its best factor (use with --detector initial-token); "
+                   "with --early-stop, only heads that cannot pass stop early")
       ->delimiter(',')
       ->check(real_number_in(0.0, std::numeric_limits<double>::infinity()))
       ->excludes("--rescaler")
       ->excludes("--beta")
       ->excludes("--naive")
-      ->excludes("--screen-prompts")
-      ->excludes("--early-stop");
+      ->excludes("--screen-prompts");
   command->callback([o] { run_search(*o); });
 }
 

@@ -49,6 +49,14 @@ SearchOptions quiet(WorkSplit split, int threads) {
   return o;
 }
 
+// The factor searches' policy and grid: initial-token scaling, scaled down and up.
+const std::vector<float> factor_grid = {0.25f, 4.0f};
+SearchOptions initial_token_options() {
+  SearchOptions o = quiet(WorkSplit::prompts, 2);
+  o.calibration = {act::InitialToken{}, act::ScaleOnly{1.0f}};
+  return o;
+}
+
 }  // namespace
 
 TEST_CASE("head search: candidates skip layers 0, 1 and the last by default", "[eval][search]") {
@@ -239,11 +247,9 @@ TEST_CASE("factor search: on the model, the chosen factor is the best and the mo
   const auto* m = act::testing::stories_model();
   if (m == nullptr) return;
   const auto plans = calibration_plans(*m);
-  SearchOptions options = quiet(WorkSplit::prompts, 2);
-  options.calibration = {act::InitialToken{}, act::ScaleOnly{1.0f}};
-  const std::vector<float> grid = {0.25f, 4.0f};
+  SearchOptions options = initial_token_options();
   const auto searches =
-      search_factors(grid, options, [&](const SearchOptions& one) { return search_heads(*m, plans, one); });
+      search_factors(factor_grid, options, [&](const SearchOptions& one) { return search_heads(*m, plans, one); });
   REQUIRE(searches.size() == 2);
   // Each factor's search is the plain search with that factor.
   options.calibration = act::AnyCalibration::initial_token_scaling(4.0f);
@@ -275,6 +281,37 @@ TEST_CASE("factor search: on the model, the chosen factor is the best and the mo
   alone.set_calibration(back.calibration());
   const auto outcomes = evaluate_plans(*m, plans, act::model::ActSettings::from_head_set(alone), WorkSplit::model, 1);
   CHECK(tally(outcomes).margin_sum / static_cast<double>(plans.size()) == top.margin);
+}
+
+TEST_CASE("factor search: the early stop chooses the full search's heads and factors",
+          "[eval][search][factors][shared]") {
+  const auto* m = act::testing::stories_model();
+  if (m == nullptr) return;
+  const auto plans = calibration_plans(*m);
+  SearchOptions options = initial_token_options();
+  const auto search = [&](const SearchOptions& one) { return search_heads(*m, plans, one); };
+  const auto full = best_factors(search_factors(factor_grid, options, search), SelectBy::accuracy);
+  std::size_t stopped = 0;
+  for (const SelectionRule rule :
+       {SelectionRule{SelectBy::accuracy, 0, -0.2}, SelectionRule{SelectBy::accuracy, 2, -0.2},
+        SelectionRule{SelectBy::accuracy, 0, 0.0}}) {
+    INFO("min_gain " << rule.min_gain << " top_k " << rule.top_k);
+    SearchOptions stopping = options;
+    stopping.early_stop = early_stop_for(rule);
+    const auto quick = best_factors(search_factors(factor_grid, stopping, search), SelectBy::accuracy);
+    const act::HeadSet expected = make_factor_head_set(full, rule, options.calibration, 0.25f, "m");
+    const act::HeadSet chosen = make_factor_head_set(quick, rule, options.calibration, 0.25f, "m");
+    CHECK(chosen.heads() == expected.heads());
+    CHECK(chosen.factors() == expected.factors());
+    REQUIRE(quick.size() == full.size());
+    for (std::size_t h = 0; h < quick.size(); ++h) {
+      // Only rejection stops a head, so every head the rule may keep was measured in full.
+      stopped += quick[h].effect.complete() ? 0 : 1;
+      CHECK((quick[h].effect.complete() || quick[h].effect.stop == HeadStop::rejected));
+      if (quick[h].effect.accuracy_gain > rule.min_gain) CHECK(quick[h].effect.values() == full[h].effect.values());
+    }
+  }
+  CHECK(stopped > 0);
 }
 
 TEST_CASE("controls: random heads are distinct, sorted and seeded", "[eval][search]") {

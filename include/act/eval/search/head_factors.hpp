@@ -5,6 +5,9 @@
 // A head is selected as make_head_set does (its best gain must beat min_gain; top_k best), and the
 // head set records the chosen factor per head (head_set.hpp, version 3). The search engine itself
 // is untouched: this is one search per factor and a choice over their measurements.
+// With an early stop, each factor's search only rejects (early_stop.hpp): a head that may pass
+// runs every prompt, so the factors under which it passes are compared on full measurements, and
+// a rejected factor (its gain's upper bound at or below min_gain) never beats one that passes.
 #include <act/eval/search/head_search.hpp>
 #include <act/eval/search/head_selection.hpp>
 #include <act/policies/policy_text.hpp>
@@ -36,6 +39,7 @@ inline AnyCalibration with_factor(const AnyCalibration& base, float factor) {
 
 // Runs `search(plans, options)` (search_heads or a compatible engine) once per factor. With a
 // checkpoint, each factor gets its own file, PATH.factor-F, since a checkpoint belongs to one policy.
+// An early stop in `options` is made rejection-only (see the top of this file).
 // Throws std::invalid_argument for an empty grid.
 template <class Search>
 std::vector<FactorSearch> search_factors(std::span<const float> factors, const SearchOptions& options,
@@ -45,6 +49,7 @@ std::vector<FactorSearch> search_factors(std::span<const float> factors, const S
   for (const float factor : factors) {
     SearchOptions one = options;
     one.calibration = with_factor(options.calibration, factor);
+    if (one.early_stop) one.early_stop->accept = false;
     if (options.checkpoint) one.checkpoint = options.checkpoint->string() + ".factor-" + float_text(factor);
     out.push_back({factor, search(one)});
   }

@@ -5,7 +5,7 @@ For each prompt, runs `act-llama dump-logits` once per configuration and compare
 logits with the f32 run: the largest |difference| and the share of positions whose top-1 token is
 the same. Prompts: a few fixed texts plus the first SST-2 dev sentences ($ACT_DATA_DIR/sst2/dev.jsonl).
 
-    tools/compare_kv_types.py BUILD/examples/act-llama/act-llama [--model FILE] [--prompts N] [--config NAME]
+    tools/compare_arithmetic.py BUILD/examples/act-llama [--model FILE] [--prompts N] [--config NAME]
 """
 import argparse
 import json
