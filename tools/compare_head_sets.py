@@ -9,12 +9,16 @@ selected heads of each, recall (share of the reference's heads the candidate sel
 of them, both searches' fixed/broken counts and gains, so a disagreement can be read as a head at
 the selection threshold or as a real difference; and, per file, how many selected heads passed by
 the smallest net count any selected head has (fixed - broken), a measure of how fragile the
-selection is (with the shipped rule, net +2 of 128 prompts is the least that passes).
+selection is (with the shipped rule, net +2 of 128 prompts is the least that passes), and how
+many heads a search of heads without any effect would select by that rule: each head's discordant
+prompts (fixed + broken) falling either way with probability 1/2 (a sign test), summed over the
+heads measured on every prompt (not given for early-stopped or screened searches).
 
     tools/compare_head_sets.py REFERENCE.json[,MORE.json] CANDIDATE.json [--restrict-layers 2-28]
 """
 import argparse
 import json
+import math
 import sys
 
 
@@ -41,7 +45,21 @@ def fragility(name, heads, measured):
         return f"{name}: no selected head has fixed/broken counts"
     least = min(nets.values())
     at = sorted(h for h, n in nets.items() if n == least)
-    return f"{name}: {len(at)} of {len(nets)} selected heads pass by the least net count, {least:+g}"
+    line = f"{name}: {len(at)} of {len(nets)} selected heads pass by the least net count, {least:+g}"
+    chance = chance_selections(measured, least)
+    return line + (f"; heads without effect would give {chance:.1f} selections by chance" if chance is not None else "")
+
+
+def chance_selections(measured, least):
+    """Expected selections (net count >= least) if every measured head had no effect, or None when
+    some head was not run on every prompt."""
+    total = 0.0
+    for values in measured.values():
+        if "evaluated" in values or "screened_out" in values or "fixed" not in values:
+            return None
+        n = int(values["fixed"] + values["broken"])
+        total += sum(math.comb(n, f) for f in range(n + 1) if 2 * f - n >= least) / 2**n
+    return total
 
 
 def layer_range(text):
@@ -52,7 +70,7 @@ def layer_range(text):
 def describe(values):
     if values is None:
         return "not measured"
-    keys = ("fixed", "broken", "accuracy_gain", "prompts")
+    keys = ("fixed", "broken", "accuracy_gain", "accuracy_gain_at_most", "evaluated", "prompts")
     return ", ".join(f"{k} {values[k]:g}" for k in keys if k in values)
 
 
