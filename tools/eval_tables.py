@@ -171,18 +171,19 @@ def policy_tables(d):
     runs = [(name, r) for name, r in runs if r]
     paper = dict(runs).get("paper", {})
     for title, reference in [("baseline", base), ("the paper's ACT", paper)]:
+        columns = [(name, r) for name, r in runs if r is not reference]
         print(f"\nAgainst {title}:\n")
-        print("| task | rows | " + title + " | " + " | ".join(name for name, _ in runs) + " |")
-        print("|---|---|---|" + "---|" * len(runs))
+        print("| task | rows | " + title + " | " + " | ".join(name for name, _ in columns) + " |")
+        print("|---|---|---|" + "---|" * len(columns))
         keys = [k for k in base if k[1] == "label" and k in reference]
         if not keys:
             continue
         for key in keys:
             row = [key[0], str(base[key]["rows"]), f"{accuracy(reference[key]):.1f}"]
-            row += [cell(reference[key], r.get(key)) for _, r in runs]
+            row += [cell(reference[key], r.get(key)) for _, r in columns]
             print("| " + " | ".join(row) + " |")
-        means = [sum(accuracy(r[k]) - accuracy(reference[k]) for k in keys) / len(keys) for _, r in runs]
-        print("| mean change | | | " + " | ".join(f"{m:+.2f}" for m in means) + " |")
+        deltas = [[accuracy(r[k]) - accuracy(reference[k]) for k in keys if k in r] for _, r in columns]
+        print("| mean change | | | " + " | ".join(f"{sum(d) / len(d):+.2f}" if d else "–" for d in deltas) + " |")
     print()
     for name, r in runs:
         moved = lambda sign: [k[0] for k in base if k in r and k[1] == "label" and
