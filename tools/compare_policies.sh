@@ -5,43 +5,29 @@
 # The paper's rule is the shipped set (data/heads/smollm2-135m-classification.json); the
 # variants are searched with the library's float32 GEMM and the early stop, which select the same
 # heads as the exact OpenBLAS search (docs/results.md, "Head search: cheaper matrix products").
-# Head sets go to data/heads/policies/, evaluations to $RESULTS; finished files are kept, so an
-# interrupted run resumes. Then prints how each variant's heads compare with the paper's
-# (tools/compare_head_sets.py) and the tables (tools/eval_tables.py --policies).
+# Head sets go to data/heads/policies/, evaluations to $RESULTS; searches resume from their
+# checkpoints and finished evaluations are kept, so an interrupted run resumes. Then prints how
+# each variant's heads compare with the paper's (tools/compare_head_sets.py) and the tables
+# (tools/eval_tables.py --policies).
 #
-#   RUNNER (build/release/examples/act-llama)  ACT_MODEL (~/.cache/act/SmolLM2-135M-Instruct.Q4_1.gguf)
-#   ACT_DATA_DIR (../shared/data)  THREADS (2)  WORK (build/policy-search)  RESULTS (build/policy-results)
+#   RUNNER, ACT_MODEL, ACT_DATA_DIR, THREADS as in tools/lib/runner_jobs.sh
+#   WORK (build/policy-search)  RESULTS (build/policy-results)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-runner=${RUNNER:-build/release/examples/act-llama}
-model=${ACT_MODEL:-$HOME/.cache/act/SmolLM2-135M-Instruct.Q4_1.gguf}
+source tools/lib/runner_jobs.sh
 work=${WORK:-build/policy-search}
 results=${RESULTS:-build/policy-results}
-threads=${THREADS:-2}
 heads=data/heads/policies
-export ACT_DATA_DIR=${ACT_DATA_DIR:-../shared/data}
 mkdir -p "$work" "$results" "$heads"
 
-# search NAME POLICY-ARGS...: one exact search into $heads/NAME.json, skipped when it exists.
+# search NAME POLICY-ARGS...: one exact search into $heads/NAME.json.
 search() {
-  local name=$1
-  shift
-  [ -s "$heads/$name.json" ] && return 0
-  echo "== search $name" >&2
-  /usr/bin/time -f "search $name: %e s wall, %U s user" "$runner" search-heads -m "$model" -t "$threads" -q \
-    --tasks classification --prompts 128 --min-gain 0.01 --matmul f32 --early-stop \
-    --checkpoint "$work/$name.ckpt" -o "$heads/$name.json" "$@" 2>&1 | tee "$work/$name.log"
+  search_job "$1" "$heads/$1.json" "$work" -q --tasks classification --min-gain 0.01 --matmul f32 --early-stop "${@:2}"
 }
 
-# evaluate NAME ARGS...: the classification dev split into $results/NAME.json, skipped when it exists.
+# evaluate NAME ARGS...: the classification dev split into $results/NAME.json.
 evaluate() {
-  local name=$1
-  shift
-  [ -s "$results/$name.json" ] && return 0
-  echo "== eval $name" >&2
-  "$runner" eval -m "$model" -t "$threads" -q --split dev --task classification --protocol label \
-    --per-example --out "$results/$name.json.part" "$@" > "$results/$name.log"
-  mv "$results/$name.json.part" "$results/$name.json"
+  eval_job "$results/$1.json" --task classification --protocol label "${@:2}"
 }
 
 search keep-token0 --detector column-mean:0.1:token0 --rescaler redistribute:0.4

@@ -29,17 +29,32 @@ def letter_argmax(result):
 
 
 def load(directory, name):
+    """{(task, protocol): result} of one result file; {} when it is missing, exit on a bad one."""
     path = os.path.join(directory, name + ".json")
     if not os.path.exists(path):
         return {}
-    with open(path) as f:
-        doc = json.load(f)
-    results = {}
-    for r in doc["results"]:
-        results[(r["task"], r["protocol"])] = r
-        if r["protocol"] == "letter" and "examples" in r["runs"][0]:
-            results[(r["task"], "letter-argmax")] = letter_argmax(r)
-    return results
+    try:
+        with open(path) as f:
+            doc = json.load(f)
+        results = {}
+        for r in doc["results"]:
+            check_result(r)
+            results[(r["task"], r["protocol"])] = r
+            if r["protocol"] == "letter" and "examples" in r["runs"][0]:
+                results[(r["task"], "letter-argmax")] = letter_argmax(r)
+        return results
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as e:
+        sys.exit(f"eval_tables: {path}: not an act-eval-results file ({type(e).__name__}: {e})")
+
+
+def check_result(r):
+    """Raises ValueError unless r has an accuracy in [0, 1] and runs whose examples agree with it."""
+    if not 0.0 <= r["accuracy"] <= 1.0 or not r["runs"]:
+        raise ValueError(f"{r['task']}/{r['protocol']}: accuracy outside [0, 1] or no runs")
+    for run in r["runs"]:
+        for e in run.get("examples", []):
+            if not isinstance(e["predicted"], int) or not isinstance(e["label"], int):
+                raise ValueError(f"{r['task']}/{r['protocol']}: an example without integer predicted/label")
 
 
 def accuracy(result):
@@ -51,6 +66,9 @@ def flips(base, other):
     a, b = base["runs"][0].get("examples"), other["runs"][0].get("examples")
     if a is None or b is None:
         return None
+    if len(a) != len(b):
+        sys.exit(f"eval_tables: {base['task']}/{base['protocol']}: {len(a)} examples against {len(b)}; "
+                 "were both files evaluated on the same split?")
     right = lambda e: e["predicted"] == e["label"]
     fixed = sum(1 for x, y in zip(a, b) if not right(x) and right(y))
     broken = sum(1 for x, y in zip(a, b) if right(x) and not right(y))

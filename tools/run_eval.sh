@@ -12,30 +12,22 @@
 # Then prints the tables (tools/eval_tables.py). Finished result files are kept, so an
 # interrupted run resumes at the first missing one.
 #
-#   RUNNER (build/examples/act-llama)  ACT_MODEL (~/.cache/act/SmolLM2-135M-Instruct.Q4_1.gguf)
-#   ACT_DATA_DIR (../shared/data)  THREADS (2)  RESULTS (build/eval-results)  HEADS (data/heads/smollm2-135m)
+#   RUNNER, ACT_MODEL, ACT_DATA_DIR, THREADS as in tools/lib/runner_jobs.sh
+#   RESULTS (build/eval-results)  HEADS (data/heads/smollm2-135m)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-runner=${RUNNER:-build/examples/act-llama}
-model=${ACT_MODEL:-$HOME/.cache/act/SmolLM2-135M-Instruct.Q4_1.gguf}
+source tools/lib/runner_jobs.sh
 results=${RESULTS:-build/eval-results}
 heads=${HEADS:-data/heads/smollm2-135m}
-export ACT_DATA_DIR=${ACT_DATA_DIR:-../shared/data}
 mkdir -p "$results"
 
-# run NAME ARGS...: one eval into $results/NAME.json, skipped when that file exists.
-wanted=("$@")
+# run NAME ARGS...: one evaluation into $results/NAME.json, when the arguments name it.
 run() {
-  local name=$1
-  shift
-  [ -s "$results/$name.json" ] && return 0
-  if [ ${#wanted[@]} -gt 0 ] && [[ ! " ${wanted[*]} " == *" $name "* ]]; then return 0; fi
-  echo "== $name" >&2
-  /usr/bin/time -f "$name: %e s wall, %U s user" "$runner" eval -m "$model" -t "${THREADS:-2}" -q --split dev \
-    --per-example --out "$results/$name.json.part" "$@" | tee "$results/$name.log"
-  mv "$results/$name.json.part" "$results/$name.json"
+  wanted_job "$1" "${jobs[@]}" || return 0
+  eval_job "$results/$1.json" "${@:2}"
 }
 
+jobs=("$@")
 cls=(--task classification --protocol label)
 mc=(--task multiple_choice --protocol letter,loglik,loglik-norm)
 all=(--task all --protocol label,letter,loglik,loglik-norm)

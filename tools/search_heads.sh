@@ -14,31 +14,22 @@
 # re-run; re-running with finished checkpoints only re-applies the selection rule (SELECT,
 # MIN_GAIN, TOP_K) to the stored measurements.
 #
-#   RUNNER (build/examples/act-llama)  ACT_MODEL (~/.cache/act/SmolLM2-135M-Instruct.Q4_1.gguf)
-#   ACT_DATA_DIR (../shared/data)  THREADS (2)  WORK (build/head-search)
-#   SELECT (accuracy)  MIN_GAIN (0.01)  TOP_K (0)
+#   RUNNER, ACT_MODEL, ACT_DATA_DIR, THREADS as in tools/lib/runner_jobs.sh
+#   WORK (build/head-search)  SELECT (accuracy)  MIN_GAIN (0.01)  TOP_K (0)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-runner=${RUNNER:-build/examples/act-llama}
-model=${ACT_MODEL:-$HOME/.cache/act/SmolLM2-135M-Instruct.Q4_1.gguf}
+source tools/lib/runner_jobs.sh
 work=${WORK:-build/head-search}
-threads=${THREADS:-2}
-select=${SELECT:-accuracy}
-min_gain=${MIN_GAIN:-0.01}
-top_k=${TOP_K:-0}
-export ACT_DATA_DIR=${ACT_DATA_DIR:-../shared/data}
+rule=(--select "${SELECT:-accuracy}" --min-gain "${MIN_GAIN:-0.01}" --top-k "${TOP_K:-0}")
 mkdir -p "$work" data/heads
 
-wanted=("$@")
+# search NAME OUT ARGS...: one search, when the arguments name it.
 search() {
-  local name=$1 out=$2
-  shift 2
-  if [ ${#wanted[@]} -gt 0 ] && [[ ! " ${wanted[*]} " == *" $name "* ]]; then return 0; fi
-  echo "== $name" >&2
-  /usr/bin/time -f "$name: %e s wall, %U s user" "$runner" search-heads -m "$model" -t "$threads" --prompts 128 \
-    --select "$select" --min-gain "$min_gain" --top-k "$top_k" --checkpoint "$work/$name.ckpt" -o "$out" "$@" 2>&1 | tee "$work/$name.log"
+  wanted_job "$1" "${jobs[@]}" || return 0
+  search_job "$1" "$2" "$work" "${rule[@]}" "${@:3}"
 }
 
+jobs=("$@")
 screen=(--screen-prompts 32 --screen-keep 48)
 search classification data/heads/smollm2-135m-classification.json --tasks classification
 search multiple-choice data/heads/smollm2-135m-multiple-choice.json --tasks multiple_choice --protocol loglik-norm "${screen[@]}"

@@ -2,6 +2,10 @@
 // statistics must equal row T of the reference prefill over T + 1 tokens.
 #include "kernel_testing.hpp"
 
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
 using namespace act;
 using namespace act::testing;
 
@@ -31,7 +35,61 @@ std::vector<T> rows_at(const std::vector<T>& data, std::size_t heads, std::size_
   return picked;
 }
 
+// ColumnMeanThreshold behind a plain select(): decode cannot tell that it tests columns one by one,
+// so it updates the statistics first and calls select() on them afterwards.
+struct OpaqueColumnMean {
+  ColumnMeanThreshold inner;
+  void select(ColumnStatsView stats, SinkSet& out) const { inner.select(stats, out); }
+};
+
+// One decode step of `p` with running statistics in `state`.
+template <class Cal>
+Result decode_step(const Problem& p, const Cal& calibration, SinkState& state) {
+  Result r{std::vector<float>(p.q.size()), std::vector<float>(p.shape.q_heads), {}, {}, {}};
+  AttentionExtras extras;
+  extras.lse = r.lse;
+  extras.sinks = &r.sinks;
+  extras.running_stats = state.span();
+  r.report = attention(p.queries(), p.keys(), p.values(), head_major(r.out.data(), p.shape.q_heads, 1, p.shape.dim),
+                       p.options, calibration, extras);
+  return r;
+}
+
 }  // namespace
+
+TEST_CASE("decode: a columnwise detector tested in the statistics pass chooses what select() chooses",
+          "[kernels][decode]") {
+  static_assert(ColumnwiseDetector<ColumnMeanThreshold> && !ColumnwiseDetector<OpaqueColumnMean>);
+  const KeepSink keep = GENERATE(KeepSink::first_candidate, KeepSink::none);
+  CAPTURE(static_cast<int>(keep));
+  const std::size_t kv_len = 2100;
+  Problem p = random_problem({9, 3, 1, kv_len, 64}, {}, 5);
+  plant_sinks(p, {0, 7, 700, 2000}, 30.0f);
+  const auto one_pass = Calibration{ColumnMeanThreshold(0.1f, keep), Redistribute(0.4f)};
+  const auto two_pass = Calibration{OpaqueColumnMean{ColumnMeanThreshold(0.1f, keep)}, Redistribute(0.4f)};
+  SinkState one_pass_state(9), two_pass_state(9);
+  // Steps: the whole cache; a row that sees 1,500 keys, so key 2000 is a sink only through the
+  // statistics of the step before; the whole cache again with an invalid row in head 4.
+  for (int step = 0; step < 3; ++step) {
+    CAPTURE(step);
+    p.options.valid_keys = step == 1 ? 1500 : kv_len;
+    p.options.query_position = p.options.valid_keys - 1;
+    if (step == 2) p.q_at(4, 0, 3) = std::numeric_limits<float>::quiet_NaN();
+    const Result a = decode_step(p, one_pass, one_pass_state);
+    const Result b = decode_step(p, two_pass, two_pass_state);
+    CHECK(a.sinks == b.sinks);
+    CHECK(a.report == b.report);
+    CHECK(std::memcmp(a.out.data(), b.out.data(), a.out.size() * sizeof(float)) == 0);  // NaN rows too
+    for (std::size_t h = 0; h < 9; ++h) {
+      CHECK(one_pass_state.head(h).received == two_pass_state.head(h).received);
+      CHECK(one_pass_state.head(h).seen_by == two_pass_state.head(h).seen_by);
+    }
+    CHECK(a.report.rows_calibrated > 0);
+    const auto has_hidden_sink = [](const SinkSet& head) { return !head.empty() && head.back() == 2000u; };
+    if (step == 1) CHECK(std::any_of(a.sinks.begin(), a.sinks.end(), has_hidden_sink));
+    if (step == 2) CHECK(a.report.invalid_rows == 1);
+  }
+}
 
 TEST_CASE("prefill then decode equals the reference prefill row by row", "[kernels][decode]") {
   const std::size_t group = GENERATE(1, 4);

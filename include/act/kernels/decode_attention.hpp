@@ -21,9 +21,11 @@
 #include <act/kernels/lane_ops.hpp>
 #include <act/kernels/operands.hpp>
 #include <act/policies/calibration.hpp>
+#include <act/policies/columnwise.hpp>
 #include <act/simd/widen.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <limits>
@@ -141,6 +143,13 @@ void key_products(const Operands<KV>& in, const AttentionGeometry& g, const Deco
   }
 }
 
+// 0, 1, ..., width - 1: the key offset of each lane (a constant, so it is not rebuilt per call).
+inline constexpr auto lane_positions = [] {
+  std::array<float, simd::width> positions{};
+  for (std::size_t t = 0; t < simd::width; ++t) positions[t] = static_cast<float>(t);
+  return positions;
+}();
+
 // Scores of keys [first, first + count) (count <= width) for the query heads [head, head + heads),
 // keys in lanes: each key's products are summed across lanes by one transpose-reduce per head.
 // Lanes past `count` score -inf.
@@ -157,11 +166,10 @@ void score_keys_in_lanes(const Operands<KV>& in, const AttentionGeometry& g, con
       default: key_products<1>(in, g, layout, head + h, first, count, buffers, block_tile); break;
     }
   }
-  alignas(simd::alignment) float lane_index[simd::width];
-  for (std::size_t t = 0; t < simd::width; ++t) lane_index[t] = static_cast<float>(t);
-  const auto present = simd::load(lane_index) < Floats(static_cast<float>(count));
+  const auto present = Floats::load_unaligned(lane_positions.data()) < Floats(static_cast<float>(count));
   for (std::size_t h = 0; h < heads; ++h) {
-    const Floats scores = simd::lane_sums(tile + h * simd::width * simd::width, Floats(1.0f));
+    const float* products = tile + h * simd::width * simd::width;
+    const Floats scores = simd::lane_totals_of([&](std::size_t t) { return simd::load(products + t * simd::width); });
     xsimd::select(present, scores, Floats(-simd::infinity))
         .store_aligned(buffers.weights.data() + (head + h) * layout.stride + first);
   }
@@ -323,22 +331,73 @@ inline float decoded_weight(const DecodeLayout& layout, const DecodeBuffers& buf
   return buffers.weights[head * layout.stride + j] * buffers.factors[head * layout.chunks + j / layout.chunk];
 }
 
-// Step 2b: adds a valid row's weights to the head's statistics (this call's, or the running ones)
-// and returns them for the detector.
-inline ColumnStatsView add_row_statistics(const AttentionGeometry& g, const DecodeLayout& layout, std::size_t head,
-                                          const MergedRow& row, const AttentionExtras& extras, DecodeBuffers& buffers) {
+// Step 2b: the statistics a calibrated head's row goes into: this call's (cleared), or the running
+// ones, grown to the cache.
+inline ColumnStats& row_statistics(const AttentionGeometry& g, std::size_t head, const AttentionExtras& extras,
+                                   DecodeBuffers& buffers) {
   ColumnStats& stats = extras.running_stats.empty() ? buffers.call_stats[head] : extras.running_stats[head];
   if (extras.running_stats.empty()) stats.clear();
   stats.extend_to(g.kv_len);
-  if (row.status != RowStatus::valid) return stats.view();
+  return stats;
+}
+
+// Adds a valid row's weight of key j to the column's statistics: the one expression both ways below
+// use, so they round alike.
+inline void add_weight(ColumnStats& stats, std::size_t j, float weight, float factor) noexcept {
+  stats.received[j] += weight * factor;
+  ++stats.seen_by[j];
+}
+
+// Adds a valid row's weights to the head's statistics, then asks the detector for the sinks.
+template <SinkDetector D>
+void add_row_then_select(const D& detector, const DecodeLayout& layout, std::size_t head, ColumnStats& stats,
+                         const DecodeBuffers& buffers, SinkSet& sinks) {
+  const float* weights = buffers.weights.data() + head * layout.stride;
   for (std::size_t c = 0; c < layout.chunks; ++c) {
     const std::size_t first = c * layout.chunk, end = std::min(first + layout.chunk, layout.visible);
     const float factor = buffers.factors[head * layout.chunks + c];
-    const float* weights = buffers.weights.data() + head * layout.stride;
-    for (std::size_t j = first; j < end; ++j) stats.received[j] += weights[j] * factor;
+    for (std::size_t j = first; j < end; ++j) add_weight(stats, j, weights[j], factor);
   }
-  for (std::size_t j = 0; j < layout.visible; ++j) ++stats.seen_by[j];
-  return stats.view();
+  detector.select(stats.view(), sinks);
+}
+
+// The same for a columnwise detector in one pass: each column is tested as its statistics are
+// updated, so the statistics of the whole cache are not read a second time (the pass is limited by
+// memory: the sweep over the KV cache has pushed them out of the caches).
+template <ColumnwiseDetector D>
+void add_row_then_select(const D& detector, const DecodeLayout& layout, std::size_t head, ColumnStats& stats,
+                         const DecodeBuffers& buffers, SinkSet& sinks) {
+  sinks.clear();
+  const float* weights = buffers.weights.data() + head * layout.stride;
+  bool flags[candidate_block];
+  for (std::size_t c = 0; c < layout.chunks; ++c) {
+    const std::size_t chunk_end = std::min((c + 1) * layout.chunk, layout.visible);
+    const float factor = buffers.factors[head * layout.chunks + c];
+    for (std::size_t first = c * layout.chunk; first < chunk_end; first += candidate_block) {
+      const std::size_t count = std::min(candidate_block, chunk_end - first);
+      unsigned any = 0;
+      for (std::size_t j = 0; j < count; ++j) {
+        add_weight(stats, first + j, weights[first + j], factor);
+        flags[j] = detector.is_candidate(stats.received[first + j], stats.seen_by[first + j]);
+        any |= flags[j];
+      }
+      if (any != 0) append_flagged(flags, count, first, sinks);
+    }
+  }
+  append_candidates(detector, stats.view(), layout.visible, stats.size(), sinks);  // columns the row cannot see
+  detector.finish(sinks);
+}
+
+// The head's sinks after its row: a row that is not valid adds nothing to the statistics.
+template <SinkDetector D>
+void select_after_row(const D& detector, const AttentionGeometry& g, const DecodeLayout& layout, std::size_t head,
+                      const MergedRow& row, const AttentionExtras& extras, DecodeBuffers& buffers, SinkSet& sinks) {
+  ColumnStats& stats = row_statistics(g, head, extras, buffers);
+  if (row.status == RowStatus::valid) {
+    add_row_then_select(detector, layout, head, stats, buffers, sinks);
+  } else {
+    detector.select(stats.view(), sinks);
+  }
 }
 
 // Step 2c: the two-gain correction of a valid row, from its sink weights and sink values.
@@ -379,7 +438,7 @@ void finish_head(const Operands<KV>& in, const HeadsView<float>& out, const Atte
   report.empty_rows += row.status == RowStatus::empty;
   if (!calibrated) return;
   thread_local SinkSet sinks;
-  calibration.detector.select(add_row_statistics(g, layout, head, row, extras, buffers), sinks);
+  select_after_row(calibration.detector, g, layout, head, row, extras, buffers, sinks);
   report.sinks_selected += sinks.size();
   if (extras.sinks != nullptr) (*extras.sinks)[head] = sinks;
   if (row.status != RowStatus::valid || sinks.empty()) return;

@@ -264,9 +264,7 @@ inline Floats exponentiate(float* weights, std::size_t count, Floats shift, Lane
 
 // Lane t of the result: sum over lanes of weights[t][lane] * lane_scale[lane], t < width.
 inline Floats lane_sums(const float* weights, Floats lane_scale) noexcept {
-  Floats rows[width];
-  for (std::size_t t = 0; t < width; ++t) rows[t] = load(weights + t * width) * lane_scale;
-  return lane_totals(rows);
+  return lane_totals_of([&](std::size_t t) { return load(weights + t * width) * lane_scale; });
 }
 
 // sums[j] += sum over lanes of weights[j][lane] * lane_scale[lane], for j in [0, count).

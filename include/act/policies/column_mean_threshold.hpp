@@ -1,6 +1,7 @@
 #pragma once
 // The paper's detector: a column is a candidate sink when the mean weight it receives from the
 // queries that see it is strictly above tau.
+#include <act/policies/columnwise.hpp>
 #include <act/policies/keep_sink.hpp>
 #include <act/policies/policy_text.hpp>
 
@@ -22,29 +23,13 @@ struct ColumnMeanThreshold {
     if (!std::isfinite(tau)) throw std::invalid_argument("act: ColumnMeanThreshold tau must be finite");
   }
 
-  // Decode runs this over the whole cache at every step, so the test is written as a branch-free
-  // loop over blocks of columns that compilers vectorise (dividing by max(seen, 1) equals the mean
-  // where seen > 0 and never divides by zero), then the candidates of the few blocks that have any
-  // are collected (scanning every block's flags one by one cost more than the test itself).
-  void select(ColumnStatsView stats, SinkSet& out) const {
-    out.clear();
-    constexpr std::size_t block = 64;
-    bool above[block];
-    for (std::size_t first = 0; first < stats.size(); first += block) {
-      const std::size_t count = std::min(block, stats.size() - first);
-      unsigned any = 0;
-      for (std::size_t j = 0; j < count; ++j) {
-        const std::uint32_t seen = stats.seen_by[first + j];
-        const float mean = stats.received[first + j] / static_cast<float>(std::max(seen, 1u));
-        above[j] = (seen != 0) & (mean > tau);
-        any |= above[j];
-      }
-      if (any == 0) continue;
-      for (std::size_t j = 0; j < count; ++j)
-        if (above[j]) out.push_back(static_cast<std::uint32_t>(first + j));
-    }
-    detail::apply_keep(out, keep);
+  // A column no query saw is never a candidate; dividing by max(seen, 1) keeps the test branch-free
+  // (it equals the mean where seen > 0), so the loops that call it vectorise.
+  bool is_candidate(float received, std::uint32_t seen) const noexcept {
+    return (seen != 0) & (received / static_cast<float>(std::max(seen, 1u)) > tau);
   }
+  void finish(SinkSet& candidates) const { detail::apply_keep(candidates, keep); }
+  void select(ColumnStatsView stats, SinkSet& out) const { select_columnwise(*this, stats, out); }
 
   // tau in [0, 1]: a column mean is a weight.
   static ColumnMeanThreshold from_arguments(const PolicyArguments& args) {

@@ -13,12 +13,16 @@ namespace act::simd {
 // transpose-reduce: halves, quarters, pairs, then single lanes are folded together. The folds
 // leave row fold_order[t] in lane t; the order is its own inverse, so taking row fold_order[s]
 // into slot s puts row t in lane t.
-inline Floats lane_totals(const Floats (&rows)[width]) noexcept {
+// Lane t of the result: the sum of the lanes of row_of(t), t < width. Taking the rows through a
+// function lets callers load them straight from memory: an array of batches loaded unchanged
+// became a 1 KiB memcpy to the stack (GCC 12), 5% of a decode step.
+template <class RowOf>
+Floats lane_totals_of(RowOf row_of) noexcept {
   static_assert(width == 16);
-  constexpr std::size_t fold_order[16] = {0, 2, 1, 3, 8, 10, 9, 11, 4, 6, 5, 7, 12, 14, 13, 15};
+  static constexpr std::size_t fold_order[16] = {0, 2, 1, 3, 8, 10, 9, 11, 4, 6, 5, 7, 12, 14, 13, 15};
   __m512 halves[8], quarters[4], pairs[2];
   for (std::size_t i = 0; i < 8; ++i) {
-    const __m512 low = rows[fold_order[i]], high = rows[fold_order[i + 8]];
+    const __m512 low = row_of(fold_order[i]), high = row_of(fold_order[i + 8]);
     halves[i] = _mm512_add_ps(_mm512_shuffle_f32x4(low, high, 0x44), _mm512_shuffle_f32x4(low, high, 0xEE));
   }
   for (std::size_t i = 0; i < 4; ++i)
@@ -30,7 +34,16 @@ inline Floats lane_totals(const Floats (&rows)[width]) noexcept {
   return _mm512_add_ps(_mm512_shuffle_ps(pairs[0], pairs[1], 0x88), _mm512_shuffle_ps(pairs[0], pairs[1], 0xDD));
 }
 #else
-inline Floats lane_totals(const Floats (&rows)[width]) noexcept { return xsimd::haddp(rows); }
+template <class RowOf>
+Floats lane_totals_of(RowOf row_of) noexcept {
+  Floats rows[width];
+  for (std::size_t t = 0; t < width; ++t) rows[t] = row_of(t);
+  return xsimd::haddp(rows);
+}
 #endif
+
+inline Floats lane_totals(const Floats (&rows)[width]) noexcept {
+  return lane_totals_of([&](std::size_t t) { return rows[t]; });
+}
 
 }  // namespace act::simd

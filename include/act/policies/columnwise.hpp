@@ -1,0 +1,61 @@
+#pragma once
+// Detectors whose choice is a test of each column's own statistics, then a fix-up of the sorted
+// candidates (the paper's: mean above tau, then the kept sink removed). Decode uses the knowledge:
+// it tests each column in the pass that adds the row's weights to the column's statistics, instead
+// of reading the statistics of the whole cache again afterwards (kernels/decode_attention.hpp).
+// Such a detector's select() is select_columnwise(), so both ways choose the same sinks.
+#include <act/policies/concepts.hpp>
+
+#include <algorithm>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+
+namespace act {
+
+template <class P>
+concept ColumnwiseDetector =
+    SinkDetector<P> && requires(const P& p, float received, std::uint32_t seen, SinkSet& candidates) {
+      { p.is_candidate(received, seen) } -> std::same_as<bool>;
+      { p.finish(candidates) } -> std::same_as<void>;
+    };
+
+namespace detail {
+
+// Columns are tested in blocks of this many into a flag array, a branch-free loop that compilers
+// vectorise; only the blocks with a candidate are then scanned flag by flag (scanning every block
+// one by one cost more than the test itself in decode, which runs it over the whole cache).
+inline constexpr std::size_t candidate_block = 64;
+
+// Appends first + j for each set flag of one block.
+inline void append_flagged(const bool* flags, std::size_t count, std::size_t first, SinkSet& out) {
+  for (std::size_t j = 0; j < count; ++j)
+    if (flags[j]) out.push_back(static_cast<std::uint32_t>(first + j));
+}
+
+// Appends the candidates among columns [first, end), in order.
+template <ColumnwiseDetector D>
+void append_candidates(const D& detector, ColumnStatsView stats, std::size_t first, std::size_t end, SinkSet& out) {
+  bool flags[candidate_block];
+  for (; first < end; first += candidate_block) {
+    const std::size_t count = std::min(candidate_block, end - first);
+    unsigned any = 0;
+    for (std::size_t j = 0; j < count; ++j) {
+      flags[j] = detector.is_candidate(stats.received[first + j], stats.seen_by[first + j]);
+      any |= flags[j];
+    }
+    if (any != 0) append_flagged(flags, count, first, out);
+  }
+}
+
+}  // namespace detail
+
+// The sinks of a columnwise detector: every column tested, then the detector's fix-up.
+template <ColumnwiseDetector D>
+void select_columnwise(const D& detector, ColumnStatsView stats, SinkSet& out) {
+  out.clear();
+  detail::append_candidates(detector, stats, 0, stats.size(), out);
+  detector.finish(out);
+}
+
+}  // namespace act
