@@ -14,11 +14,11 @@
 namespace act {
 
 template <class P>
-concept ColumnwiseDetector =
-    SinkDetector<P> && requires(const P& p, float received, std::uint32_t seen, SinkSet& candidates) {
-      { p.is_candidate(received, seen) } -> std::same_as<bool>;
-      { p.finish(candidates) } -> std::same_as<void>;
-    };
+concept ColumnwiseDetector = SinkDetector<P> &&
+    requires(const P& p, float received, std::uint32_t seen, SinkSet& candidates) {
+  { p.is_candidate(received, seen) } -> std::same_as<bool>;
+  { p.finish(candidates) } -> std::same_as<void>;
+};
 
 namespace detail {
 
