@@ -341,51 +341,39 @@ inline ColumnStats& row_statistics(const AttentionGeometry& g, std::size_t head,
   return stats;
 }
 
-// Adds a valid row's weight of key j to the column's statistics: the one expression both ways below
-// use, so they round alike.
+// Adds a valid row's weight of key j to the column's statistics.
 inline void add_weight(ColumnStats& stats, std::size_t j, float weight, float factor) noexcept {
   stats.received[j] += weight * factor;
   ++stats.seen_by[j];
 }
 
-// Adds a valid row's weights to the head's statistics, then asks the detector for the sinks.
+// Adds a valid row's weights to the head's statistics, then asks the detector for the sinks. A
+// columnwise detector tests each column as its statistics are updated, so the statistics of the
+// whole cache are not read a second time (perf: 3.7-4.0% of a kv 8192 step, against 5.0-5.5% in two
+// passes).
 template <SinkDetector D>
 void add_row_then_select(const D& detector, const DecodeLayout& layout, std::size_t head, ColumnStats& stats,
                          const DecodeBuffers& buffers, SinkSet& sinks) {
   const float* weights = buffers.weights.data() + head * layout.stride;
+  if constexpr (ColumnwiseDetector<D>) sinks.clear();
   for (std::size_t c = 0; c < layout.chunks; ++c) {
     const std::size_t first = c * layout.chunk, end = std::min(first + layout.chunk, layout.visible);
     const float factor = buffers.factors[head * layout.chunks + c];
-    for (std::size_t j = first; j < end; ++j) add_weight(stats, j, weights[j], factor);
-  }
-  detector.select(stats.view(), sinks);
-}
-
-// The same for a columnwise detector in one pass: each column is tested as its statistics are
-// updated, so the statistics of the whole cache are not read a second time (the pass is limited by
-// memory: the sweep over the KV cache has pushed them out of the caches).
-template <ColumnwiseDetector D>
-void add_row_then_select(const D& detector, const DecodeLayout& layout, std::size_t head, ColumnStats& stats,
-                         const DecodeBuffers& buffers, SinkSet& sinks) {
-  sinks.clear();
-  const float* weights = buffers.weights.data() + head * layout.stride;
-  bool flags[candidate_block];
-  for (std::size_t c = 0; c < layout.chunks; ++c) {
-    const std::size_t chunk_end = std::min((c + 1) * layout.chunk, layout.visible);
-    const float factor = buffers.factors[head * layout.chunks + c];
-    for (std::size_t first = c * layout.chunk; first < chunk_end; first += candidate_block) {
-      const std::size_t count = std::min(candidate_block, chunk_end - first);
-      unsigned any = 0;
-      for (std::size_t j = 0; j < count; ++j) {
-        add_weight(stats, first + j, weights[first + j], factor);
-        flags[j] = detector.is_candidate(stats.received[first + j], stats.seen_by[first + j]);
-        any |= flags[j];
-      }
-      if (any != 0) append_flagged(flags, count, first, sinks);
+    if constexpr (ColumnwiseDetector<D>) {
+      append_tested(first, end, sinks, [&](std::size_t j) {
+        add_weight(stats, j, weights[j], factor);
+        return detector.is_candidate(stats.received[j], stats.seen_by[j]);
+      });
+    } else {
+      for (std::size_t j = first; j < end; ++j) add_weight(stats, j, weights[j], factor);
     }
   }
-  append_candidates(detector, stats.view(), layout.visible, stats.size(), sinks);  // columns the row cannot see
-  detector.finish(sinks);
+  if constexpr (ColumnwiseDetector<D>) {
+    append_candidates(detector, stats.view(), layout.visible, stats.size(), sinks);  // columns the row cannot see
+    detector.finish(sinks);
+  } else {
+    detector.select(stats.view(), sinks);
+  }
 }
 
 // The head's sinks after its row: a row that is not valid adds nothing to the statistics.

@@ -33,19 +33,29 @@ inline void append_flagged(const bool* flags, std::size_t count, std::size_t fir
     if (flags[j]) out.push_back(static_cast<std::uint32_t>(first + j));
 }
 
-// Appends the candidates among columns [first, end), in order.
-template <ColumnwiseDetector D>
-void append_candidates(const D& detector, ColumnStatsView stats, std::size_t first, std::size_t end, SinkSet& out) {
+// Appends, in order, each column j of [first, end) for which test(j) is true. test may also update
+// the column first (decode adds the row's weight there), so every column is visited exactly once.
+// Always inlined: called out of line, GCC 12 reloaded the captured values at every block, and the
+// decode pass cost 4.6-4.8% of a kv 8192 step instead of 3.8-3.9% (perf).
+template <class ColumnTest>
+[[gnu::always_inline]] inline void append_tested(std::size_t first, std::size_t end, SinkSet& out, ColumnTest test) {
   bool flags[candidate_block];
   for (; first < end; first += candidate_block) {
     const std::size_t count = std::min(candidate_block, end - first);
     unsigned any = 0;
     for (std::size_t j = 0; j < count; ++j) {
-      flags[j] = detector.is_candidate(stats.received[first + j], stats.seen_by[first + j]);
+      flags[j] = test(first + j);
       any |= flags[j];
     }
     if (any != 0) append_flagged(flags, count, first, out);
   }
+}
+
+// Appends the candidates among columns [first, end), in order.
+template <ColumnwiseDetector D>
+void append_candidates(const D& detector, ColumnStatsView stats, std::size_t first, std::size_t end, SinkSet& out) {
+  append_tested(first, end, out,
+                [&](std::size_t j) { return detector.is_candidate(stats.received[j], stats.seen_by[j]); });
 }
 
 }  // namespace detail
