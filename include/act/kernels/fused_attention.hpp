@@ -458,8 +458,7 @@ class LaneVisibility {
 template <class Rows>
 void repair_lane(const float* weights, std::size_t lane, std::size_t count, const LaneVisibility& visibility,
                  const Rows& values, std::size_t dim, std::size_t length, float* rows, float* panel) {
-  bool finite = true;
-  for (std::size_t c = 0; c < length; ++c) finite &= std::isfinite(rows[lane * length + c]);
+  bool finite = simd::all_finite(rows + lane * length, length);
   for (std::size_t c = length; c < dim; ++c) finite &= std::isfinite(panel[c * width + lane]);
   if (finite) return;
   for (std::size_t c = 0; c < dim; ++c) {
@@ -597,9 +596,16 @@ inline Lanes valid_lanes(const QueryBlock& block, const RowStatus* status) {
 
 // Applies `rule`'s gains to row `row` of the output: out = rest * (o - o_sink) + sink * o_sink,
 // with o_sink = sink_panel[c][lane] * weight_scale.
+// The lane's o_sink sums: columns [0, length) in its row of `rows`, the others in the panel.
+struct SinkSums {
+  const float* row;
+  const float* panel;
+  std::size_t lane, length;
+};
+
 template <Rescaler Rule>
-void rescale_row(float* row, std::size_t dim, const float* sink_panel, std::size_t lane, float weight_scale,
-                 float sink_mass, const Rule& rule, CalibrationReport& report) {
+void rescale_row(float* row, std::size_t dim, const SinkSums& sink_sums, float weight_scale, float sink_mass,
+                 const Rule& rule, CalibrationReport& report) {
   const auto gains = rule.gains(sink_mass, std::max(0.0f, 1.0f - sink_mass));
   if (!gains) {
     ++report.degenerate_rows;
@@ -607,8 +613,11 @@ void rescale_row(float* row, std::size_t dim, const float* sink_panel, std::size
   }
   ++report.rows_calibrated;
   const float sink_minus_rest = (gains->sink - gains->rest) * weight_scale;
-  for (std::size_t c = 0; c < dim; ++c)
-    row[c] = corrected_value(row[c], sink_panel[c * width + lane], gains->rest, sink_minus_rest, gains->sink);
+  for (std::size_t c = 0; c < sink_sums.length; ++c)  // contiguous: vectorised
+    row[c] = corrected_value(row[c], sink_sums.row[c], gains->rest, sink_minus_rest, gains->sink);
+  for (std::size_t c = sink_sums.length; c < dim; ++c)
+    row[c] = corrected_value(row[c], sink_sums.panel[c * width + sink_sums.lane], gains->rest, sink_minus_rest,
+                             gains->sink);
 }
 
 // Scores of the block against its first `seen` sinks into scratch.weights (sinks below `unmasked`
@@ -650,15 +659,21 @@ void correct_block(const Operands<KV>& in, const HeadsView<float>& out, const At
   (simd::exponentiate(weights, seen, load_rows(rows.shift, block, 0.0f), valid) * weight_scale)
       .store_aligned(sink_mass);
   weight_scale.store_aligned(scales);
-  float* sink_panel = scratch.value_panel.data();
+  // The sink sums in the sweep's layout (rows per lane, tail columns in the panel): every lane's
+  // row is then contiguous for the finiteness check and the correction.
+  const std::size_t length = simd::vector_columns(g.head_dim);
   std::fill(scratch.value_panel.begin(), scratch.value_panel.end(), 0.0f);
+  std::fill(scratch.value_rows.begin(), scratch.value_rows.end(), 0.0f);
   const simd::ChosenRows sink_values{in.v.row(kv_head, 0), in.v.row_stride, sinks.data()};
-  simd::accumulate_values(weights, seen, sink_values, 0, g.head_dim, sink_panel);
+  simd::accumulate_value_rows(weights, seen, sink_values, g.head_dim, scratch.value_rows.data());
+  simd::accumulate_values(weights, seen, sink_values, length, g.head_dim, scratch.value_panel.data());
   const LaneVisibility visibility(block, g.mask.empty() ? nullptr : scratch.bias.data());
   for (std::size_t lane = 0; lane < block.rows; ++lane) {
     if (rows.status[block.first + lane] != RowStatus::valid) continue;
-    repair_lane(weights, lane, seen, visibility, sink_values, g.head_dim, 0, nullptr, sink_panel);
-    rescale_row(out.row(head, block.first + lane), g.head_dim, sink_panel, lane, scales[lane], sink_mass[lane], rule,
+    repair_lane(weights, lane, seen, visibility, sink_values, g.head_dim, length, scratch.value_rows.data(),
+                scratch.value_panel.data());
+    const SinkSums sums{scratch.value_rows.data() + lane * length, scratch.value_panel.data(), lane, length};
+    rescale_row(out.row(head, block.first + lane), g.head_dim, sums, scales[lane], sink_mass[lane], rule,
                 scratch.report);
   }
 }

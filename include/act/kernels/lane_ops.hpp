@@ -328,6 +328,14 @@ void accumulate_values(const float* weights, std::size_t count, const Rows& valu
 // Columns of a head that fill whole SIMD vectors (the row-layout accumulator covers these).
 inline std::size_t vector_columns(std::size_t dim) noexcept { return dim / width * width; }
 
+// Whether every value of an aligned row of `count` floats (a multiple of width) is finite. Every
+// valid lane of every block is checked, so the test runs on whole vectors.
+inline bool all_finite(const float* row, std::size_t count) noexcept {
+  Lanes bad(false);
+  for (std::size_t c = 0; c < count; c += width) bad = bad | !(xsimd::abs(load(row + c)) < Floats(infinity));
+  return !xsimd::any(bad);
+}
+
 // rows[lane][c] += sum_j weights[j][lane] * values[j][c] for lanes [first_lane, first_lane + Lanes)
 // and columns [first_col, first_col + Vectors * width): each broadcast weight feeds Vectors FMAs.
 template <std::size_t LaneCount, std::size_t Vectors, class Rows>
