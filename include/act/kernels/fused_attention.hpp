@@ -616,8 +616,8 @@ void rescale_row(float* row, std::size_t dim, const SinkSums& sink_sums, float w
   for (std::size_t c = 0; c < sink_sums.length; ++c)  // contiguous: vectorised
     row[c] = corrected_value(row[c], sink_sums.row[c], gains->rest, sink_minus_rest, gains->sink);
   for (std::size_t c = sink_sums.length; c < dim; ++c)
-    row[c] = corrected_value(row[c], sink_sums.panel[c * width + sink_sums.lane], gains->rest, sink_minus_rest,
-                             gains->sink);
+    row[c] =
+        corrected_value(row[c], sink_sums.panel[c * width + sink_sums.lane], gains->rest, sink_minus_rest, gains->sink);
 }
 
 // Scores of the block against its first `seen` sinks into scratch.weights (sinks below `unmasked`
