@@ -594,15 +594,16 @@ inline Lanes valid_lanes(const QueryBlock& block, const RowStatus* status) {
   return Lanes::load_unaligned(valid);
 }
 
-// Applies `rule`'s gains to row `row` of the output: out = rest * (o - o_sink) + sink * o_sink,
-// with o_sink = sink_panel[c][lane] * weight_scale.
-// The lane's o_sink sums: columns [0, length) in its row of `rows`, the others in the panel.
+// One lane's sums sum_s a_s v_s over the sinks: columns [0, length) in its own row, the others in
+// the panel ([dim][width], as the sweep keeps O's tail columns).
 struct SinkSums {
   const float* row;
   const float* panel;
   std::size_t lane, length;
 };
 
+// Applies `rule`'s gains to row `row` of the output: out = rest * (o - o_sink) + sink * o_sink,
+// with o_sink = (the lane's sink sum of column c) * weight_scale.
 template <Rescaler Rule>
 void rescale_row(float* row, std::size_t dim, const SinkSums& sink_sums, float weight_scale, float sink_mass,
                  const Rule& rule, CalibrationReport& report) {
