@@ -10,7 +10,7 @@ plain and ACT), their ratio within one run. Usage:
   tools/bench_ab.py --baseline OLD_BINARY --candidate NEW_BINARY --filter 'decode_.*threads:1' \
       --pair decode_plain decode_act --rounds 3 [--threads 1] [-- extra benchmark flags]
 
-The JSON of every run is kept in --out (default build/bench-ab).
+The JSON of every run is kept in --out (default build/bench-ab), each file written atomically.
 """
 import argparse
 import json
@@ -38,9 +38,22 @@ def parse_args():
     if args.rounds < 1 or args.repetitions < 1:
         parser.error("--rounds and --repetitions must be at least 1")
     for binary in (args.baseline, args.candidate):
-        if not os.access(binary, os.X_OK):
-            parser.error(f"not an executable file: {binary}")
+        if not os.path.isfile(binary) or not os.access(binary, os.X_OK):
+            parser.error(f"not an executable regular file: {binary}")
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        parser.error(f"--out exists and is not a directory: {args.out}")
     return args
+
+
+def write_atomically(path, text):
+    """The run's JSON as a complete file or none (a full disk leaves the earlier file, if any)."""
+    partial = path.with_name(path.name + ".part")
+    try:
+        partial.write_text(text)
+        os.replace(partial, path)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        sys.exit(f"bench_ab: cannot write {path}: {error}")
 
 
 def run_once(binary, args, path):
@@ -53,7 +66,7 @@ def run_once(binary, args, path):
     result = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if result.returncode != 0:
         sys.exit(f"bench_ab: {binary} failed ({result.returncode}): {result.stderr.strip()[-500:]}")
-    path.write_text(result.stdout)
+    write_atomically(path, result.stdout)
     try:
         rows = json.loads(result.stdout)["benchmarks"]
     except (json.JSONDecodeError, KeyError, TypeError):
@@ -83,7 +96,10 @@ def ratios(medians, pair):
 def main():
     args = parse_args()
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        sys.exit(f"bench_ab: cannot create {out}: {error}")
     collected = {"baseline": [], "candidate": []}
     for round_index in range(1, args.rounds + 1):
         for role in ("baseline", "candidate"):

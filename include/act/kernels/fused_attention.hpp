@@ -481,6 +481,21 @@ inline Floats row_lse(Floats max, Floats sum, const LaneStatus& lanes) {
   return xsimd::select(lanes.invalid, Floats(std::numeric_limits<float>::quiet_NaN()), lse);
 }
 
+// The thread's sums sum_j weights[j][lane] * values[j][c] start at zero: rows for the vector
+// columns, the panel for the tail columns.
+inline void clear_value_sums(ThreadScratch& scratch) {
+  std::fill(scratch.value_panel.begin(), scratch.value_panel.end(), 0.0f);
+  std::fill(scratch.value_rows.begin(), scratch.value_rows.end(), 0.0f);
+}
+
+// Adds keys [0, count) of `values` with their weights to the thread's sums (float32 products).
+template <class Rows>
+void add_value_sums(const float* weights, std::size_t count, const Rows& values, std::size_t dim,
+                    ThreadScratch& scratch) {
+  simd::accumulate_value_rows(weights, count, values, dim, scratch.value_rows.data());
+  simd::accumulate_values(weights, count, values, simd::vector_columns(dim), dim, scratch.value_panel.data());
+}
+
 // repair_lane for every valid lane of an attention block whose accumulated P V is not finite.
 template <class KV>
 void repair_block(const Operands<KV>& in, const AttentionGeometry& g, std::size_t head, const QueryBlock& block,
@@ -517,9 +532,7 @@ Floats exponentiate_and_accumulate(const Operands<KV>& in, const AttentionGeomet
       }
     }
 #endif
-    simd::accumulate_value_rows(tile, count, values, g.head_dim, scratch.value_rows.data());
-    simd::accumulate_values(tile, count, values, simd::vector_columns(g.head_dim), g.head_dim,
-                            scratch.value_panel.data());
+    add_value_sums(tile, count, values, g.head_dim, scratch);
   }
 #ifdef ACT_SIMD_BF16_DOT
   if constexpr (std::is_same_v<KV, BFloat16>) {
@@ -538,8 +551,7 @@ void attend_block(const Operands<KV>& in, const HeadsView<float>& out, const Att
   const LaneStatus lanes{scores.bad, (scores.max == Floats(-simd::infinity)) | block.outside};
   const Lanes valid = lanes.valid();
   float* weights = scratch.weights.data();
-  std::fill(scratch.value_panel.begin(), scratch.value_panel.end(), 0.0f);
-  std::fill(scratch.value_rows.begin(), scratch.value_rows.end(), 0.0f);
+  clear_value_sums(scratch);
   const std::size_t kv_head = g.kv_head_of(head);
   const Floats sum = exponentiate_and_accumulate(in, g, kv_head, block.keys_any_sees, scores.max, valid, scratch);
   repair_block(in, g, head, block, scratch, valid);
@@ -594,31 +606,24 @@ inline Lanes valid_lanes(const QueryBlock& block, const RowStatus* status) {
   return Lanes::load_unaligned(valid);
 }
 
-// One lane's sums sum_s a_s v_s over the sinks: columns [0, length) in its own row, the others in
-// the panel ([dim][width], as the sweep keeps O's tail columns).
-struct SinkSums {
-  const float* row;
-  const float* panel;
-  std::size_t lane, length;
-};
-
 // Applies `rule`'s gains to row `row` of the output: out = rest * (o - o_sink) + sink * o_sink,
-// with o_sink = (the lane's sink sum of column c) * weight_scale.
+// with o_sink = (the lane's sink sum of column c in the thread's sums) * weight_scale.
 template <Rescaler Rule>
-void rescale_row(float* row, std::size_t dim, const SinkSums& sink_sums, float weight_scale, float sink_mass,
-                 const Rule& rule, CalibrationReport& report) {
+void rescale_row(float* row, std::size_t dim, std::size_t lane, float weight_scale, float sink_mass, const Rule& rule,
+                 ThreadScratch& scratch) {
   const auto gains = rule.gains(sink_mass, std::max(0.0f, 1.0f - sink_mass));
   if (!gains) {
-    ++report.degenerate_rows;
+    ++scratch.report.degenerate_rows;
     return;
   }
-  ++report.rows_calibrated;
+  ++scratch.report.rows_calibrated;
   const float sink_minus_rest = (gains->sink - gains->rest) * weight_scale;
-  for (std::size_t c = 0; c < sink_sums.length; ++c)  // contiguous: vectorised
-    row[c] = corrected_value(row[c], sink_sums.row[c], gains->rest, sink_minus_rest, gains->sink);
-  for (std::size_t c = sink_sums.length; c < dim; ++c)
-    row[c] =
-        corrected_value(row[c], sink_sums.panel[c * width + sink_sums.lane], gains->rest, sink_minus_rest, gains->sink);
+  const std::size_t length = simd::vector_columns(dim);
+  const float* sums = scratch.value_rows.data() + lane * length;
+  for (std::size_t c = 0; c < length; ++c)  // contiguous: vectorised
+    row[c] = corrected_value(row[c], sums[c], gains->rest, sink_minus_rest, gains->sink);
+  for (std::size_t c = length; c < dim; ++c)
+    row[c] = corrected_value(row[c], scratch.value_panel[c * width + lane], gains->rest, sink_minus_rest, gains->sink);
 }
 
 // Scores of the block against its first `seen` sinks into scratch.weights (sinks below `unmasked`
@@ -662,20 +667,15 @@ void correct_block(const Operands<KV>& in, const HeadsView<float>& out, const At
   weight_scale.store_aligned(scales);
   // The sink sums in the sweep's layout (rows per lane, tail columns in the panel): every lane's
   // row is then contiguous for the finiteness check and the correction.
-  const std::size_t length = simd::vector_columns(g.head_dim);
-  std::fill(scratch.value_panel.begin(), scratch.value_panel.end(), 0.0f);
-  std::fill(scratch.value_rows.begin(), scratch.value_rows.end(), 0.0f);
+  clear_value_sums(scratch);
   const simd::ChosenRows sink_values{in.v.row(kv_head, 0), in.v.row_stride, sinks.data()};
-  simd::accumulate_value_rows(weights, seen, sink_values, g.head_dim, scratch.value_rows.data());
-  simd::accumulate_values(weights, seen, sink_values, length, g.head_dim, scratch.value_panel.data());
+  add_value_sums(weights, seen, sink_values, g.head_dim, scratch);
   const LaneVisibility visibility(block, g.mask.empty() ? nullptr : scratch.bias.data());
   for (std::size_t lane = 0; lane < block.rows; ++lane) {
     if (rows.status[block.first + lane] != RowStatus::valid) continue;
-    repair_lane(weights, lane, seen, visibility, sink_values, g.head_dim, length, scratch.value_rows.data(),
-                scratch.value_panel.data());
-    const SinkSums sums{scratch.value_rows.data() + lane * length, scratch.value_panel.data(), lane, length};
-    rescale_row(out.row(head, block.first + lane), g.head_dim, sums, scales[lane], sink_mass[lane], rule,
-                scratch.report);
+    repair_lane(weights, lane, seen, visibility, sink_values, g.head_dim, simd::vector_columns(g.head_dim),
+                scratch.value_rows.data(), scratch.value_panel.data());
+    rescale_row(out.row(head, block.first + lane), g.head_dim, lane, scales[lane], sink_mass[lane], rule, scratch);
   }
 }
 
