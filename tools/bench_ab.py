@@ -88,7 +88,7 @@ def ratios(medians, pair):
     for name, (time, _) in medians.items():
         if name.startswith(denominator):
             other = numerator + name[len(denominator):]
-            if other in medians:
+            if other in medians and time > 0:  # a zero or NaN time gives no ratio
                 found[name[len(denominator):]] = medians[other][0] / time
     return found
 
