@@ -30,6 +30,7 @@
 #include <act/kernels/value_rows.hpp>
 #include <act/policies/calibration.hpp>
 #include <act/simd/bf16_dot.hpp>
+#include <act/simd/transpose.hpp>
 #include <act/simd/widen.hpp>
 
 #include <algorithm>
@@ -224,11 +225,8 @@ struct HeadRows {
 // The block's queries, scaled and transposed into the query panel.
 inline void load_query_panel(const HeadsView<const float>& q, std::size_t head, const QueryBlock& block, float scale,
                              float* panel) {
-  std::fill_n(panel, q.cols * width, 0.0f);
-  for (std::size_t lane = 0; lane < block.rows; ++lane) {
-    const float* row = q.row(head, block.first + lane);
-    for (std::size_t c = 0; c < q.cols; ++c) panel[c * width + lane] = row[c] * scale;
-  }
+  simd::transpose_rows([&](std::size_t lane) { return q.row(head, block.first + lane); }, block.rows, q.cols, scale,
+                       panel);
 }
 
 // The first query row of each lane of the block in a mask of `Element`s (lanes past the block
