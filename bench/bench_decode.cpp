@@ -5,6 +5,7 @@
 // rows calibrated and sinks per head per call (an ACT figure on inputs without sinks would measure
 // nothing), cache bytes per second, and for ggml the largest difference from act's output.
 #include <act/act.hpp>
+#include <act/heads/head_set.hpp>
 
 #ifdef ACT_BENCH_WITH_GGML
 #include "ggml_flash_decode.hpp"
@@ -14,65 +15,102 @@
 
 #include "bench_main.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <exception>
 #include <random>
+#include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
 
-constexpr std::size_t query_heads = 9, kv_heads = 3;
+constexpr std::size_t query_heads = 9, kv_heads = 3, model_layers = 30;
 
-// K/V caches of `length` tokens and one query row per head. Keys 0, 13 and length / 2 are sinks:
-// every query leans towards them (about half of each row's mass goes there, as in SmolLM2's sink heads).
+// K/V caches of `length` tokens for each of `layers` layers and one query row per head. Keys 0, 13
+// and length / 2 are sinks: every query leans towards them (about half of each row's mass goes
+// there, as in SmolLM2's sink heads). Every layer holds the same numbers in its own memory.
 struct DecodeProblem {
-  std::size_t length, dim;
+  std::size_t length, dim, layers;
   std::vector<float> q, k, v, out;
 
-  DecodeProblem(std::size_t kv_length, std::size_t head_dim)
-      : length(kv_length), dim(head_dim), q(query_heads * dim), k(kv_heads * length * dim), v(k.size()), out(q.size()) {
+  DecodeProblem(std::size_t kv_length, std::size_t head_dim, std::size_t layer_count = 1)
+      : length(kv_length),
+        dim(head_dim),
+        layers(layer_count),
+        q(query_heads * dim),
+        k(layers * layer_size()),
+        v(k.size()),
+        out(q.size()) {
     std::mt19937 rng(7);
     std::normal_distribution<float> normal;
-    for (auto* tensor : {&q, &k, &v})
-      for (float& x : *tensor) x = normal(rng);
+    for (float& x : q) x = normal(rng);
+    for (auto* cache : {&k, &v})
+      for (std::size_t i = 0; i < layer_size(); ++i) (*cache)[i] = normal(rng);
     const float strength = std::log(static_cast<float>(length)) * std::sqrt(static_cast<float>(dim)) / 1.5f;
     for (std::size_t h = 0; h < query_heads; ++h) q[h * dim] = std::abs(q[h * dim]) + 1.0f;
     for (std::size_t h = 0; h < kv_heads; ++h)
       for (std::size_t j : {std::size_t{0}, std::size_t{13}, length / 2}) k[(h * length + j) * dim] = strength;
+    for (auto* cache : {&k, &v})
+      for (std::size_t layer = 1; layer < layers; ++layer)
+        std::copy_n(cache->begin(), layer_size(), cache->begin() + static_cast<std::ptrdiff_t>(layer * layer_size()));
   }
+  std::size_t layer_size() const noexcept { return kv_heads * length * dim; }
   act::HeadsView<const float> queries() const { return act::head_major(q.data(), query_heads, 1, dim); }
-  act::HeadsView<const float> cache(const std::vector<float>& t) const {
-    return act::head_major(t.data(), kv_heads, length, dim);
+  act::HeadsView<const float> cache(const std::vector<float>& t, std::size_t layer = 0) const {
+    return act::head_major(t.data() + layer * layer_size(), kv_heads, length, dim);
   }
   act::HeadsView<float> output() { return act::head_major(out.data(), query_heads, 1, dim); }
 };
 
 enum class Path { decode, block };
-enum class Mode { plain, act };
+// act: every head calibrated (the most ACT work a layer can ask for); act_shipped: the heads the
+// shipped classification set names for each layer (with the 30 layers of a model only).
+enum class Mode { plain, act, act_shipped };
 
-// One decode step through the path under test; ACT keeps running statistics, as a model does.
+// One decode step of one layer through the path under test; ACT keeps that layer's running
+// statistics, as a model does.
 template <class Cal>
-act::CalibrationReport step(DecodeProblem& p, Path path, const Cal& calibration, act::SinkState& state,
+act::CalibrationReport step(DecodeProblem& p, std::size_t layer, Path path, const Cal& calibration,
+                            std::span<const std::uint8_t> calibrated_heads, act::SinkState& state,
                             std::vector<act::SinkSet>& sinks, int threads) {
   act::AttentionOptions options;
   options.threads = threads;
   act::AttentionExtras extras;
+  extras.calibrated_heads = calibrated_heads;
   extras.running_stats = state.span();
   extras.sinks = &sinks;
-  if (path == Path::decode)
-    return act::attention(p.queries(), p.cache(p.k), p.cache(p.v), p.output(), options, calibration, extras);
-  const act::detail::Operands<float> in{p.queries(), p.cache(p.k), p.cache(p.v)};
+  const auto k = p.cache(p.k, layer), v = p.cache(p.v, layer);
+  if (path == Path::decode) return act::attention(p.queries(), k, v, p.output(), options, calibration, extras);
+  const act::detail::Operands<float> in{p.queries(), k, v};
   const act::AttentionGeometry g = act::detail::resolve_fused(in, p.output(), options, extras);
   return act::detail::block_attention(in, p.output(), g, extras, calibration, threads);
 }
 
+// Steps the layers in turn, one per iteration: with more than one, each layer's cache and
+// statistics have left the CPU's caches by its next step, as in a model's decode.
+// The calibrated heads of each layer: empty (every head) unless `mode` is act_shipped.
+std::vector<std::vector<std::uint8_t>> calibrated_heads(Mode mode, std::size_t layers) {
+  std::vector<std::vector<std::uint8_t>> masks(layers);
+  if (mode != Mode::act_shipped) return masks;
+  const act::HeadSet shipped = act::HeadSet::load(ACT_SOURCE_DIR "/data/heads/smollm2-135m-classification.json");
+  for (std::size_t layer = 0; layer < layers; ++layer)
+    masks[layer] = shipped.layer_mask(static_cast<std::uint32_t>(layer), query_heads);
+  return masks;
+}
+
 template <class Cal>
-void run(benchmark::State& state, DecodeProblem& p, Path path, const Cal& calibration, int threads) {
-  act::SinkState sink_state(query_heads);
+void run(benchmark::State& state, DecodeProblem& p, Path path, const std::vector<std::vector<std::uint8_t>>& masks,
+         const Cal& calibration, int threads) {
+  std::vector<act::SinkState> sink_states(p.layers, act::SinkState(query_heads));
   std::vector<act::SinkSet> sinks;
   act::CalibrationReport last;
+  std::size_t layer = 0;
   for (auto _ : state) {
-    last = step(p, path, calibration, sink_state, sinks, threads);
+    last = step(p, layer, path, calibration, masks[layer], sink_states[layer], sinks, threads);
+    layer = (layer + 1) % p.layers;
     benchmark::ClobberMemory();
   }
   std::size_t sink_count = 0;
@@ -83,12 +121,19 @@ void run(benchmark::State& state, DecodeProblem& p, Path path, const Cal& calibr
   state.counters["cache_GB/s"] = benchmark::Counter(bytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
-void decode(benchmark::State& state, Path path, Mode mode, std::size_t length, int threads) {
-  DecodeProblem p(length, 64);
+void decode(benchmark::State& state, Path path, Mode mode, std::size_t length, std::size_t layers, int threads) {
+  std::vector<std::vector<std::uint8_t>> masks;
+  try {
+    masks = calibrated_heads(mode, layers);
+  } catch (const std::exception& e) {  // no readable head set: this case only
+    state.SkipWithError(e.what());
+    return;
+  }
+  DecodeProblem p(length, 64, layers);
   if (mode == Mode::plain) {
-    run(state, p, path, act::NoCalibration{}, threads);
+    run(state, p, path, masks, act::NoCalibration{}, threads);
   } else {
-    run(state, p, path, act::paper_calibration(), threads);
+    run(state, p, path, masks, act::paper_calibration(), threads);
   }
 }
 
@@ -123,10 +168,19 @@ void register_all() {
         for (const Path path : {Path::decode, Path::block}) {
           const std::string name = std::string(path == Path::decode ? "decode" : "block") +
                                    (mode == Mode::plain ? "_plain" : "_act") + problem_name(length, threads);
-          benchmark::RegisterBenchmark(name.c_str(), decode, path, mode, length, threads)
+          benchmark::RegisterBenchmark(name.c_str(), decode, path, mode, length, 1, threads)
               ->Unit(benchmark::kMicrosecond)
               ->UseRealTime();
         }
+      // The decode path as inside a model: 30 layers (SmolLM2's count) stepped in turn.
+      for (const auto& [mode, kind] : {std::pair{Mode::plain, "decode_plain"}, std::pair{Mode::act, "decode_act"},
+                                       std::pair{Mode::act_shipped, "decode_act_shipped"}}) {
+        if (length < 2048) continue;
+        const std::string name = kind + problem_name(length, threads) + "/layers:" + std::to_string(model_layers);
+        benchmark::RegisterBenchmark(name.c_str(), decode, Path::decode, mode, length, model_layers, threads)
+            ->Unit(benchmark::kMicrosecond)
+            ->UseRealTime();
+      }
 #ifdef ACT_BENCH_WITH_GGML
       for (const ggml_type type : {GGML_TYPE_F32, GGML_TYPE_F16}) {
         const std::string name = std::string("ggml_flash_") + ggml_type_name(type) + problem_name(length, threads);
