@@ -4,6 +4,8 @@
 // CPU flash attention with f32 and f16 caches; ratios are read between rows of one run. Counters:
 // rows calibrated and sinks per head per call (an ACT figure on inputs without sinks would measure
 // nothing), cache bytes per second, and for ggml the largest difference from act's output.
+// The `/layers:30` cases step 30 layers' caches in turn, so caches and statistics come from DRAM
+// as in a model's decode; `act_shipped` calibrates the shipped head set's heads of each layer.
 #include <act/act.hpp>
 #include <act/heads/head_set.hpp>
 
