@@ -76,14 +76,12 @@ enum class Mode { plain, act, act_shipped };
 // statistics, as a model does.
 template <class Cal>
 act::CalibrationReport step(DecodeProblem& p, std::size_t layer, Path path, const Cal& calibration,
-                            std::span<const std::uint8_t> calibrated_heads, act::SinkState& state,
-                            std::vector<act::SinkSet>& sinks, int threads) {
+                            std::span<const std::uint8_t> calibrated_heads, act::SinkState& state, int threads) {
   act::AttentionOptions options;
   options.threads = threads;
   act::AttentionExtras extras;
   extras.calibrated_heads = calibrated_heads;
   extras.running_stats = state.span();
-  extras.sinks = &sinks;
   const auto k = p.cache(p.k, layer), v = p.cache(p.v, layer);
   if (path == Path::decode) return act::attention(p.queries(), k, v, p.output(), options, calibration, extras);
   const act::detail::Operands<float> in{p.queries(), k, v};
@@ -107,18 +105,26 @@ template <class Cal>
 void run(benchmark::State& state, DecodeProblem& p, Path path, const std::vector<std::vector<std::uint8_t>>& masks,
          const Cal& calibration, int threads) {
   std::vector<act::SinkState> sink_states(p.layers, act::SinkState(query_heads));
-  std::vector<act::SinkSet> sinks;
-  act::CalibrationReport last;
+  std::vector<act::CalibrationReport> latest(p.layers);  // each layer's report of its latest step
   std::size_t layer = 0;
   for (auto _ : state) {
-    last = step(p, layer, path, calibration, masks[layer], sink_states[layer], sinks, threads);
+    latest[layer] = step(p, layer, path, calibration, masks[layer], sink_states[layer], threads);
     layer = (layer + 1) % p.layers;
     benchmark::ClobberMemory();
   }
-  std::size_t sink_count = 0;
-  for (const act::SinkSet& head : sinks) sink_count += head.size();
-  state.counters["rows_calibrated"] = static_cast<double>(last.rows_calibrated);
-  state.counters["sinks_per_head"] = static_cast<double>(sink_count) / query_heads;
+  act::CalibrationReport total;
+  std::size_t calibrated = 0;
+  const std::size_t stepped = std::min(static_cast<std::size_t>(state.iterations()), p.layers);
+  for (std::size_t l = 0; l < stepped; ++l) {
+    total += latest[l];
+    calibrated +=
+        masks[l].empty() ? query_heads : static_cast<std::size_t>(std::count(masks[l].begin(), masks[l].end(), 1));
+  }
+  // Per layer step, and per calibrated head: a layer with few shipped heads is not read as 9.
+  state.counters["rows_calibrated"] =
+      stepped == 0 ? 0.0 : static_cast<double>(total.rows_calibrated) / static_cast<double>(stepped);
+  state.counters["sinks_per_head"] =
+      calibrated == 0 ? 0.0 : static_cast<double>(total.sinks_selected) / static_cast<double>(calibrated);
   const double bytes = 2.0 * static_cast<double>(kv_heads * p.length * p.dim * sizeof(float));
   state.counters["cache_GB/s"] = benchmark::Counter(bytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }
