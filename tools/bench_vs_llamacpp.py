@@ -43,6 +43,16 @@ def run_measured(command):
         return out.read().decode(errors="replace"), usage.ru_maxrss / 1024.0
 
 
+def require_model_and_peer(model):
+    """Exits with one line unless the model and llama-cpp-python (which counts the prompts) are there."""
+    if not model.exists():
+        sys.exit(f"model not found: {model} (run tools/fetch_model.sh)")
+    try:
+        import llama_cpp  # noqa: F401  (the peer under test; not a dependency of the project)
+    except ImportError:
+        sys.exit("llama-cpp-python is not installed: pip install llama-cpp-python==0.3.36")
+
+
 def prompt_text(model, tokens):
     """About `tokens` tokens of plain text (counted with llama.cpp's tokenizer)."""
     import llama_cpp
@@ -127,12 +137,7 @@ def main():
     args = parser.parse_args()
     if args.llama_child:
         return llama_child(args.model, args.threads[0], args.generate, args.llama_child)
-    if not args.model.exists():
-        sys.exit(f"model not found: {args.model} (run tools/fetch_model.sh)")
-    try:
-        import llama_cpp  # noqa: F401  (the peer under test; not a dependency of the project)
-    except ImportError:
-        sys.exit("llama-cpp-python is not installed: pip install llama-cpp-python==0.3.36")
+    require_model_and_peer(args.model)
 
     extra_args = args.act_args.split()
     rows = []

@@ -15,6 +15,7 @@ build's median decode tokens/s, and the ratio candidate / baseline (above 1: the
 """
 import argparse
 import statistics
+from pathlib import Path
 
 import bench_vs_llamacpp as bench
 
@@ -36,7 +37,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--baseline", required=True, help="act-llama binary to compare against")
     parser.add_argument("--candidate", required=True, help="act-llama binary under test")
-    parser.add_argument("--model", default=bench.DEFAULT_MODEL)
+    parser.add_argument("--model", type=Path, default=bench.DEFAULT_MODEL)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--prompt-tokens", type=int, nargs="+", default=[4000, 256])
     parser.add_argument("--act-args", default="", help="extra act-llama generate arguments, one string")
@@ -44,6 +45,7 @@ def main():
     parser.add_argument("--generate", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
+    bench.require_model_and_peer(args.model)
 
     runners = {"baseline": args.baseline, "candidate": args.candidate}
     print(f"{args.threads} thread(s); {args.generate} generated tokens; {args.repeats} runs each, alternating; "
