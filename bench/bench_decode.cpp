@@ -6,6 +6,8 @@
 // nothing), cache bytes per second, and for ggml the largest difference from act's output.
 // The `/layers:30` cases step 30 layers' caches in turn, so caches and statistics come from DRAM
 // as in a model's decode; `act_shipped` calibrates the shipped head set's heads of each layer.
+// Every case's cache grows by one key per step from kv (history_steps below), so ACT's running
+// statistics see a causal history, as in a model; the `causal_counts` counter checks that they did.
 #include <act/act.hpp>
 #include <act/heads/head_set.hpp>
 
@@ -21,6 +23,7 @@
 #include <cmath>
 #include <cstdint>
 #include <exception>
+#include <numeric>
 #include <random>
 #include <span>
 #include <string>
@@ -31,17 +34,25 @@ namespace {
 
 constexpr std::size_t query_heads = 9, kv_heads = 3, model_layers = 30;
 
-// K/V caches of `length` tokens for each of `layers` layers and one query row per head. Keys 0, 13
-// and length / 2 are sinks: every query leans towards them (about half of each row's mass goes
-// there, as in SmolLM2's sink heads). Every layer holds the same numbers in its own memory.
+// Decode in a model appends one key per step and each row sees every key so far: a causal history,
+// whose counts ACT keeps as a number instead of an array. So each layer steps kv = length, length +
+// 1, ..., length + history_steps - 1 (on average 0.8% more keys than `length` at 2048), then starts
+// that stretch again from the same history.
+constexpr std::size_t history_steps = 32;
+
+// K/V caches with room for `length + growth` tokens for each of `layers` layers, and one query row
+// per head. Keys 0, 13 and length / 2 are sinks: every query leans towards them (about half of each
+// row's mass goes there, as in SmolLM2's sink heads). Every layer holds the same numbers in its own
+// memory.
 struct DecodeProblem {
-  std::size_t length, dim, layers;
+  std::size_t length, dim, layers, capacity;
   std::vector<float> q, k, v, out;
 
-  DecodeProblem(std::size_t kv_length, std::size_t head_dim, std::size_t layer_count = 1)
+  DecodeProblem(std::size_t kv_length, std::size_t head_dim, std::size_t layer_count = 1, std::size_t growth = 0)
       : length(kv_length),
         dim(head_dim),
         layers(layer_count),
+        capacity(kv_length + growth),
         q(query_heads * dim),
         k(layers * layer_size()),
         v(k.size()),
@@ -54,15 +65,16 @@ struct DecodeProblem {
     const float strength = std::log(static_cast<float>(length)) * std::sqrt(static_cast<float>(dim)) / 1.5f;
     for (std::size_t h = 0; h < query_heads; ++h) q[h * dim] = std::abs(q[h * dim]) + 1.0f;
     for (std::size_t h = 0; h < kv_heads; ++h)
-      for (std::size_t j : {std::size_t{0}, std::size_t{13}, length / 2}) k[(h * length + j) * dim] = strength;
+      for (std::size_t j : {std::size_t{0}, std::size_t{13}, length / 2}) k[(h * capacity + j) * dim] = strength;
     for (auto* cache : {&k, &v})
       for (std::size_t layer = 1; layer < layers; ++layer)
         std::copy_n(cache->begin(), layer_size(), cache->begin() + static_cast<std::ptrdiff_t>(layer * layer_size()));
   }
-  std::size_t layer_size() const noexcept { return kv_heads * length * dim; }
+  std::size_t layer_size() const noexcept { return kv_heads * capacity * dim; }
   act::HeadsView<const float> queries() const { return act::head_major(q.data(), query_heads, 1, dim); }
-  act::HeadsView<const float> cache(const std::vector<float>& t, std::size_t layer = 0) const {
-    return act::head_major(t.data() + layer * layer_size(), kv_heads, length, dim);
+  // The first `keys` keys of a layer's cache.
+  act::HeadsView<const float> cache(const std::vector<float>& t, std::size_t layer, std::size_t keys) const {
+    return act::head_major_in(t.data() + layer * layer_size(), kv_heads, keys, capacity, dim);
   }
   act::HeadsView<float> output() { return act::head_major(out.data(), query_heads, 1, dim); }
 };
@@ -75,22 +87,54 @@ enum class Mode { plain, act, act_shipped };
 // One decode step of one layer through the path under test; ACT keeps that layer's running
 // statistics, as a model does.
 template <class Cal>
-act::CalibrationReport step(DecodeProblem& p, std::size_t layer, Path path, const Cal& calibration,
+act::CalibrationReport step(DecodeProblem& p, std::size_t layer, std::size_t keys, Path path, const Cal& calibration,
                             std::span<const std::uint8_t> calibrated_heads, act::SinkState& state, int threads) {
   act::AttentionOptions options;
   options.threads = threads;
   act::AttentionExtras extras;
   extras.calibrated_heads = calibrated_heads;
   extras.running_stats = state.span();
-  const auto k = p.cache(p.k, layer), v = p.cache(p.v, layer);
+  const auto k = p.cache(p.k, layer, keys), v = p.cache(p.v, layer, keys);
   if (path == Path::decode) return act::attention(p.queries(), k, v, p.output(), options, calibration, extras);
   const act::detail::Operands<float> in{p.queries(), k, v};
   const act::AttentionGeometry g = act::detail::resolve_fused(in, p.output(), options, extras);
   return act::detail::block_attention(in, p.output(), g, extras, calibration, threads);
 }
 
-// Steps the layers in turn, one per iteration: with more than one, each layer's cache and
-// statistics have left the CPU's caches by its next step, as in a model's decode.
+// The statistics of a causal history of length - 1 rows whose column means are those of one decode
+// row over the first length - 1 keys: what prefill and decode up to there would have built, near
+// enough to choose the same sinks.
+template <class Cal>
+act::SinkState seeded_history(DecodeProblem& p, Path path, const Cal& calibration, int threads) {
+  act::SinkState state(query_heads);
+  const std::size_t rows = p.length - 1;
+  step(p, 0, rows, path, calibration, {}, state, threads);  // received: that row's weights, seen once
+  std::vector<std::size_t> visible(rows);
+  std::iota(visible.begin(), visible.end(), std::size_t{1});
+  for (act::ColumnStats& head : state.span()) {
+    if (head.size() == 0) continue;  // plain: nothing kept
+    for (std::size_t j = 0; j < rows; ++j) head.received[j] *= static_cast<float>(rows - j);
+    head.seen_by.clear();
+    head.seen_by.add_rows(visible);
+  }
+  return state;
+}
+
+// Counter: the share of calibrated heads whose counts are still arithmetic (1 when the stepping kept
+// every history causal, as a model's decode does).
+void count_causal_heads(benchmark::State& state, const std::vector<act::SinkState>& sink_states,
+                        const std::vector<std::vector<std::uint8_t>>& masks) {
+  std::size_t calibrated = 0, causal = 0;
+  for (std::size_t l = 0; l < sink_states.size(); ++l)
+    for (std::size_t h = 0; h < query_heads; ++h) {
+      const act::ColumnStats& stats = sink_states[l].head(h);
+      if (stats.size() == 0 || (!masks[l].empty() && masks[l][h] == 0)) continue;
+      ++calibrated;
+      causal += stats.seen_by.form() == act::SeenCounts::Form::causal;
+    }
+  if (calibrated > 0) state.counters["causal_counts"] = static_cast<double>(causal) / static_cast<double>(calibrated);
+}
+
 // The calibrated heads of each layer: empty (every head) unless `mode` is act_shipped.
 std::vector<std::vector<std::uint8_t>> calibrated_heads(Mode mode, std::size_t layers) {
   std::vector<std::vector<std::uint8_t>> masks(layers);
@@ -101,17 +145,27 @@ std::vector<std::vector<std::uint8_t>> calibrated_heads(Mode mode, std::size_t l
   return masks;
 }
 
+// Steps the layers in turn, one per iteration: with more than one, each layer's cache and
+// statistics have left the CPU's caches by its next step, as in a model's decode.
 template <class Cal>
 void run(benchmark::State& state, DecodeProblem& p, Path path, const std::vector<std::vector<std::uint8_t>>& masks,
          const Cal& calibration, int threads) {
-  std::vector<act::SinkState> sink_states(p.layers, act::SinkState(query_heads));
+  const act::SinkState history = seeded_history(p, path, calibration, threads);
+  std::vector<act::SinkState> sink_states(p.layers, history);
+  std::vector<std::size_t> steps(p.layers, 0);           // each layer's place in its stretch of history
   std::vector<act::CalibrationReport> latest(p.layers);  // each layer's report of its latest step
   std::size_t layer = 0;
   for (auto _ : state) {
-    latest[layer] = step(p, layer, path, calibration, masks[layer], sink_states[layer], threads);
+    latest[layer] =
+        step(p, layer, p.length + steps[layer], path, calibration, masks[layer], sink_states[layer], threads);
+    if (++steps[layer] == history_steps) {
+      steps[layer] = 0;
+      sink_states[layer] = history;
+    }
     layer = (layer + 1) % p.layers;
     benchmark::ClobberMemory();
   }
+  count_causal_heads(state, sink_states, masks);
   act::CalibrationReport total;
   std::size_t calibrated = 0;
   const std::size_t stepped = std::min(static_cast<std::size_t>(state.iterations()), p.layers);
@@ -137,7 +191,7 @@ void decode(benchmark::State& state, Path path, Mode mode, std::size_t length, s
     state.SkipWithError(e.what());
     return;
   }
-  DecodeProblem p(length, 64, layers);
+  DecodeProblem p(length, 64, layers, history_steps);
   if (mode == Mode::plain) {
     run(state, p, path, masks, act::NoCalibration{}, threads);
   } else {
@@ -154,7 +208,7 @@ void ggml_decode(benchmark::State& state, ggml_type cache_type, std::size_t leng
   DecodeProblem p(length, 64);
   act::AttentionOptions options;
   options.threads = threads;
-  act::attention(p.queries(), p.cache(p.k), p.cache(p.v), p.output(), options);
+  act::attention(p.queries(), p.cache(p.k, 0, length), p.cache(p.v, 0, length), p.output(), options);
   act_bench::GgmlFlashDecode ggml(p.q, p.k, p.v, query_heads, kv_heads, length, 64, cache_type, threads);
   for (auto _ : state) {
     ggml.run();

@@ -106,7 +106,7 @@ void check_rows(const Problem& p, const Result& r, const std::vector<std::vector
     }
     const ColumnStats& stats = r.running[h];
     REQUIRE(stats.size() == g.kv_len);
-    CHECK(stats.seen_by == seen_by);
+    CHECK(stats.seen_by.to_vector() == seen_by);
     const double received = std::accumulate(stats.received.begin(), stats.received.end(), 0.0);
     CHECK(std::abs(received - valid_rows) <= 1e-4 * (valid_rows + 1.0));
   }

@@ -83,6 +83,8 @@ TEST_CASE("decode: a columnwise detector tested in the statistics pass chooses w
     for (std::size_t h = 0; h < 9; ++h) {
       CHECK(one_pass_state.head(h).received == two_pass_state.head(h).received);
       CHECK(one_pass_state.head(h).seen_by == two_pass_state.head(h).seen_by);
+      // A first row that sees 2,100 keys is no causal history: both count per column.
+      CHECK(one_pass_state.head(h).seen_by.form() == SeenCounts::Form::per_column);
     }
     CHECK(a.report.rows_calibrated > 0);
     const auto has_hidden_sink = [](const SinkSet& head) { return !head.empty() && head.back() == 2000u; };
@@ -127,6 +129,8 @@ TEST_CASE("prefill then decode equals the reference prefill row by row", "[kerne
       // Running totals = statistics of rows 0..t: seen_by exact; received sums weights that are
       // each within eps_i (relative) of the reference's, in float over t + 1 terms.
       CHECK(state.head(h).seen_by == ref_stats.running[h].seen_by);
+      // Prefill from position 0, then decode: the counts stay arithmetic, without an array.
+      CHECK(state.head(h).seen_by.form() == SeenCounts::Form::causal);
       const double relative = max_weight_error(seen, h) + error_gamma(static_cast<double>(t) + 2.0);
       for (std::size_t j = 0; j <= t; ++j) {
         const double expected = ref_stats.running[h].received[j];

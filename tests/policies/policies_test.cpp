@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include <limits>
+#include <span>
 #include <vector>
 
 using namespace act;
@@ -18,7 +19,7 @@ namespace {
 struct Stats {
   std::vector<float> received;
   std::vector<std::uint32_t> seen_by;
-  ColumnStatsView view() const { return {received, seen_by}; }
+  ColumnStatsView view() const { return {received, std::span<const std::uint32_t>(seen_by)}; }
 };
 
 template <SinkDetector D>

@@ -677,44 +677,50 @@ void correct_block(const Operands<KV>& in, const HeadsView<float>& out, const At
   }
 }
 
-// Column statistics of one calibrated head from every thread's sums and counts (which are reset for
-// the next wave). Without a mask column j was seen by the valid rows with more than j visible keys
-// (suffix sums of the rows' limits); with one, the sweeps counted who saw what.
-inline void reduce_statistics(const AttentionGeometry& g, std::size_t slot, std::span<ThreadScratch> threads,
-                              const RowStatus* status, ColumnStats& stats) {
-  stats.received.assign(g.kv_len, 0.0f);
-  stats.seen_by.assign(g.kv_len + 1, 0u);
-  std::vector<float> counts(g.mask.empty() ? 0 : g.kv_len, 0.0f);
+// What each key received in this call, for one calibrated head, from every thread's sums (which are
+// reset for the next wave).
+inline void reduce_received(const AttentionGeometry& g, std::size_t slot, std::span<ThreadScratch> threads,
+                            std::vector<float>& received) {
+  received.assign(g.kv_len, 0.0f);
   for (ThreadScratch& thread : threads) {
     float* sums = thread.column_sums.data() + slot * g.kv_len;
-    for (std::size_t j = 0; j < g.kv_len; ++j) stats.received[j] += sums[j];
+    for (std::size_t j = 0; j < g.kv_len; ++j) received[j] += sums[j];
     std::fill_n(sums, g.kv_len, 0.0f);
-    if (counts.empty()) continue;
-    float* seen = thread.column_counts.data() + slot * g.kv_len;
-    for (std::size_t j = 0; j < g.kv_len; ++j) counts[j] += seen[j];  // integers below 2^24: exact
-    std::fill_n(seen, g.kv_len, 0.0f);
   }
-  if (!counts.empty()) {
-    for (std::size_t j = 0; j < g.kv_len; ++j) stats.seen_by[j] = static_cast<std::uint32_t>(counts[j]);
-    stats.seen_by.pop_back();
-    return;
-  }
-  for (std::size_t i = 0; i < g.q_len; ++i) {
-    if (status[i] == RowStatus::valid) ++stats.seen_by[g.visible_keys(i)];
-  }
-  for (std::size_t j = g.kv_len; j-- > 0;) stats.seen_by[j] += stats.seen_by[j + 1];  // suffix sums
-  stats.seen_by.erase(stats.seen_by.begin());  // seen_by[j] = rows with more than j visible keys
 }
 
-// Adds this call's statistics to a head's running totals (decode) and returns what to select from.
-inline ColumnStatsView accumulate_running(const ColumnStats& call, ColumnStats* running) {
-  if (running == nullptr) return call.view();
-  running->extend_to(call.size());
-  for (std::size_t j = 0; j < call.size(); ++j) {
-    running->received[j] += call.received[j];
-    running->seen_by[j] += call.seen_by[j];
+// Adds this call's valid rows to a head's counts. Without a mask row i saw its first visible_keys(i)
+// keys (a causal history stays an arithmetic count); with one, the sweeps counted who saw what.
+inline void add_call_rows(const AttentionGeometry& g, std::size_t slot, std::span<ThreadScratch> threads,
+                          const RowStatus* status, SeenCounts& counts) {
+  if (g.mask.empty()) {
+    std::vector<std::size_t> visible;
+    for (std::size_t i = 0; i < g.q_len; ++i)
+      if (status[i] == RowStatus::valid) visible.push_back(g.visible_keys(i));
+    counts.add_rows(visible);
+    return;
   }
-  return running->view();
+  std::vector<std::uint32_t> seen(g.kv_len, 0u);
+  for (ThreadScratch& thread : threads) {
+    float* thread_seen = thread.column_counts.data() + slot * g.kv_len;
+    for (std::size_t j = 0; j < g.kv_len; ++j) seen[j] += static_cast<std::uint32_t>(thread_seen[j]);  // < 2^24: exact
+    std::fill_n(thread_seen, g.kv_len, 0.0f);
+  }
+  counts.add(std::span<const std::uint32_t>(seen));
+}
+
+// The statistics a calibrated head's sinks are chosen from: this call's, or the running totals
+// (decode, chunked prefill) with this call added.
+inline ColumnStatsView reduce_statistics(const AttentionGeometry& g, std::size_t slot, std::span<ThreadScratch> threads,
+                                         const RowStatus* status, ColumnStats& call, ColumnStats* running) {
+  reduce_received(g, slot, threads, call.received);
+  if (running == nullptr) call.seen_by.clear();
+  ColumnStats& target = running == nullptr ? call : *running;
+  target.extend_to(g.kv_len);
+  if (running != nullptr)
+    for (std::size_t j = 0; j < g.kv_len; ++j) running->received[j] += call.received[j];
+  add_call_rows(g, slot, threads, status, target.seen_by);
+  return target.view();
 }
 
 // Which share of a phase's work a call runs: slice ith of nth (an engine's thread), or nth = 0 for
@@ -935,10 +941,9 @@ class WaveRunner {
 
   void choose_sinks(std::size_t head, std::size_t slot, ThreadScratch& mine) {
     const RowStatus* status = status_.data() + slot * g_.q_len;
-    reduce_statistics(g_, slot, scratch_, status, mine.head_stats);
     ColumnStats* running = extras_.running_stats.empty() ? nullptr : &extras_.running_stats[head];
     SinkSet& sinks = sinks_[slot];
-    calibration_.detector.select(accumulate_running(mine.head_stats, running), sinks);
+    calibration_.detector.select(reduce_statistics(g_, slot, scratch_, status, mine.head_stats, running), sinks);
     mine.report.sinks_selected += sinks.size();
     if (extras_.sinks != nullptr) (*extras_.sinks)[head] = sinks;
     if constexpr (!needs_correction<Cal>) {

@@ -95,7 +95,7 @@ ColumnStats map_column_stats(const HeadsView<float>& map, const V& rule, std::si
     for (std::size_t j = 0; j < map.cols; ++j) {
       if (!rule.visible(head, i, j, weights[j])) continue;
       received[j] += weights[j];
-      ++stats.seen_by[j];
+      stats.seen_by.increment(j);
     }
   }
   for (std::size_t j = 0; j < map.cols; ++j) stats.received[j] = static_cast<float>(received[j]);
@@ -105,10 +105,8 @@ ColumnStats map_column_stats(const HeadsView<float>& map, const V& rule, std::si
 // Adds this call's statistics to the running totals (decode, chunked prefill) and returns the totals.
 inline const ColumnStats& merge_running(ColumnStats& running, const ColumnStats& call) {
   running.extend_to(call.size());
-  for (std::size_t j = 0; j < call.size(); ++j) {
-    running.received[j] += call.received[j];
-    running.seen_by[j] += call.seen_by[j];
-  }
+  for (std::size_t j = 0; j < call.size(); ++j) running.received[j] += call.received[j];
+  running.seen_by.add(call.seen_by);
   return running;
 }
 

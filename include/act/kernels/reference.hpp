@@ -46,7 +46,7 @@ inline ColumnStats column_stats(const HeadMap& map) {
     for (std::size_t j = 0; j < map.visible[i]; ++j) {
       if (!map.sees(i, j)) continue;
       received[j] += map.at(i, j);
-      ++stats.seen_by[j];
+      stats.seen_by.increment(j);
     }
   }
   for (std::size_t j = 0; j < map.cols; ++j) stats.received[j] = static_cast<float>(received[j]);
@@ -82,10 +82,8 @@ CalibrationReport calibrate(HeadMap& map, const Calibration<Detector, Rule>& cal
   ColumnStats stats = column_stats(map);
   if (running != nullptr) {
     running->extend_to(map.cols);
-    for (std::size_t j = 0; j < map.cols; ++j) {
-      running->received[j] += stats.received[j];
-      running->seen_by[j] += stats.seen_by[j];
-    }
+    for (std::size_t j = 0; j < map.cols; ++j) running->received[j] += stats.received[j];
+    running->seen_by.add(stats.seen_by);
     stats = *running;
   }
   calibration.detector.select(stats.view(), sinks);

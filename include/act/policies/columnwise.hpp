@@ -54,8 +54,9 @@ template <class ColumnTest>
 // Appends the candidates among columns [first, end), in order.
 template <ColumnwiseDetector D>
 void append_candidates(const D& detector, ColumnStatsView stats, std::size_t first, std::size_t end, SinkSet& out) {
-  append_tested(first, end, out,
-                [&](std::size_t j) { return detector.is_candidate(stats.received[j], stats.seen_by[j]); });
+  stats.seen_by.visit([&](auto seen) {
+    append_tested(first, end, out, [&](std::size_t j) { return detector.is_candidate(stats.received[j], seen(j)); });
+  });
 }
 
 }  // namespace detail

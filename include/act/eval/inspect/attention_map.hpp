@@ -111,7 +111,7 @@ inline void calibrate_map(AttentionMap& map, const AnyCalibration& calibration) 
   stats.extend_to(map.n);
   for (std::size_t j = 0; j < map.n; ++j) {
     stats.received[j] = static_cast<float>(map.column_mean(j) * static_cast<double>(map.n - j));
-    stats.seen_by[j] = static_cast<std::uint32_t>(map.n - j);
+    stats.seen_by.add_row(j + 1);  // causal: row j sees keys [0, j]
   }
   std::visit([&](const auto& detector) { detector.select(stats.view(), map.sinks); }, calibration.detector);
   map.calibrated_rows.assign(map.n, 0);

@@ -45,10 +45,8 @@ inline SinkMarks sink_marks(const AttentionMap& map, float tau) {
   ColumnStats stats;
   stats.extend_to(map.n);
   SinkMarks marks;
-  for (std::size_t j = 0; j < map.n; ++j) {
-    stats.received[j] = map.column_mean(j);
-    stats.seen_by[j] = 1;
-  }
+  for (std::size_t j = 0; j < map.n; ++j) stats.received[j] = map.column_mean(j);
+  stats.seen_by.add_row(map.n);  // the means as if one row saw every column
   ColumnMeanThreshold{tau}.select(stats.view(), marks.calibrated);
   for (std::size_t j = 0; j < map.n; ++j)
     if (stats.received[j] > tau && !std::binary_search(marks.calibrated.begin(), marks.calibrated.end(), j))
