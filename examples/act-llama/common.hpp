@@ -30,9 +30,10 @@ namespace act_llama {
 
 // The GEMM the runner hands the model for its prefill (model/gemm.hpp, row_gemm.hpp).
 enum class Matmul {
-  openblas,  // cblas_sgemm
-  f32,       // the library's own float32 GEMM
-  bf16,      // the library's own GEMM on operands rounded to bfloat16
+  automatic,  // openblas, unless it runs kernels older than the CPU (then f32): resolve_matmul()
+  openblas,   // cblas_sgemm
+  f32,        // the library's own float32 GEMM
+  bf16,       // the library's own GEMM on operands rounded to bfloat16
 };
 
 struct CommonOptions {
@@ -46,7 +47,7 @@ struct CommonOptions {
   std::size_t context = 0;
   bool heads_any_model = false;
   act::model::KvSettings kv;
-  Matmul matmul = Matmul::openblas;
+  Matmul matmul = Matmul::automatic;
 };
 
 // Whole numbers >= minimum. (Unsigned options would otherwise take "-3" as a huge value.)
@@ -134,11 +135,18 @@ inline void add_model_options(CLI::App& command, CommonOptions& options) {
       ->default_str("fp32");
   command
       .add_option("--matmul", options.matmul,
-                  "The prefill's matrix products: openblas, f32 (the library's own float32 GEMM) or bf16 (activations "
-                  "and weights rounded to bfloat16, float32 sums; AVX-512 BF16 where the build has it)")
-      ->transform(CLI::CheckedTransformer(
-          std::map<std::string, Matmul>{{"openblas", Matmul::openblas}, {"f32", Matmul::f32}, {"bf16", Matmul::bf16}}))
-      ->default_str("openblas");
+                  "The prefill's matrix products: openblas, f32 (the library's own float32 GEMM), bf16 (activations "
+                  "and weights rounded to bfloat16, float32 sums; AVX-512 BF16 where the build has it) or auto "
+                  "(openblas, unless OpenBLAS runs kernels for older CPUs than this one: then f32)")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, Matmul>{
+          {"auto", Matmul::automatic}, {"openblas", Matmul::openblas}, {"f32", Matmul::f32}, {"bf16", Matmul::bf16}}))
+      ->default_str("auto");
+}
+
+// The GEMM `auto` stands for on this machine.
+inline Matmul resolve_matmul(Matmul matmul) {
+  if (matmul != Matmul::automatic) return matmul;
+  return act::model::blas_kernels_older_than_cpu() ? Matmul::f32 : Matmul::openblas;
 }
 
 // The model flags that differ from their defaults, e.g. "kv-type bf16, matmul bf16"; empty
@@ -149,8 +157,9 @@ inline std::string arithmetic_text(const CommonOptions& options) {
   if (options.kv.type == act::model::KvType::f16) add("kv-type f16");
   if (options.kv.type == act::model::KvType::bf16) add("kv-type bf16");
   if (options.kv.products == act::ProductPrecision::bf16) add("attention-products bf16");
-  if (options.matmul == Matmul::f32) add("matmul f32");
-  if (options.matmul == Matmul::bf16) add("matmul bf16");
+  const Matmul matmul = resolve_matmul(options.matmul);  // auto records what it chose
+  if (matmul == Matmul::f32) add("matmul f32");
+  if (matmul == Matmul::bf16) add("matmul bf16");
   return text;
 }
 
@@ -218,9 +227,10 @@ inline void warn_about_threads(int threads) {
 }
 
 inline act::model::Gemm model_gemm(Matmul matmul) {
-  switch (matmul) {
+  switch (resolve_matmul(matmul)) {
     case Matmul::f32: return act::model::f32_gemm();
     case Matmul::bf16: return act::model::bf16_gemm();
+    case Matmul::automatic:
     case Matmul::openblas: break;
   }
   return act::model::blas_gemm();

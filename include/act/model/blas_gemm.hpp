@@ -6,6 +6,9 @@
 
 #include <cblas.h>
 
+#include <array>
+#include <string_view>
+
 namespace act::model {
 
 inline void blas_gemm_kernel(const GemmArgs& g) {
@@ -21,6 +24,26 @@ inline Gemm blas_gemm() {
   openblas_set_num_threads(1);
 #endif
   return blas_gemm_kernel;
+}
+
+// Whether the BLAS is an OpenBLAS that runs kernels written for CPUs without AVX2 and FMA on a CPU
+// that has them. An OpenBLAS built for many CPUs picks its kernels by CPU model when it loads, and
+// on a model it does not know (0.3.21 on a recent Xeon under a hypervisor) it falls back to its
+// SSE3 "Prescott" ones: the runner's prefill took 3.7x as long as with its AVX-512 kernels there.
+// The library's own GEMM (f32_gemm(), row_gemm.hpp) is then the better choice.
+inline bool blas_kernels_older_than_cpu() {
+#if defined(OPENBLAS_VERSION) && (defined(__x86_64__) || defined(__i386__))
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return false;
+  // OpenBLAS's names of the x86 cores it has kernels for that predate AVX2 and FMA.
+  constexpr std::array<std::string_view, 18> without_fma{
+      "Unknown",    "Katmai",  "Coppermine", "Northwood", "Prescott",     "Banias",    "Atom", "Core2",       "Penryn",
+      "Dunnington", "Nehalem", "Athlon",     "Opteron",   "Opteron_SSE3", "Barcelona", "Nano", "Sandybridge", "Bobcat"};
+  const char* core = openblas_get_corename();
+  if (core == nullptr) return false;
+  for (const std::string_view name : without_fma)
+    if (name == core) return true;
+#endif
+  return false;
 }
 
 }  // namespace act::model
