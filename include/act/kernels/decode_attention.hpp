@@ -341,6 +341,15 @@ inline ColumnStats& row_statistics(const AttentionGeometry& g, std::size_t head,
   return stats;
 }
 
+// Calls visit(first, end, factor) for each chunk of a head's visible keys [first, end), with the
+// factor that turns the chunk's e_j into normalised weights.
+template <class Visit>
+[[gnu::always_inline]] inline void for_each_weighted_chunk(const DecodeLayout& layout, const float* factors,
+                                                           Visit visit) {
+  for (std::size_t c = 0; c < layout.chunks; ++c)
+    visit(c * layout.chunk, std::min(c * layout.chunk + layout.chunk, layout.visible), factors[c]);
+}
+
 // Adds a valid row's weights (and, per column, its count) to a head's statistics, testing each column
 // as it goes. The values the loop reads are this function's own parameters, so the compiler keeps
 // them in registers across the flag stores and vectorises the loop (reached through the closure of
@@ -348,14 +357,12 @@ inline ColumnStats& row_statistics(const AttentionGeometry& g, std::size_t head,
 template <ColumnwiseDetector D, class Count>
 void add_row_testing(const D& detector, const DecodeLayout& layout, const float* weights, const float* factors,
                      Count count, float* received, SinkSet& sinks) {
-  for (std::size_t c = 0; c < layout.chunks; ++c) {
-    const std::size_t first = c * layout.chunk, end = std::min(first + layout.chunk, layout.visible);
-    const float factor = factors[c];
+  for_each_weighted_chunk(layout, factors, [&](std::size_t first, std::size_t end, float factor) {
     append_tested(first, end, sinks, [&](std::size_t j) {
       received[j] += weights[j] * factor;
       return detector.is_candidate(received[j], count(j));
     });
-  }
+  });
 }
 
 // Adds a valid row's weights and count to the head's statistics, then asks the detector for the
@@ -376,10 +383,10 @@ void add_row_then_select(const D& detector, const DecodeLayout& layout, std::siz
     detector.finish(sinks);
   } else {
     stats.seen_by.add_row(layout.visible);
-    for (std::size_t c = 0; c < layout.chunks; ++c) {
-      const std::size_t first = c * layout.chunk, end = std::min(first + layout.chunk, layout.visible);
-      for (std::size_t j = first; j < end; ++j) stats.received[j] += weights[j] * factors[c];
-    }
+    float* received = stats.received.data();
+    for_each_weighted_chunk(layout, factors, [&](std::size_t first, std::size_t end, float factor) {
+      for (std::size_t j = first; j < end; ++j) received[j] += weights[j] * factor;
+    });
     detector.select(stats.view(), sinks);
   }
 }
