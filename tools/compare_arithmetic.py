@@ -25,6 +25,7 @@ CONFIGS = {
     "bf16+bf16-products": ["--kv-type", "bf16", "--attention-products", "bf16"],
     "f32-matmul": ["--matmul", "f32"],
     "bf16-matmul": ["--matmul", "bf16"],
+    # Decode steps only (prompts of 8 tokens or more prefill in float32): pair it with --one-at-a-time.
     "int8-decode-activations": ["--decode-activations", "int8"],
 }
 
