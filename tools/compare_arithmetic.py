@@ -4,8 +4,11 @@
 For each prompt, runs `act-llama dump-logits` once per configuration and compares every position's
 logits with the f32 run: the largest |difference| and the share of positions whose top-1 token is
 the same. Prompts: a few fixed texts plus the first SST-2 dev sentences ($ACT_DATA_DIR/sst2/dev.jsonl).
+With --one-at-a-time every run feeds the prompt one token per decode step, so the positions are
+decode steps (what --decode-activations changes; the whole-prompt pass is a prefill).
 
     tools/compare_arithmetic.py BUILD/examples/act-llama [--model FILE] [--prompts N] [--config NAME]
+                                [--one-at-a-time]
 """
 import argparse
 import json
@@ -22,6 +25,8 @@ CONFIGS = {
     "bf16+bf16-products": ["--kv-type", "bf16", "--attention-products", "bf16"],
     "f32-matmul": ["--matmul", "f32"],
     "bf16-matmul": ["--matmul", "bf16"],
+    # Decode steps only (prompts of 8 tokens or more prefill in float32): pair it with --one-at-a-time.
+    "int8-decode-activations": ["--decode-activations", "int8"],
 }
 
 FIXED_PROMPTS = [
@@ -62,23 +67,29 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--vocab", type=int, default=49152, help="logits per position (SmolLM2: 49152)")
     parser.add_argument("--config", action="append", choices=list(CONFIGS), help="only these (repeatable; default all)")
+    parser.add_argument("--one-at-a-time", action="store_true", help="compare decode steps (dump-logits --one-at-a-time)")
     args = parser.parse_args()
+    mode = ["--one-at-a-time"] if args.one_at_a_time else []
     chosen = {name: CONFIGS[name] for name in (args.config or CONFIGS)}
-    totals = {name: {"max_abs": 0.0, "agree": 0, "positions": 0} for name in chosen}
+    totals = {name: {"max_abs": 0.0, "sum_abs": 0.0, "agree": 0, "positions": 0} for name in chosen}
     with tempfile.TemporaryDirectory() as workdir:
         for prompt in prompts(args.prompts):
-            base = logits(args.runner, args.model, prompt, [], workdir, args.threads).reshape(-1, args.vocab)
+            base = logits(args.runner, args.model, prompt, mode, workdir, args.threads).reshape(-1, args.vocab)
             for name, extra in chosen.items():
-                other = logits(args.runner, args.model, prompt, extra, workdir, args.threads).reshape(-1, args.vocab)
+                other = logits(args.runner, args.model, prompt, mode + extra, workdir, args.threads)
+                other = other.reshape(-1, args.vocab)
                 t = totals[name]
                 t["max_abs"] = max(t["max_abs"], float(np.max(np.abs(other - base))))
+                t["sum_abs"] += float(np.sum(np.abs(other - base)))
                 t["agree"] += int(np.sum(np.argmax(other, axis=1) == np.argmax(base, axis=1)))
                 t["positions"] += base.shape[0]
-    print("| arithmetic | max abs logit diff vs f32 | top-1 agreement | positions |")
-    print("|---|---|---|---|")
+    print("| arithmetic | max abs logit diff vs f32 | mean abs logit diff | top-1 agreement | positions |")
+    print("|---|---|---|---|---|")
     for name, t in totals.items():
         share = 100.0 * t["agree"] / t["positions"]
-        print(f"| {name} | {t['max_abs']:.4g} | {share:.2f}% ({t['agree']}/{t['positions']}) | {t['positions']} |")
+        mean = t["sum_abs"] / (t["positions"] * args.vocab)
+        print(f"| {name} | {t['max_abs']:.4g} | {mean:.3g} | {share:.2f}% ({t['agree']}/{t['positions']}) "
+              f"| {t['positions']} |")
     return 0
 
 

@@ -48,6 +48,7 @@ struct CommonOptions {
   bool heads_any_model = false;
   act::model::KvSettings kv;
   Matmul matmul = Matmul::automatic;
+  act::model::DecodeActivations decode_activations = act::model::DecodeActivations::f32;
 };
 
 // Whole numbers >= minimum. (Unsigned options would otherwise take "-3" as a huge value.)
@@ -116,7 +117,7 @@ CLI::Validator policy_text(Parse parse, std::string kind) {
 }
 
 // Products of the library's model: the KV cache flags (how it stores keys and values and multiplies
-// over them) and the prefill GEMM's precision.
+// over them), the prefill GEMM's precision and decode's activations.
 inline void add_model_options(CLI::App& command, CommonOptions& options) {
   using act::model::KvType;
   command
@@ -141,6 +142,14 @@ inline void add_model_options(CLI::App& command, CommonOptions& options) {
       ->transform(CLI::CheckedTransformer(std::map<std::string, Matmul>{
           {"auto", Matmul::automatic}, {"openblas", Matmul::openblas}, {"f32", Matmul::f32}, {"bf16", Matmul::bf16}}))
       ->default_str("auto");
+  using act::model::DecodeActivations;
+  command
+      .add_option("--decode-activations", options.decode_activations,
+                  "Decode's products with Q4_1/Q8_0 weights (fewer than 8 new tokens): f32 activations, or int8 "
+                  "(rounded per block of 32, integer multiply-adds: faster, less accurate)")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, DecodeActivations>{{"f32", DecodeActivations::f32}, {"int8", DecodeActivations::int8}}))
+      ->default_str("f32");
 }
 
 // The GEMM `auto` stands for on this machine.
@@ -160,6 +169,7 @@ inline std::string arithmetic_text(const CommonOptions& options) {
   const Matmul matmul = resolve_matmul(options.matmul);  // auto records what it chose
   if (matmul == Matmul::f32) add("matmul f32");
   if (matmul == Matmul::bf16) add("matmul bf16");
+  if (options.decode_activations == act::model::DecodeActivations::int8) add("decode-activations int8");
   return text;
 }
 
@@ -248,7 +258,8 @@ inline act::model::LlamaModel load_model(const CommonOptions& options) {
   warn_about_threads(options.threads);
   if (options.kv.products == act::ProductPrecision::bf16 && options.kv.type != act::model::KvType::bf16)
     throw act::Error("--attention-products bf16 needs --kv-type bf16 (the products read the bf16 cache)");
-  act::model::LlamaModel model = act::model::LlamaModel::load(path, model_gemm(options.matmul), options.kv);
+  act::model::LlamaModel model =
+      act::model::LlamaModel::load(path, model_gemm(options.matmul), options.kv, options.decode_activations);
   for (const act::io::GgufWarning& warning : model.load_warnings())
     std::cerr << "act-llama: warning: " << warning.message << "\n";
   return model;

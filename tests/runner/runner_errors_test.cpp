@@ -92,6 +92,14 @@ fs::path write_model(const std::string& name, const act::testing::Bytes& bytes) 
 
 fs::path tiny_model() { return write_model("tiny.gguf", TinyLlama{}.build()); }
 
+// A raw float32 file, as dump-logits writes it.
+std::vector<float> read_floats(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<float> values(fs::file_size(path) / sizeof(float));
+  in.read(reinterpret_cast<char*>(values.data()), static_cast<std::streamsize>(values.size() * sizeof(float)));
+  return values;
+}
+
 std::vector<std::string> generate(const fs::path& model, std::vector<std::string> extra = {}) {
   std::vector<std::string> args{"generate", "-m", model.string(), "-p", "Once upon a time", "-n", "2"};
   args.insert(args.end(), extra.begin(), extra.end());
@@ -188,9 +196,7 @@ TEST_CASE("runner: the matmul choice", "[runner]") {
                                        "--matmul", precision, "-o", out.string()});
     INFO("stderr: " << result.stderr_text);
     REQUIRE(result.code == 0);
-    std::ifstream in(out, std::ios::binary);
-    std::vector<float> values(fs::file_size(out) / sizeof(float));
-    in.read(reinterpret_cast<char*>(values.data()), static_cast<std::streamsize>(values.size() * sizeof(float)));
+    std::vector<float> values = read_floats(out);
     for (const float x : values) REQUIRE(std::isfinite(x));
     logits.push_back(std::move(values));
   }
@@ -392,4 +398,27 @@ TEST_CASE("runner: sinks writes readable figures and the calibrated summary", "[
   std::ifstream json(scratch() / "sinks.json");
   const std::string doc((std::istreambuf_iterator<char>(json)), std::istreambuf_iterator<char>());
   CHECK(doc.find("\"mean_sink_mass_before\"") != std::string::npos);
+}
+
+// --decode-activations int8 rounds decode's activations for Q4_1 and Q8_0 weights only: the tiny
+// model's F32 weights give the same logits either way. --one-at-a-time makes every position a
+// decode step, which matches the whole-prompt pass up to float rounding.
+TEST_CASE("runner: decode activations and dump-logits one token at a time", "[runner]") {
+  const fs::path model = tiny_model();
+  expect_failure(generate(model, {"--decode-activations", "int4"}), 2, "--decode-activations");
+  const auto dump = [&](std::vector<std::string> extra) {
+    const fs::path out = scratch() / "logits-decode.f32";
+    std::vector<std::string> args{"dump-logits", "-m", model.string(), "--tokens", "1,5,9,13,17", "-o", out.string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const Exit result = run_act_llama(args);
+    INFO("stderr: " << result.stderr_text);
+    REQUIRE(result.code == 0);
+    return read_floats(out);
+  };
+  const std::vector<float> whole = dump({}), f32 = dump({"--one-at-a-time", "--decode-activations", "f32"}),
+                           int8 = dump({"--one-at-a-time", "--decode-activations", "int8"});
+  CHECK(int8 == f32);
+  REQUIRE(whole.size() == f32.size());
+  for (std::size_t i = 0; i < whole.size(); ++i)
+    REQUIRE(std::abs(whole[i] - f32[i]) < 1e-4f * (1 + std::abs(whole[i])));
 }

@@ -76,18 +76,21 @@ class LlamaModel {
   // tensor, invalid hyper-parameters) or UnsupportedError (architecture, tensor type, tokenizer).
   // `kv`: how keys and values are stored between computing them and attending over them (the
   // session's cache, and the whole-prompt calls' per-layer buffer alike), and the attention's products.
+  // `decode`: the activations of the products over fewer than 8 tokens (decode), matmul.hpp.
   // Overlapping tensor data and non-finite weights load, with load_warnings() saying so.
-  static LlamaModel load(const std::filesystem::path& path, Gemm gemm = portable_gemm(), KvSettings kv = {}) {
-    return LlamaModel(io::GgufFile::open(path), std::move(gemm), kv);
+  static LlamaModel load(const std::filesystem::path& path, Gemm gemm = portable_gemm(), KvSettings kv = {},
+                         DecodeActivations decode = DecodeActivations::f32) {
+    return LlamaModel(io::GgufFile::open(path), std::move(gemm), kv, decode);
   }
-  LlamaModel(io::GgufFile file, Gemm gemm, KvSettings kv = {})
+  LlamaModel(io::GgufFile file, Gemm gemm, KvSettings kv = {}, DecodeActivations decode = DecodeActivations::f32)
       : file_(std::move(file)),
         config_(LlamaConfig::from_gguf(file_)),
         weights_(LlamaWeights::from_gguf(file_, config_)),
         tokenizer_(text::Tokenizer::from_gguf(file_)),
         gemm_(std::move(gemm)),
         load_warnings_(io::check_tensor_data(file_)),
-        kv_(kv) {}
+        kv_(kv),
+        decode_(decode) {}
 
   LlamaModel(LlamaModel&&) noexcept = default;  // weights point into the mapping, which a move keeps
   LlamaModel(const LlamaModel&) = delete;
@@ -101,6 +104,7 @@ class LlamaModel {
   std::string name() const { return model_name(file_); }
   KvType kv_type() const noexcept { return kv_.type; }
   const KvSettings& kv_settings() const noexcept { return kv_; }
+  DecodeActivations decode_activations() const noexcept { return decode_; }
 
   // Throws std::out_of_range for an id outside the vocabulary.
   void check_tokens(std::span<const std::int32_t> tokens) const {
@@ -144,7 +148,7 @@ class LlamaModel {
     rms_norm(hidden.row(first_row), weights_.output_norm.data(), normed.data.data(), count, config_.dim,
              config_.rms_epsilon);
     Activations out(count, config_.vocab_size);
-    matmul(weights_.output(), normed.data.data(), count, out.data.data(), {&gemm_, threads});
+    matmul(weights_.output(), normed.data.data(), count, out.data.data(), {&gemm_, threads, decode_});
     return out;
   }
 
@@ -205,7 +209,7 @@ class LlamaModel {
                                                 int threads) const {
     const LlamaLayerWeights& w = weights_.layers[layer];
     const std::size_t n = hidden.rows, dim = config_.dim, hd = config_.head_dim();
-    const MatmulOptions mm{&gemm_, threads};
+    const MatmulOptions mm{&gemm_, threads, decode_};
 
     rms_norm(hidden.data.data(), w.attn_norm.data(), work.normed.data(), n, dim, config_.rms_epsilon);
     const MatmulOutput qkv[] = {{&w.q, work.q.data()}, {&w.k, work.k.data()}, {&w.v, work.v.data()}};
@@ -238,6 +242,7 @@ class LlamaModel {
   Gemm gemm_;
   std::vector<io::GgufWarning> load_warnings_;
   KvSettings kv_;
+  DecodeActivations decode_;
 };
 
 }  // namespace act::model

@@ -5,6 +5,7 @@
 // are decoded to float and handed to the GEMM, whose cost then dwarfs the decoding.
 #include <act/core/parallel.hpp>
 #include <act/model/gemm.hpp>
+#include <act/model/int8_activations.hpp>
 #include <act/model/weight_matrix.hpp>
 
 #include <algorithm>
@@ -14,9 +15,15 @@
 
 namespace act::model {
 
+// The activations decode's products (fewer than gemm_min_rows rows) multiply Q4_1 and Q8_0 weights
+// with: as float32, or rounded to int8 per block of 32 (int8_activations.hpp: integer products,
+// faster, less accurate). F32 weights and the prefill's GEMM always take float32 activations.
+enum class DecodeActivations { f32, int8 };
+
 struct MatmulOptions {
   const Gemm* gemm = nullptr;  // nullptr: portable_gemm
   int threads = 1;
+  DecodeActivations decode = DecodeActivations::f32;
 };
 
 // One product y = x W^T of a group that shares the input x (Q, K and V; gate and up).
@@ -33,8 +40,10 @@ inline constexpr std::size_t gemm_min_rows = 8;
 inline constexpr std::size_t gemm_tile_rows = 128;
 
 // The rows of every output of the group form one parallel loop: decode runs hundreds of these per
-// token, so each fork/join saved counts.
-inline void matmul_fused(std::span<const MatmulOutput> outputs, const float* x, std::size_t n, int threads) {
+// token, so each fork/join saved counts. `rounded`: x rounded to int8, for the quantised weights
+// (nullptr: float activations throughout).
+inline void matmul_fused(std::span<const MatmulOutput> outputs, const float* x, std::size_t n, int threads,
+                         const Int8Activations* rounded = nullptr) {
   std::size_t total = 0;
   for (const MatmulOutput& o : outputs) total += o.weights->rows();
   ACT_OMP(parallel for num_threads(threads) schedule(static))
@@ -43,8 +52,25 @@ inline void matmul_fused(std::span<const MatmulOutput> outputs, const float* x, 
     const MatmulOutput* o = outputs.data();
     while (r >= o->weights->rows()) r -= (o++)->weights->rows();
     const WeightMatrix& w = *o->weights;
-    dot_rows(w.type(), w.row(r), w.cols(), x, w.cols(), n, o->y + r, w.rows());
+    if (rounded != nullptr && w.type() != io::GgmlType::f32) {
+      dot_rows_int8(w.type(), w.row(r), w.cols(), *rounded, n, o->y + r, w.rows());
+    } else {
+      dot_rows(w.type(), w.row(r), w.cols(), x, w.cols(), n, o->y + r, w.rows());
+    }
   }
+}
+
+// Decode's products: x rounded to int8 first when asked for and some weights are quantised.
+inline void matmul_decode(std::span<const MatmulOutput> outputs, const float* x, std::size_t n,
+                          DecodeActivations activations, int threads) {
+  const bool quantised = std::any_of(outputs.begin(), outputs.end(),
+                                     [](const MatmulOutput& o) { return o.weights->type() != io::GgmlType::f32; });
+  if (activations == DecodeActivations::f32 || !quantised) return matmul_fused(outputs, x, n, threads);
+  // One buffer per calling thread, reused by every product it runs: the model's calls are const
+  // and may come from several threads at once, so the buffer cannot be the model's.
+  thread_local Int8Activations rounded;
+  rounded.quantize(x, n, outputs.front().weights->cols());
+  matmul_fused(outputs, x, n, threads, &rounded);
 }
 
 inline void matmul_tiled(const WeightMatrix& w, const float* x, std::size_t n, float* y, const Gemm& gemm,
@@ -82,7 +108,7 @@ inline void matmul_tiled(const WeightMatrix& w, const float* x, std::size_t n, f
 inline void matmul(std::span<const MatmulOutput> outputs, const float* x, std::size_t n, const MatmulOptions& options) {
   const int threads = parallel::resolve_threads(options.threads);
   if (n < detail::gemm_min_rows) {
-    detail::matmul_fused(outputs, x, n, threads);
+    detail::matmul_decode(outputs, x, n, options.decode, threads);
     return;
   }
   static const Gemm fallback = portable_gemm();
