@@ -40,10 +40,9 @@ inline constexpr std::size_t gemm_min_rows = 8;
 inline constexpr std::size_t gemm_tile_rows = 128;
 
 // The rows of every output of the group form one parallel loop: decode runs hundreds of these per
-// token, so each fork/join saved counts. `rounded`: x rounded to int8, for the quantised weights
-// (nullptr: float activations throughout).
-inline void matmul_fused(std::span<const MatmulOutput> outputs, const float* x, std::size_t n, int threads,
-                         const Int8Activations* rounded = nullptr) {
+// token, so each fork/join saved counts. dot_row(w, r, y) writes weight row r's products to y.
+template <class DotRow>
+void matmul_fused(std::span<const MatmulOutput> outputs, int threads, DotRow dot_row) {
   std::size_t total = 0;
   for (const MatmulOutput& o : outputs) total += o.weights->rows();
   ACT_OMP(parallel for num_threads(threads) schedule(static))
@@ -51,26 +50,33 @@ inline void matmul_fused(std::span<const MatmulOutput> outputs, const float* x, 
     auto r = static_cast<std::size_t>(index);
     const MatmulOutput* o = outputs.data();
     while (r >= o->weights->rows()) r -= (o++)->weights->rows();
-    const WeightMatrix& w = *o->weights;
-    if (rounded != nullptr && w.type() != io::GgmlType::f32) {
-      dot_rows_int8(w.type(), w.row(r), w.cols(), *rounded, n, o->y + r, w.rows());
-    } else {
-      dot_rows(w.type(), w.row(r), w.cols(), x, w.cols(), n, o->y + r, w.rows());
-    }
+    dot_row(*o->weights, r, o->y + r);
   }
+}
+
+// The calling thread's rounded activations, reused by every product it runs: the model's calls are
+// const and may come from several threads at once, so the buffer cannot be the model's.
+inline Int8Activations& rounding_buffer() {
+  thread_local Int8Activations rounded;
+  return rounded;
 }
 
 // Decode's products: x rounded to int8 first when asked for and some weights are quantised.
 inline void matmul_decode(std::span<const MatmulOutput> outputs, const float* x, std::size_t n,
                           DecodeActivations activations, int threads) {
+  const auto float_row = [x, n](const WeightMatrix& w, std::size_t r, float* y) {
+    dot_rows(w.type(), w.row(r), w.cols(), x, w.cols(), n, y, w.rows());
+  };
   const bool quantised = std::any_of(outputs.begin(), outputs.end(),
                                      [](const MatmulOutput& o) { return o.weights->type() != io::GgmlType::f32; });
-  if (activations == DecodeActivations::f32 || !quantised) return matmul_fused(outputs, x, n, threads);
-  // One buffer per calling thread, reused by every product it runs: the model's calls are const
-  // and may come from several threads at once, so the buffer cannot be the model's.
-  thread_local Int8Activations rounded;
+  if (activations == DecodeActivations::f32 || !quantised) return matmul_fused(outputs, threads, float_row);
+  // A reference made here: the worker threads must read this thread's buffer, not their own.
+  Int8Activations& rounded = rounding_buffer();
   rounded.quantize(x, n, outputs.front().weights->cols());
-  matmul_fused(outputs, x, n, threads, &rounded);
+  matmul_fused(outputs, threads, [&rounded, &float_row, n](const WeightMatrix& w, std::size_t r, float* y) {
+    if (w.type() == io::GgmlType::f32) return float_row(w, r, y);
+    dot_rows_int8(w.type(), w.row(r), w.cols(), rounded, n, y, w.rows());
+  });
 }
 
 inline void matmul_tiled(const WeightMatrix& w, const float* x, std::size_t n, float* y, const Gemm& gemm,
