@@ -156,18 +156,32 @@ using BlockSums = Avx2BlockSums;
 using BlockSums = ScalarBlockSums;
 #endif
 
-// One weight row of `cols` elements (a multiple of 32) against one rounded activation row.
+// Adds block b of a row to `sums` (its integer sum times both scales) and, for Q4_1, m_w * s to
+// `offsets`.
+template <class Format, class Sums>
+[[gnu::always_inline]] inline void add_block(const std::byte* row, std::size_t b, const Int8Row& x, Sums& sums,
+                                             float& offsets) noexcept {
+  const std::byte* block = row + b * sizeof(typename Format::Block);
+  const ScaleAndMin w = Format::scale_and_min(block);
+  sums.template add<Format>(block, x.quants + b * block_elements, w.scale * x.scales[b]);
+  if constexpr (Format::has_min) offsets += w.min * x.sums[b];
+}
+
+// One weight row of `cols` elements (a multiple of 32) against one rounded activation row. Even and
+// odd blocks go to accumulators of their own: two independent chains of multiply-adds, so a block
+// does not wait for the previous one's sum.
 template <class Format, class Sums = BlockSums>
 float dot_int8(const std::byte* row, std::size_t cols, const Int8Row& x) noexcept {
-  Sums sums;
-  float offsets = 0.0f;  // Q4_1: sum of m_w * s over the blocks
-  for (std::size_t b = 0; b < cols / block_elements; ++b) {
-    const std::byte* block = row + b * sizeof(typename Format::Block);
-    const ScaleAndMin w = Format::scale_and_min(block);
-    sums.template add<Format>(block, x.quants + b * block_elements, w.scale * x.scales[b]);
-    if constexpr (Format::has_min) offsets += w.min * x.sums[b];
+  Sums even, odd;
+  float even_offsets = 0.0f, odd_offsets = 0.0f;  // Q4_1: sums of m_w * s
+  const std::size_t blocks = cols / block_elements;
+  std::size_t b = 0;
+  for (; b + 2 <= blocks; b += 2) {
+    add_block<Format>(row, b, x, even, even_offsets);
+    add_block<Format>(row, b + 1, x, odd, odd_offsets);
   }
-  return sums.sum() + offsets;
+  if (b < blocks) add_block<Format>(row, b, x, even, even_offsets);
+  return (even.sum() + odd.sum()) + (even_offsets + odd_offsets);
 }
 
 }  // namespace detail
