@@ -11,10 +11,6 @@ using namespace act::testing;
 
 namespace {
 
-struct ThrowingDetector {
-  void select(ColumnStatsView, SinkSet&) const { throw std::runtime_error("detector failed"); }
-};
-
 // Runs every phase's slices on the calling thread, each phase's slices in reverse order.
 template <class Cal>
 Result run_sliced(const Problem& p, const Cal& calibration, std::size_t slices) {

@@ -294,12 +294,6 @@ TEST_CASE("token-major views give the same result as head-major ones", "[kernels
   CHECK(out == to_token_major(run_fused(p, paper_calibration()).out, heads));
 }
 
-namespace {
-struct ThrowingDetector {
-  void select(ColumnStatsView, SinkSet&) const { throw std::runtime_error("detector failed"); }
-};
-}  // namespace
-
 TEST_CASE("an exception from a policy reaches the caller", "[kernels][fused][errors]") {
   // Thrown inside the OpenMP region, it must be carried out of it (not terminate the program).
   Problem p = random_problem({4, 2, 40, 40, 8}, {}, 37);

@@ -6,8 +6,14 @@
 #include <catch2/catch.hpp>
 
 #include <bit>
+#include <stdexcept>
 
 namespace act::testing {
+
+// A detector that always throws: the kernels must carry a policy's exception to their caller.
+struct ThrowingDetector {
+  void select(ColumnStatsView, SinkSet&) const { throw std::runtime_error("detector failed"); }
+};
 
 // Every element of `actual` within_bound of `expected` (kernel_bounds.hpp). Returns the number of
 // violations (reported through Catch).

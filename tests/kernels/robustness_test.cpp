@@ -1,6 +1,7 @@
 // The "Defined outcomes for edge cases" of docs/design.md, checked directly on every kernel: the
 // reference oracle, the fused kernel, and correct() applied to the output of plain attention.
 #include "kernel_testing.hpp"
+#include "same_bits.hpp"
 
 #include <bit>
 #include <numeric>
@@ -118,13 +119,6 @@ std::vector<std::vector<Row>> all_rows(const Problem& p, Row row) {
   return std::vector<std::vector<Row>>(p.shape.q_heads, std::vector<Row>(p.shape.q_len, row));
 }
 
-bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
-  const auto same_bits = [](float x, float y) {
-    return std::bit_cast<std::uint32_t>(x) == std::bit_cast<std::uint32_t>(y);
-  };
-  return std::equal(a.begin(), a.end(), b.begin(), b.end(), same_bits);
-}
-
 }  // namespace
 
 TEST_CASE("a NaN or +inf score makes its row NaN with lse NaN, counted invalid, out of the statistics",
@@ -159,7 +153,7 @@ TEST_CASE("a -inf score takes no weight; a row whose visible scores are all -inf
     // A key with weight 0 contributes nothing, whatever its value.
     Problem changed = p;
     for (std::size_t c = 0; c < 4; ++c) changed.v_at(0, 6, c) = 1e6f;
-    CHECK(bitwise_equal(run(kernel, changed, paper_calibration()).out, r.out));
+    CHECK(same_bits(run(kernel, changed, paper_calibration()).out, r.out));
   }
   SECTION("through Q: every score of a row") {
     p.q_at(0, 7, 0) = -inf;
@@ -215,7 +209,7 @@ TEST_CASE("rows whose weight all sits on sinks are left unchanged and counted de
   CHECK(r.sinks == std::vector<SinkSet>{{0, 1}, {0, 1}});
   CHECK(r.report.degenerate_rows == 2 * 10);
   CHECK(r.report.rows_calibrated == 0);
-  CHECK(bitwise_equal(r.out, run(kernel, p, NoCalibration{}).out));
+  CHECK(same_bits(r.out, run(kernel, p, NoCalibration{}).out));
   check_rows(p, r, all_rows(p, Row::valid));
 }
 
@@ -226,7 +220,7 @@ TEST_CASE("an empty sink set leaves attention as it is", "[kernels][robustness]"
     const Problem p = sink_problem(5);
     const Result r = run(kernel, p, paper_calibration(0.4f, 0.99f));
     CHECK(r.report == CalibrationReport{});
-    CHECK(bitwise_equal(r.out, run(kernel, p, NoCalibration{}).out));
+    CHECK(same_bits(r.out, run(kernel, p, NoCalibration{}).out));
   }
   SECTION("the only candidate is the one kept") {
     Problem p = random_problem({2, 1, 12, 12, 4}, {}, 6);
@@ -236,7 +230,7 @@ TEST_CASE("an empty sink set leaves attention as it is", "[kernels][robustness]"
     const Result r = run(kernel, p, paper_calibration());
     CHECK(r.sinks == std::vector<SinkSet>{{}, {}});
     CHECK(r.report == CalibrationReport{});
-    CHECK(bitwise_equal(r.out, run(kernel, p, NoCalibration{}).out));
+    CHECK(same_bits(r.out, run(kernel, p, NoCalibration{}).out));
   }
 }
 

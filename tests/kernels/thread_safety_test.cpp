@@ -3,6 +3,7 @@
 // team (1 or 2 threads) runs inside the calling thread.
 #include "kernel_testing.hpp"
 #include "run_concurrently.hpp"
+#include "same_bits.hpp"
 
 #include <bit>
 #include <functional>
@@ -12,15 +13,8 @@ using namespace act::testing;
 
 namespace {
 
-bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
-  const auto same_bits = [](float x, float y) {
-    return std::bit_cast<std::uint32_t>(x) == std::bit_cast<std::uint32_t>(y);
-  };
-  return std::equal(a.begin(), a.end(), b.begin(), b.end(), same_bits);
-}
-
 bool same_result(const Result& a, const Result& b) {
-  return bitwise_equal(a.out, b.out) && bitwise_equal(a.lse, b.lse) && a.report == b.report && a.sinks == b.sinks;
+  return same_bits(a.out, b.out) && same_bits(a.lse, b.lse) && a.report == b.report && a.sinks == b.sinks;
 }
 
 // Prefill of the first `prompt` tokens, then one decode step per remaining token, with SinkState:

@@ -115,7 +115,7 @@ double tolerance(std::size_t blocks, const Oracle& o) { return static_cast<doubl
 
 template <class Format>
 float dot_scalar(const std::vector<std::byte>& row, std::size_t cols, const Int8Activations& x) {
-  return detail::dot_int8<Format, detail::ScalarBlockSums>(row.data(), cols, x.row(0));
+  return act::model::detail::dot_int8<Format, act::model::detail::ScalarBlockSums>(row.data(), cols, x.row(0));
 }
 
 float dot_library(GgmlType type, const std::vector<std::byte>& row, std::size_t cols, const Int8Activations& x) {
@@ -125,8 +125,8 @@ float dot_library(GgmlType type, const std::vector<std::byte>& row, std::size_t 
 }
 
 float dot_portable(GgmlType type, const std::vector<std::byte>& row, std::size_t cols, const Int8Activations& x) {
-  return type == GgmlType::q4_1 ? dot_scalar<detail::Q4_1Int8>(row, cols, x)
-                                : dot_scalar<detail::Q8_0Int8>(row, cols, x);
+  return type == GgmlType::q4_1 ? dot_scalar<act::model::detail::Q4_1Int8>(row, cols, x)
+                                : dot_scalar<act::model::detail::Q8_0Int8>(row, cols, x);
 }
 
 }  // namespace
@@ -235,10 +235,10 @@ TEST_CASE("int8 dot products: the AVX2 integer sums equal the portable ones exac
   const std::vector<std::byte> q4 = random_blocks(GgmlType::q4_1, 48, 23);
   for (std::size_t b = 0; b < 48; ++b) {
     CAPTURE(b);
-    using detail::Q4_1Int8, detail::Q8_0Int8;
-    CHECK(lanes_total(detail::lane_sums<Q8_0Int8>(&q8[b * 34], q + b * block)) ==
+    using act::model::detail::Q4_1Int8, act::model::detail::Q8_0Int8;
+    CHECK(lanes_total(act::model::detail::lane_sums<Q8_0Int8>(&q8[b * 34], q + b * block)) ==
           Q8_0Int8::block_sum(&q8[b * 34], q + b * block));
-    CHECK(lanes_total(detail::lane_sums<Q4_1Int8>(&q4[b * 20], q + b * block)) ==
+    CHECK(lanes_total(act::model::detail::lane_sums<Q4_1Int8>(&q4[b * 20], q + b * block)) ==
           Q4_1Int8::block_sum(&q4[b * 20], q + b * block));
   }
 }

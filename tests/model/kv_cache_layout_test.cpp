@@ -3,6 +3,9 @@
 // output that the same keys and values stored token-major give, appended as a session does (a
 // prefill chunk, then one token at a time). The kernels read both through a strided HeadsView, so
 // the layout changes where rows live, never which products are summed or in what order.
+#include "random_weights.hpp"
+#include "same_bits.hpp"
+
 #include <act/kernels/sink_state.hpp>
 #include <act/model/attention_hook.hpp>
 #include <act/model/kv_cache.hpp>
@@ -15,24 +18,14 @@
 #include <vector>
 
 using namespace act::model;
+using act::testing::random_floats;
+using act::testing::same_bits;
 
 namespace {
 
 // SmolLM2-135M's attention shape: 9 query heads over 3 KV heads of 64.
 constexpr std::size_t heads = 9, kv_heads = 3, head_dim = 64, kv_dim = kv_heads * head_dim;
 constexpr std::size_t layers = 2, layer = 1, capacity = 80, prefill_tokens = 40, total_tokens = 56;
-
-std::vector<float> random_floats(std::size_t n, std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> out(n);
-  for (float& x : out) x = dist(rng);
-  return out;
-}
-
-bool bit_identical(std::span<const float> a, std::span<const float> b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
-}
 
 // Heads 0, 4 and 8 share the paper's policy, head 5 has its own; decode keeps running statistics.
 class Attention {
@@ -81,8 +74,7 @@ void check_layouts_agree(KvType type) {
         act::token_major<const Element>(token_major_keys.data(), kv_heads, start + count, head_dim),
         act::token_major<const Element>(token_major_values.data(), kv_heads, start + count, head_dim)};
     const auto step_queries = std::span(queries).subspan(start * heads * head_dim, count * heads * head_dim);
-    REQUIRE(
-        bit_identical(cached.attend(step_queries, count, views), reference.attend(step_queries, count, token_major)));
+    REQUIRE(same_bits(cached.attend(step_queries, count, views), reference.attend(step_queries, count, token_major)));
   }
   CHECK(cached.report().rows_calibrated > 0);  // the comparison covered calibrated rows
   CHECK(cached.report() == reference.report());

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../io/gguf_builder.hpp"
+#include "same_bits.hpp"
 #include "test_paths.hpp"
 
 #include <algorithm>
@@ -17,6 +18,7 @@
 #include <memory>
 
 using namespace act::model;
+using act::testing::same_bits;
 
 namespace {
 
@@ -81,10 +83,6 @@ double max_abs_diff(std::span<const float> a, std::span<const float> b) {
   return worst;
 }
 
-bool bit_identical(std::span<const float> a, std::span<const float> b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
-}
-
 std::span<const float> row_of(const Activations& a, std::size_t i) { return {a.row(i), a.cols}; }
 
 // Heads of stories260K that have sinks beyond the first candidate on this prompt, so calibrating
@@ -139,8 +137,8 @@ TEST_CASE("KV cache: prefill, chunked prefill and decode agree with the whole-pr
 
   session.reset();
   CHECK(session.position() == 0);
-  CHECK(bit_identical(session.prefill(std::span(tokens).first(30)),
-                      Session(model, {128, 1, {}}).prefill(std::span(tokens).first(30))));
+  CHECK(same_bits(session.prefill(std::span(tokens).first(30)),
+                  Session(model, {128, 1, {}}).prefill(std::span(tokens).first(30))));
 }
 
 TEST_CASE("Threads do not change the result beyond rounding", "[model][shared]") {
@@ -154,11 +152,11 @@ TEST_CASE("An empty head set is bit-identical to plain attention", "[model][shar
   const auto tokens = golden_tokens(golden("golden_logits_stories.json")["prompts"][2]);
   const ActSettings empty(act::HeadSet{}, 0.2f, 0.05f);
   CHECK_FALSE(empty.enabled());
-  CHECK(bit_identical(model.forward(tokens, empty).data, model.forward(tokens).data));
+  CHECK(same_bits(model.forward(tokens, empty).data, model.forward(tokens).data));
 
   Session plain(model, {128, 1, {}}), with_empty(model, {128, 1, empty});
-  CHECK(bit_identical(plain.prefill(tokens), with_empty.prefill(tokens)));
-  CHECK(bit_identical(plain.decode(7), with_empty.decode(7)));
+  CHECK(same_bits(plain.prefill(tokens), with_empty.prefill(tokens)));
+  CHECK(same_bits(plain.decode(7), with_empty.decode(7)));
 }
 
 TEST_CASE("ACT on heads with sinks changes the logits and keeps them finite", "[model][shared]") {
@@ -227,9 +225,9 @@ TEST_CASE("run_layers composes over layer ranges", "[model][shared]") {
   model.run_layers(whole, 0, model.config().layers);
   model.run_layers(split, 0, 2);
   model.run_layers(split, 2, model.config().layers);
-  CHECK(bit_identical(whole.data, split.data));
-  CHECK(bit_identical(model.logits(whole, 3, 2).data,
-                      std::span<const float>(model.forward(tokens).row(3), 2 * model.config().vocab_size)));
+  CHECK(same_bits(whole.data, split.data));
+  CHECK(same_bits(model.logits(whole, 3, 2).data,
+                  std::span<const float>(model.forward(tokens).row(3), 2 * model.config().vocab_size)));
   CHECK_THROWS_AS(model.run_layers(whole, 3, 2), std::out_of_range);
   CHECK_THROWS_AS(model.run_layers(whole, 0, 99), std::out_of_range);
   CHECK_THROWS_AS(model.logits(whole, tokens.size() - 1, 2), std::out_of_range);
