@@ -88,10 +88,10 @@ std::span<const float> row_of(const Activations& a, std::size_t i) { return {a.r
 // Heads of stories260K that have sinks beyond the first candidate on this prompt, so calibrating
 // them must change something.
 act::HeadSet heads_with_sinks(const LlamaModel& model, std::span<const std::int32_t> tokens, float tau) {
-  act::HeadSet heads;
+  act::HeadSet with_sinks;
   for (const HeadSinks& h : model.observe_sinks(tokens, tau))
-    if (!h.sinks.empty()) heads.add(h.id);
-  return heads;
+    if (!h.sinks.empty()) with_sinks.add(h.id);
+  return with_sinks;
 }
 
 }  // namespace
