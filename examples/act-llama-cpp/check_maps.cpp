@@ -125,10 +125,6 @@ class OracleCheck final : public MapInspector {
   Tally tally_;
 };
 
-std::int32_t greedy(const std::vector<float>& logits) {
-  return static_cast<std::int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-}
-
 // The prompt in one call (or --ubatch chunks), then greedy decode steps one token at a time.
 void run_sequence(Engine& engine, const std::vector<std::int32_t>& prompt, std::size_t steps) {
   engine.start_sequence();

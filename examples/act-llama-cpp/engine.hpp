@@ -8,6 +8,8 @@
 
 #include <llama.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -164,5 +166,10 @@ class Engine {
   std::unique_ptr<llama_context, detail::ContextFree> context_;
   std::size_t position_ = 0;
 };
+
+// The token with the largest logit (the first of equals).
+inline std::int32_t greedy(const std::vector<float>& logits) {
+  return static_cast<std::int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+}
 
 }  // namespace act_llama_cpp

@@ -15,10 +15,6 @@ struct GenerateOptions {
   std::size_t max_new_tokens = 64;
 };
 
-std::int32_t greedy(const std::vector<float>& logits) {
-  return static_cast<std::int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-}
-
 void run_generate(const GenerateOptions& o) {
   const act::text::Tokenizer tokenizer = tokenizer_of(o.engine);
   std::vector<std::int32_t> tokens = tokenizer.encode(o.prompt, true);

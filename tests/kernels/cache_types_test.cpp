@@ -20,19 +20,6 @@ Problem grid_problem(const Shape& shape, const AttentionOptions& options, std::u
   return p;
 }
 
-template <class Element>
-std::vector<Element> narrow(const std::vector<float>& values) {
-  std::vector<Element> out;
-  for (float x : values) {
-    if constexpr (std::is_same_v<Element, Half>)
-      out.push_back(Half{exact_half(x)});
-    else
-      out.push_back(BFloat16{static_cast<std::uint16_t>(std::bit_cast<std::uint32_t>(x) >> 16)});
-    REQUIRE(to_float(out.back()) == x);
-  }
-  return out;
-}
-
 template <class Element, class Cal>
 Result run_narrow(const Problem& p, const Cal& calibration) {
   const std::vector<Element> k = narrow<Element>(p.k), v = narrow<Element>(p.v);

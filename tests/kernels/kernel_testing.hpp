@@ -7,6 +7,8 @@
 
 #include <bit>
 #include <stdexcept>
+#include <type_traits>
+#include <vector>
 
 namespace act::testing {
 
@@ -91,6 +93,25 @@ inline std::uint16_t exact_half(float x) {
       static_cast<std::uint16_t>(sign | static_cast<std::uint32_t>(exponent + 15) << 10 | (bits & 0x7FFFFFu) >> 13);
   REQUIRE(f16_to_f32(half) == x);
   return half;
+}
+
+// `values` as a KV cache of `Element` (float, Half or BFloat16); every value must be exact in it.
+template <class Element>
+std::vector<Element> narrow(const std::vector<float>& values) {
+  if constexpr (std::is_same_v<Element, float>) {
+    return values;
+  } else {
+    std::vector<Element> out;
+    out.reserve(values.size());
+    for (float x : values) {
+      if constexpr (std::is_same_v<Element, Half>)
+        out.push_back(Half{exact_half(x)});
+      else
+        out.push_back(BFloat16{static_cast<std::uint16_t>(std::bit_cast<std::uint32_t>(x) >> 16)});
+      REQUIRE(to_float(out.back()) == x);
+    }
+    return out;
+  }
 }
 
 }  // namespace act::testing

@@ -1,6 +1,8 @@
 // The lane-parallel building blocks against plain scalar loops, on the SIMD width this build uses.
 #include <act/kernels/lane_ops.hpp>
 
+#include "kernel_bounds.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -9,11 +11,9 @@
 #include <vector>
 
 using namespace act::simd;
+using act::testing::error_gamma;  // an FMA chain of k steps errs by at most error_gamma(k) times sum |terms|
 
 namespace {
-
-// An FMA chain of k steps errs by at most error_gamma(k) times the sum of |terms| (u = 2^-24).
-double error_gamma(double k) { return k * 0x1p-24 / (1.0 - k * 0x1p-24); }
 
 AlignedVector<float> random_floats(std::size_t count, std::uint32_t seed) {
   std::mt19937 rng(seed);

@@ -18,24 +18,24 @@ using namespace act::testing;
 
 namespace {
 
-enum class Layout { head_major, token_major };
+enum class MapLayout { head_major, token_major };
 
 // An engine-style map of a causal problem: [heads][rows][cols] (or [rows][heads][cols]) with
 // cols = kv_len + padding cells that no query sees, plus the matching additive mask.
 struct EngineMap {
   std::size_t heads, rows, cols;
-  Layout layout;
+  MapLayout layout;
   std::vector<float> weights, mask;
 
   HeadsView<float> view() {
-    const auto row_stride = static_cast<std::ptrdiff_t>(layout == Layout::head_major ? cols : heads * cols);
-    const auto head_stride = static_cast<std::ptrdiff_t>(layout == Layout::head_major ? rows * cols : cols);
+    const auto row_stride = static_cast<std::ptrdiff_t>(layout == MapLayout::head_major ? cols : heads * cols);
+    const auto head_stride = static_cast<std::ptrdiff_t>(layout == MapLayout::head_major ? rows * cols : cols);
     return {weights.data(), heads, rows, cols, head_stride, row_stride};
   }
   AdditiveMask additive_mask() const { return {head_major(mask.data(), 1, rows, cols)}; }
 };
 
-EngineMap engine_map(const Problem& p, std::size_t padding, Layout layout) {
+EngineMap engine_map(const Problem& p, std::size_t padding, MapLayout layout) {
   EngineMap m{p.shape.q_heads, p.shape.q_len, p.shape.kv_len + padding, layout, {}, {}};
   m.weights.assign(m.heads * m.rows * m.cols, 0.0f);
   m.mask.assign(m.rows * m.cols, -std::numeric_limits<float>::infinity());
@@ -98,7 +98,7 @@ bool visible_weights_nonzero(const std::vector<reference::HeadMap>& maps) {
 }
 
 TEST_CASE("calibrate_map matches the oracle on an engine-style padded map", "[kernels][map]") {
-  const Layout layout = GENERATE(Layout::head_major, Layout::token_major);
+  const MapLayout layout = GENERATE(MapLayout::head_major, MapLayout::token_major);
   const bool use_mask = GENERATE(false, true);
   const std::size_t rows = GENERATE(1, 7, 40);
   CAPTURE(static_cast<int>(layout), use_mask, rows);
@@ -152,7 +152,7 @@ TEST_CASE("calibrate_map over query chunks with running statistics matches the c
     for (std::size_t h = 0; h < p.shape.kv_heads; ++h)
       std::copy_n(&p.k[h * p.shape.kv_len * p.shape.dim], (first + count) * p.shape.dim,
                   &chunk.k[h * (first + count) * p.shape.dim]);
-    EngineMap m = engine_map(chunk, 3, Layout::head_major);
+    EngineMap m = engine_map(chunk, 3, MapLayout::head_major);
     std::vector<reference::HeadMap> oracle = oracle_inputs(m, chunk);
     std::vector<SinkSet> sinks;
     AttentionExtras extras;
@@ -173,7 +173,7 @@ TEST_CASE("calibrate_map over query chunks with running statistics matches the c
 
 TEST_CASE("calibrate_map leaves unselected heads, invalid and empty rows as they are", "[kernels][map]") {
   const Problem p = sink_problem(9, 16, 16);
-  EngineMap m = engine_map(p, 0, Layout::head_major);
+  EngineMap m = engine_map(p, 0, MapLayout::head_major);
   const HeadsView<float> view = m.view();
   view.row(1, 4)[2] = std::numeric_limits<float>::quiet_NaN();  // an invalid row in a calibrated head
   std::fill_n(view.row(1, 5), m.cols, 0.0f);                    // a row that sees nothing
@@ -195,7 +195,7 @@ TEST_CASE("calibrate_map leaves unselected heads, invalid and empty rows as they
 
 TEST_CASE("calibrate_map rejects shapes that do not fit", "[kernels][map]") {
   const Problem p = sink_problem(3, 8, 12);
-  EngineMap m = engine_map(p, 0, Layout::head_major);
+  EngineMap m = engine_map(p, 0, MapLayout::head_major);
   const auto calibration = paper_calibration();
   CHECK_THROWS_AS(calibrate_map(HeadsView<float>{}, calibration), std::invalid_argument);
   const AdditiveMask short_mask{head_major(m.mask.data(), 1, m.rows - 1, m.cols)};

@@ -30,17 +30,6 @@ std::vector<Element> transposed(const Problem& p, std::size_t readable) {
 }
 
 template <class Element>
-std::vector<Element> narrow(const std::vector<float>& values) {
-  if constexpr (std::is_same_v<Element, Half>) {
-    std::vector<Half> out;
-    for (float x : values) out.push_back(Half{exact_half(x)});
-    return out;
-  } else {
-    return values;
-  }
-}
-
-template <class Element>
 HeadsView<const Element> keys_like(const std::vector<Element>& v, const Shape& s) {
   return head_major<const Element>(v.data(), s.kv_heads, s.kv_len, s.dim);
 }
