@@ -2,7 +2,7 @@
 // rounded to bfloat16, vdpbf16ps products accumulated in float32) and its fallback (fp32 products
 // over the same cache, which is also what builds without AVX-512 BF16 run), each against the
 // double-precision oracle. The same file is built once more without AVX-512 BF16
-// (act_test_bf16_fallback), where the request must take the fallback.
+// (act_test_isa_fallback), where the request must take the fallback.
 //
 // Tolerances: the float32 error model of kernel_testing.hpp plus what bfloat16 rounding adds.
 // bfloat16 keeps 8 significant bits, so rounding to nearest moves a value by at most u = 2^-8 of

@@ -1,6 +1,7 @@
 // Decode's 8-bit activations (int8_activations.hpp): the rounding against its rule in double
 // precision, the Q4_1 and Q8_0 dot products against a double-precision oracle on the same rounded
-// values, the AVX2 path against the portable one, and the mode in matmul and the whole model.
+// values, the AVX2 path (with VNNI where the build has it; act_test_isa_fallback builds it without)
+// against the portable one, and the mode in matmul and the whole model.
 #include <act/core/half.hpp>
 #include <act/model/int8_activations.hpp>
 #include <act/model/llama_model.hpp>
@@ -22,6 +23,10 @@
 using namespace act::model;
 using namespace act::testing;
 using act::io::GgmlType;
+
+#ifdef ACT_TEST_WITHOUT_VNNI
+static_assert(!act::model::detail::int8_dot_uses_vnni, "the fallback build must not have VNNI");
+#endif
 
 namespace {
 
@@ -217,7 +222,7 @@ TEST_CASE("int8 Q8_0 dot products: weight quant -128 against activations +-127",
 }
 
 #ifdef __AVX2__
-TEST_CASE("int8 dot products: the AVX2 integer sums equal the portable ones exactly", "[model][int8]") {
+TEST_CASE("int8 dot products: the AVX2 (or VNNI) integer sums equal the portable ones exactly", "[model][int8]") {
   const auto lanes_total = [](__m256i lanes) {
     alignas(32) std::int32_t v[8];
     _mm256_store_si256(reinterpret_cast<__m256i*>(v), lanes);

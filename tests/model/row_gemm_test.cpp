@@ -1,7 +1,7 @@
 // The model's own GEMMs (model/row_gemm.hpp), float32 and bf16, against double-precision dot
 // products, on every edge of their register blocks and register-wide chunks, with leading
 // dimensions wider than the rows, and with infinities and NaN. The same file is built once more
-// without AVX-512 BF16 (act_test_bf16_fallback), where bf16_gemm's float-FMA fallback must meet the
+// without AVX-512 BF16 (act_test_isa_fallback), where bf16_gemm's float-FMA fallback must meet the
 // same bounds.
 //
 // Tolerances. Let a^, b^ be the operands as the GEMM multiplies them: themselves for f32_gemm,
