@@ -39,19 +39,22 @@ TEST_CASE("decode_row matches the reference dequantisation bit for bit", "[model
 TEST_CASE("dot_rows agrees with a double-precision dot product", "[model][quantized]") {
   // Float32 sums of n terms have error below n * 2^-24 * sum|terms|; with n <= 224 a bound of
   // 2e-5 * sum|terms| holds with margin, and any decoding error would be far larger.
-  for (const GgmlType type : {GgmlType::f32, GgmlType::q4_1, GgmlType::q8_0}) {
-    const std::size_t cols = 224, count = 7;  // 7 rows: one group of four and a remainder of three
-    const TestMatrix m(type, 1, cols, 5);
-    const auto x = random_floats(cols * count, 9);
-    std::vector<float> out(count * 2, -1.0f);
-    dot_rows(m.weights.type(), m.weights.row(0), cols, x.data(), cols, count, out.data(), 2);
-    for (std::size_t r = 0; r < count; ++r) {
-      CAPTURE(act::io::type_name(type), r);
-      const float* xr = x.data() + r * cols;
-      CHECK(std::abs(out[2 * r] - reference_dot(m.decoded.data(), xr, cols)) <=
-            2e-5 * abs_dot(m.decoded.data(), xr, cols));
+  // 7 rows: one group of four and a remainder of three; 1 row: decode's even and odd chains, over
+  // 7 blocks (an odd one left).
+  for (const GgmlType type : {GgmlType::f32, GgmlType::q4_1, GgmlType::q8_0})
+    for (const std::size_t count : {std::size_t{7}, std::size_t{1}}) {
+      const std::size_t cols = 224;
+      const TestMatrix m(type, 1, cols, 5);
+      const auto x = random_floats(cols * count, 9);
+      std::vector<float> out(count * 2, -1.0f);
+      dot_rows(m.weights.type(), m.weights.row(0), cols, x.data(), cols, count, out.data(), 2);
+      for (std::size_t r = 0; r < count; ++r) {
+        CAPTURE(act::io::type_name(type), count, r);
+        const float* xr = x.data() + r * cols;
+        CHECK(std::abs(out[2 * r] - reference_dot(m.decoded.data(), xr, cols)) <=
+              2e-5 * abs_dot(m.decoded.data(), xr, cols));
+      }
     }
-  }
 }
 
 TEST_CASE("matmul: fused, tiled portable and tiled custom GEMM all compute x W^T", "[model][matmul]") {

@@ -167,6 +167,21 @@ void dot_fixed_rows(const std::byte* row, std::size_t cols, const float* x, std:
   for (std::size_t r = 0; r < Rows; ++r) out[r * out_stride] = acc[r].total();
 }
 
+// dot_fixed_rows for one row (decode): even and odd blocks in accumulators of their own, two
+// independent chains of multiply-adds, so a block does not wait for the previous one's sums.
+template <class Block>
+float dot_one_row(const std::byte* row, std::size_t cols, const float* x) noexcept {
+  Accumulator even, odd;
+  const std::size_t blocks = cols / block_elements;
+  std::size_t b = 0;
+  for (; b + 2 <= blocks; b += 2) {
+    even.add(decode<Block>(row + b * sizeof(Block)), x + b * block_elements);
+    odd.add(decode<Block>(row + (b + 1) * sizeof(Block)), x + (b + 1) * block_elements);
+  }
+  if (b < blocks) even.add(decode<Block>(row + b * sizeof(Block)), x + b * block_elements);
+  return even.total() + odd.total();
+}
+
 // As dot_fixed_rows for any count: groups of four activation rows share each decoded block.
 template <class Block>
 void dot_quantized(const std::byte* row, std::size_t cols, const float* x, std::size_t x_stride, std::size_t count,
@@ -179,7 +194,7 @@ void dot_quantized(const std::byte* row, std::size_t cols, const float* x, std::
   switch (count - r) {
     case 3: return dot_fixed_rows<Block, 3>(row, cols, x, x_stride, out, out_stride);
     case 2: return dot_fixed_rows<Block, 2>(row, cols, x, x_stride, out, out_stride);
-    case 1: return dot_fixed_rows<Block, 1>(row, cols, x, x_stride, out, out_stride);
+    case 1: out[0] = dot_one_row<Block>(row, cols, x); return;
     default: return;
   }
 }
