@@ -2,8 +2,9 @@
 // Decode's matrix-vector products on 8-bit activations (opt-in: DecodeActivations::int8 in
 // matmul.hpp). Each activation row is rounded to int8 per block of 32, with one float scale per
 // block; a Q4_1 or Q8_0 weight block then meets it in integer multiply-adds (AVX2: 32 products in
-// two instructions, VNNI one) and only the block's sum is scaled in float. Decode reads every weight once per
-// token and is bound by decoding it: this skips widening 32 weights to floats per block.
+// two instructions, VNNI one) and only the block's sum is scaled in float. Decode reads every
+// weight once per token and is bound by decoding it: this skips widening 32 weights to floats per
+// block.
 //
 // The rounding (per block): d = max|x| / 127, q = x / d rounded to nearest (ties to even),
 // s = d * sum(q). A block of zeros (or one whose d underflows to 0) gets d = 0 and zero quants; a
@@ -128,28 +129,34 @@ struct ScalarBlockSums {
   float sum() const noexcept { return total; }
 };
 
-// Whether lane_sums below takes VNNI's dpbusd (AVX-512 VNNI with VL, or AVX-VNNI).
+// Eight int32 lanes of u8 x s8 products, each lane the sum of four. VNNI adds the four straight into
+// int32 (one instruction). Without it, pairs go to int16 first, which cannot saturate here (at most
+// 2 * 128 * 127 = 32512), then pairs of pairs to int32. Both are exact. int8_dot_uses_vnni says which.
 #if (defined(__AVX512VNNI__) && defined(__AVX512VL__)) || defined(__AVXVNNI__)
 inline constexpr bool int8_dot_uses_vnni = true;
+inline __m256i products_to_int32(__m256i unsigned_w, __m256i signed_x) noexcept {
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), unsigned_w, signed_x);
+#else
+  return _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), unsigned_w, signed_x);
+#endif
+}
 #else
 inline constexpr bool int8_dot_uses_vnni = false;
+#ifdef __AVX2__
+inline __m256i products_to_int32(__m256i unsigned_w, __m256i signed_x) noexcept {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(unsigned_w, signed_x), _mm256_set1_epi16(1));
+}
+#endif
 #endif
 
 #ifdef __AVX2__
-// Eight int32 lanes that add up to the block's integer sum. VNNI adds each four u8 x s8 products
-// straight into int32 (one instruction). Without it, pairs of products go to int16 first, which
-// cannot saturate here (at most 2 * 128 * 127 = 32512), then pairs of pairs to int32. Both are exact.
+// Eight int32 lanes that add up to the block's integer sum.
 template <class Format>
 __m256i lane_sums(const std::byte* block, const std::int8_t* x) noexcept {
   __m256i signed_x;
   const __m256i unsigned_w = Format::weights_and_activations(block, x, signed_x);
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
-  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), unsigned_w, signed_x);
-#elif defined(__AVXVNNI__)
-  return _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), unsigned_w, signed_x);
-#else
-  return _mm256_madd_epi16(_mm256_maddubs_epi16(unsigned_w, signed_x), _mm256_set1_epi16(1));
-#endif
+  return products_to_int32(unsigned_w, signed_x);
 }
 
 // The lanes are scaled and accumulated as floats: no horizontal sum per block.
