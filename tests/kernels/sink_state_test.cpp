@@ -42,6 +42,15 @@ struct OpaqueColumnMean {
   void select(ColumnStatsView stats, SinkSet& out) const { inner.select(stats, out); }
 };
 
+// ColumnMeanThreshold's test for one column at a time only: decode cannot test it a vector at a
+// time, so it takes the scalar loop.
+struct ScalarColumnMean {
+  ColumnMeanThreshold inner;
+  bool is_candidate(float received, float seen) const noexcept { return inner.is_candidate(received, seen); }
+  void finish(SinkSet& candidates) const { inner.finish(candidates); }
+  void select(ColumnStatsView stats, SinkSet& out) const { select_columnwise(*this, stats, out); }
+};
+
 // One decode step of `p` with running statistics in `state`.
 template <class Cal>
 Result decode_step(const Problem& p, const Cal& calibration, SinkState& state) {
@@ -55,42 +64,106 @@ Result decode_step(const Problem& p, const Cal& calibration, SinkState& state) {
   return r;
 }
 
+// Two decode paths gave bitwise the same step: sinks, report, output (NaN rows too), statistics.
+void check_same_step(const Result& a, const SinkState& a_state, const Result& b, const SinkState& b_state) {
+  CHECK(a.sinks == b.sinks);
+  CHECK(a.report == b.report);
+  CHECK(std::memcmp(a.out.data(), b.out.data(), a.out.size() * sizeof(float)) == 0);
+  for (std::size_t h = 0; h < a_state.heads(); ++h) {
+    CHECK(a_state.head(h).received == b_state.head(h).received);
+    CHECK(a_state.head(h).seen_by == b_state.head(h).seen_by);
+  }
+}
+
+// The paper's detector three ways: tested a vector at a time, a column at a time, and by select()
+// after the statistics pass.
+struct DetectorForms {
+  Calibration<ColumnMeanThreshold, Redistribute> batch;
+  Calibration<ScalarColumnMean, Redistribute> scalar;
+  Calibration<OpaqueColumnMean, Redistribute> two_pass;
+  explicit DetectorForms(KeepSink keep)
+      : batch{ColumnMeanThreshold(0.1f, keep), Redistribute(0.4f)},
+        scalar{ScalarColumnMean{ColumnMeanThreshold(0.1f, keep)}, Redistribute(0.4f)},
+        two_pass{OpaqueColumnMean{ColumnMeanThreshold(0.1f, keep)}, Redistribute(0.4f)} {}
+};
+
 }  // namespace
 
 TEST_CASE("decode: a columnwise detector tested in the statistics pass chooses what select() chooses",
           "[kernels][decode]") {
   static_assert(ColumnwiseDetector<ColumnMeanThreshold> && !ColumnwiseDetector<OpaqueColumnMean>);
+  static_assert(act::detail::BatchColumnTest<ColumnMeanThreshold> && ColumnwiseDetector<ScalarColumnMean> &&
+                !act::detail::BatchColumnTest<ScalarColumnMean>);
   const KeepSink keep = GENERATE(KeepSink::first_candidate, KeepSink::none);
   CAPTURE(static_cast<int>(keep));
   const std::size_t kv_len = 2100;
   Problem p = random_problem({9, 3, 1, kv_len, 64}, {}, 5);
   plant_sinks(p, {0, 7, 700, 2000}, 30.0f);
-  const auto one_pass = Calibration{ColumnMeanThreshold(0.1f, keep), Redistribute(0.4f)};
-  const auto two_pass = Calibration{OpaqueColumnMean{ColumnMeanThreshold(0.1f, keep)}, Redistribute(0.4f)};
-  SinkState one_pass_state(9), two_pass_state(9);
+  const DetectorForms forms(keep);
+  SinkState batch_state(9), scalar_state(9), two_pass_state(9);
   // Steps: the whole cache; a row that sees 1,500 keys, so key 2000 is a sink only through the
-  // statistics of the step before; the whole cache again with an invalid row in head 4.
+  // statistics of the step before; the whole cache again with an invalid row in head 4. Neither
+  // length is a whole number of vectors, so the scalar tail runs too.
   for (int step = 0; step < 3; ++step) {
     CAPTURE(step);
     p.options.valid_keys = step == 1 ? 1500 : kv_len;
     p.options.query_position = p.options.valid_keys - 1;
     if (step == 2) p.q_at(4, 0, 3) = std::numeric_limits<float>::quiet_NaN();
-    const Result a = decode_step(p, one_pass, one_pass_state);
-    const Result b = decode_step(p, two_pass, two_pass_state);
-    CHECK(a.sinks == b.sinks);
-    CHECK(a.report == b.report);
-    CHECK(std::memcmp(a.out.data(), b.out.data(), a.out.size() * sizeof(float)) == 0);  // NaN rows too
-    for (std::size_t h = 0; h < 9; ++h) {
-      CHECK(one_pass_state.head(h).received == two_pass_state.head(h).received);
-      CHECK(one_pass_state.head(h).seen_by == two_pass_state.head(h).seen_by);
-      // A first row that sees 2,100 keys is no causal history: both count per column.
-      CHECK(one_pass_state.head(h).seen_by.form() == SeenCounts::Form::per_column);
-    }
+    const Result a = decode_step(p, forms.batch, batch_state);
+    check_same_step(a, batch_state, decode_step(p, forms.scalar, scalar_state), scalar_state);
+    check_same_step(a, batch_state, decode_step(p, forms.two_pass, two_pass_state), two_pass_state);
+    // A first row that sees 2,100 keys is no causal history: every form counts per column.
+    for (std::size_t h = 0; h < 9; ++h) CHECK(batch_state.head(h).seen_by.form() == SeenCounts::Form::per_column);
     CHECK(a.report.rows_calibrated > 0);
     const auto has_hidden_sink = [](const SinkSet& head) { return !head.empty() && head.back() == 2000u; };
     if (step == 1) CHECK(std::any_of(a.sinks.begin(), a.sinks.end(), has_hidden_sink));
     if (step == 2) CHECK(a.report.invalid_rows == 1);
   }
+}
+
+TEST_CASE("decode: the detector's forms agree over a causal history from the first token", "[kernels][decode]") {
+  // Decode from position 0 keeps the counts arithmetic (CausalCounts): the vector form computes
+  // them per lane. 300 keys make two chunks of 160 and 140 keys, so vectors and tails both run.
+  const std::size_t kv_len = 300;
+  Problem p = random_problem({9, 3, 1, kv_len, 32}, {}, 11);
+  plant_sinks(p, {0, 7, 100, 250}, 30.0f);
+  const DetectorForms forms(KeepSink::first_candidate);
+  SinkState batch_state(9), scalar_state(9), two_pass_state(9);
+  std::size_t calibrated = 0;
+  for (std::size_t t = 0; t < kv_len; ++t) {
+    CAPTURE(t);
+    p.options.valid_keys = t + 1;
+    p.options.query_position = t;
+    const Result a = decode_step(p, forms.batch, batch_state);
+    check_same_step(a, batch_state, decode_step(p, forms.scalar, scalar_state), scalar_state);
+    check_same_step(a, batch_state, decode_step(p, forms.two_pass, two_pass_state), two_pass_state);
+    CHECK(batch_state.head(0).seen_by.form() == SeenCounts::Form::causal);
+    calibrated += a.report.rows_calibrated;
+  }
+  CHECK(calibrated > kv_len);  // the planted sinks are found in most steps of most heads
+}
+
+TEST_CASE("decode: a vector of column counts equals the counts taken one column at a time", "[kernels][decode]") {
+  // Per lane as count(j) converted by static_cast, around the diagonal of a causal history and
+  // above 2^24, where a float no longer holds every count and both must round alike.
+  constexpr std::size_t width = simd::width;
+  const std::uint32_t big = (1u << 24) + 3;
+  for (const std::uint32_t rows : {0u, 1u, 5u, 37u, big}) {
+    for (const std::size_t j :
+         {std::size_t{0}, std::size_t{3}, std::size_t{rows}, std::max<std::size_t>(rows, width / 2) - width / 2}) {
+      CAPTURE(rows, j);
+      const CausalCounts causal{rows};
+      float lanes[width];
+      act::detail::seen_floats(causal, j).store_unaligned(lanes);
+      for (std::size_t i = 0; i < width; ++i) CHECK(lanes[i] == static_cast<float>(causal(j + i)));
+    }
+  }
+  std::vector<std::uint32_t> counts(3 * width), expected(3 * width);
+  for (std::size_t j = 0; j < counts.size(); ++j) counts[j] = expected[j] = big - 2 + static_cast<std::uint32_t>(j);
+  float lanes[width];
+  act::detail::seen_floats(CountingColumns{counts.data()}, width + 1).store_unaligned(lanes);
+  for (std::size_t i = 0; i < width; ++i) CHECK(lanes[i] == static_cast<float>(++expected[width + 1 + i]));
+  CHECK(counts == expected);  // counted once each, the rest untouched
 }
 
 TEST_CASE("prefill then decode equals the reference prefill row by row", "[kernels][decode]") {

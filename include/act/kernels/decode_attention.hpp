@@ -27,7 +27,9 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <limits>
 #include <span>
 #include <vector>
@@ -350,17 +352,82 @@ template <class Visit>
     visit(c * layout.chunk, std::min(c * layout.chunk + layout.chunk, layout.visible), factors[c]);
 }
 
+// A columnwise detector whose test also takes SIMD batches: decode tests whole vectors of columns.
+template <class D>
+concept BatchColumnTest = ColumnwiseDetector<D> && requires(const D& d, Floats v) {
+  { d.is_candidate(v, v) } -> std::same_as<simd::Lanes>;
+};
+
+using ColumnCounts = xsimd::batch<std::uint32_t, simd::Arch>;
+
+// Columns [j, j + width) (j + width at most 2^32: the caller checks).
+inline ColumnCounts lane_columns(std::size_t j) noexcept {
+  alignas(simd::alignment) static constexpr std::array<std::uint32_t, simd::width> offsets = [] {
+    std::array<std::uint32_t, simd::width> lanes{};
+    for (std::size_t i = 0; i < simd::width; ++i) lanes[i] = static_cast<std::uint32_t>(i);
+    return lanes;
+  }();
+  return ColumnCounts(static_cast<std::uint32_t>(j)) + ColumnCounts::load_aligned(offsets.data());
+}
+
+// The counts of columns [j, j + width) as floats, as the scalar count(j) gives them (column_stats.hpp):
+// computed for a causal history, counted and stored for per-column counts. The uint32 -> float
+// conversion rounds as static_cast does.
+inline Floats seen_floats(CausalCounts counts, std::size_t j) noexcept {
+  const ColumnCounts rows(counts.rows);
+  return xsimd::batch_cast<float>(rows - xsimd::min(lane_columns(j), rows));
+}
+inline Floats seen_floats(CountingColumns counts, std::size_t j) noexcept {
+  const ColumnCounts updated = ColumnCounts::load_unaligned(counts.counts + j) + ColumnCounts(1u);
+  updated.store_unaligned(counts.counts + j);
+  return xsimd::batch_cast<float>(updated);
+}
+
+// Appends first + i for each true lane.
+inline void append_lanes(simd::Lanes lanes, std::size_t first, SinkSet& sinks) {
+  bool flags[simd::width];
+  lanes.store_unaligned(flags);
+  append_flagged(flags, simd::width, first, sinks);
+}
+
+// The columns of [first, end) a batch detector tests a vector at a time: whole vectors, and none when
+// a column index would not fit the 32-bit lanes.
+inline std::size_t vector_end(std::size_t first, std::size_t end) noexcept {
+  if (end > std::size_t{std::numeric_limits<std::uint32_t>::max()}) return first;
+  return end - (end - first) % simd::width;
+}
+
+// The vector part of add_row_testing for one chunk: columns [first, vector_end) a vector at a time;
+// returns where it stopped. Everything it reads comes by value, so the compiler keeps it in registers
+// across the stores to `received` (captured by reference, it was reloaded at every vector).
+template <BatchColumnTest D, class Count>
+std::size_t add_vectors_testing(const D detector, const float* weights, const float factor, const Count count,
+                                float* received, std::size_t first, const std::size_t end, SinkSet& sinks) {
+  const Floats scale(factor);
+  for (const std::size_t stop = vector_end(first, end); first < stop; first += simd::width) {
+    const Floats total = xsimd::fma(simd::load(weights + first), scale, Floats::load_unaligned(received + first));
+    total.store_unaligned(received + first);
+    const simd::Lanes candidates = detector.is_candidate(total, seen_floats(count, first));
+    if (xsimd::any(candidates)) append_lanes(candidates, first, sinks);
+  }
+  return first;
+}
+
 // Adds a valid row's weights (and, per column, its count) to a head's statistics, testing each column
-// as it goes. The values the loop reads are this function's own parameters, so the compiler keeps
-// them in registers across the flag stores and vectorises the loop (reached through the closure of
-// the counting pass, they were reloaded at every column: 16% of a kv 8192 step instead of 4%).
+// as it goes: whole vectors when the detector tests batches, then one column at a time. Every column
+// adds its weight with one fused multiply-add, so both forms and the untested pass round alike. (A
+// 64-column flag loop left to the compiler ran a chunk's last 16 columns in scalar code: 7% of a kv
+// 2048 step where the vector pass takes 3%.) The values the scalar loop reads are this function's
+// own parameters, so the compiler keeps them in registers across the flag stores and vectorises it.
 template <ColumnwiseDetector D, class Count>
 void add_row_testing(const D& detector, const DecodeLayout& layout, const float* weights, const float* factors,
                      Count count, float* received, SinkSet& sinks) {
   for_each_weighted_chunk(layout, factors, [&](std::size_t first, std::size_t end, float factor) {
+    if constexpr (BatchColumnTest<D>)
+      first = add_vectors_testing(detector, weights, factor, count, received, first, end, sinks);
     append_tested(first, end, sinks, [&](std::size_t j) {
-      received[j] += weights[j] * factor;
-      return detector.is_candidate(received[j], count(j));
+      received[j] = std::fma(weights[j], factor, received[j]);
+      return detector.is_candidate(received[j], static_cast<float>(count(j)));
     });
   });
 }
@@ -385,7 +452,7 @@ void add_row_then_select(const D& detector, const DecodeLayout& layout, std::siz
     stats.seen_by.add_row(layout.visible);
     float* received = stats.received.data();
     for_each_weighted_chunk(layout, factors, [&](std::size_t first, std::size_t end, float factor) {
-      for (std::size_t j = first; j < end; ++j) received[j] += weights[j] * factor;
+      for (std::size_t j = first; j < end; ++j) received[j] = std::fma(weights[j], factor, received[j]);
     });
     detector.select(stats.view(), sinks);
   }

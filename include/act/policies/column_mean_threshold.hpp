@@ -24,9 +24,12 @@ struct ColumnMeanThreshold {
   }
 
   // A column no query saw is never a candidate; dividing by max(seen, 1) keeps the test branch-free
-  // (it equals the mean where seen > 0), so the loops that call it vectorise.
-  bool is_candidate(float received, std::uint32_t seen) const noexcept {
-    return (seen != 0) & (received / static_cast<float>(std::max(seen, 1u)) > tau);
+  // (it equals the mean where seen > 0). Real is float for one column or a SIMD batch of floats for
+  // a vector of them (decode tests whole vectors; `max` is then the batch's, found by ADL).
+  template <class Real>
+  auto is_candidate(Real received, Real seen) const noexcept {
+    using std::max;
+    return (seen != Real(0.0f)) && (received / max(seen, Real(1.0f)) > Real(tau));
   }
   void finish(SinkSet& candidates) const { detail::apply_keep(candidates, keep); }
   void select(ColumnStatsView stats, SinkSet& out) const { select_columnwise(*this, stats, out); }

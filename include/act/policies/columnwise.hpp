@@ -4,6 +4,9 @@
 // it tests each column in the pass that adds the row's weights to the column's statistics, instead
 // of reading the statistics of the whole cache again afterwards (kernels/decode_attention.hpp).
 // Such a detector's select() is select_columnwise(), so both ways choose the same sinks.
+// is_candidate(received, seen) takes the column's count as a float (the count converted once, as a
+// mean needs it). A detector whose is_candidate also accepts SIMD batches of floats (a template, as
+// ColumnMeanThreshold's) is tested a whole vector of columns at a time in decode.
 #include <act/policies/concepts.hpp>
 
 #include <algorithm>
@@ -14,8 +17,7 @@
 namespace act {
 
 template <class P>
-concept ColumnwiseDetector = SinkDetector<P> &&
-    requires(const P& p, float received, std::uint32_t seen, SinkSet& candidates) {
+concept ColumnwiseDetector = SinkDetector<P> && requires(const P& p, float received, float seen, SinkSet& candidates) {
   { p.is_candidate(received, seen) } -> std::same_as<bool>;
   { p.finish(candidates) } -> std::same_as<void>;
 };
@@ -55,7 +57,8 @@ template <class ColumnTest>
 template <ColumnwiseDetector D>
 void append_candidates(const D& detector, ColumnStatsView stats, std::size_t first, std::size_t end, SinkSet& out) {
   stats.seen_by.visit([&](auto seen) {
-    append_tested(first, end, out, [&](std::size_t j) { return detector.is_candidate(stats.received[j], seen(j)); });
+    append_tested(first, end, out,
+                  [&](std::size_t j) { return detector.is_candidate(stats.received[j], static_cast<float>(seen(j))); });
   });
 }
 
