@@ -28,7 +28,7 @@ template <std::size_t... Chain>
 float run_chains(float seed, std::index_sequence<Chain...>) {
   Floats acc[] = {Floats(seed + static_cast<float>(Chain))...};
   const Floats factor(0.999999f), offset(1e-6f);
-  for (std::size_t s = 0; s < steps; ++s) ((acc[Chain] = xsimd::fma(acc[Chain], factor, offset)), ...);
+  for (std::size_t s = 0; s < steps; ++s) ((acc[Chain] = act::simd::fma(acc[Chain], factor, offset)), ...);
   return xsimd::hadd((acc[Chain] + ...));
 }
 

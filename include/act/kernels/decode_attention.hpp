@@ -131,7 +131,7 @@ void key_products(const Operands<KV>& in, const AttentionGeometry& g, const Deco
       for (std::size_t v = 0; v < vectors; ++v) {
         const Floats k = simd::widen(key + v * simd::width);
         for (std::size_t h = 0; h < Heads; ++h)
-          acc[h] = xsimd::fma(simd::load(queries + h * layout.padded_dim + v * simd::width), k, acc[h]);
+          acc[h] = simd::fma(simd::load(queries + h * layout.padded_dim + v * simd::width), k, acc[h]);
       }
       for (std::size_t c = vectors * simd::width; c < g.head_dim; ++c)
         for (std::size_t h = 0; h < Heads; ++h)
@@ -221,7 +221,7 @@ void accumulate_value_vectors(const Operands<KV>& in, std::size_t kv_head, std::
     const KV* row = in.v.row(kv_head, first + j) + v0 * simd::width;
     for (std::size_t u = 0; u < Vectors; ++u) {
       const Floats value = simd::widen(row + u * simd::width);
-      for (std::size_t h = 0; h < Heads; ++h) acc[h][u] = xsimd::fma(Floats(weights[h][j]), value, acc[h][u]);
+      for (std::size_t h = 0; h < Heads; ++h) acc[h][u] = simd::fma(Floats(weights[h][j]), value, acc[h][u]);
     }
   }
   for (std::size_t h = 0; h < Heads; ++h)
@@ -405,7 +405,7 @@ std::size_t add_vectors_testing(const D detector, const float* weights, const fl
                                 float* received, std::size_t first, const std::size_t end, SinkSet& sinks) {
   const Floats scale(factor);
   for (const std::size_t stop = vector_end(first, end); first < stop; first += simd::width) {
-    const Floats total = xsimd::fma(simd::load(weights + first), scale, Floats::load_unaligned(received + first));
+    const Floats total = simd::fma(simd::load(weights + first), scale, Floats::load_unaligned(received + first));
     total.store_unaligned(received + first);
     const simd::Lanes candidates = detector.is_candidate(total, seen_floats(count, first));
     if (xsimd::any(candidates)) append_lanes(candidates, first, sinks);
@@ -420,9 +420,10 @@ std::size_t add_vectors_testing(const D detector, const float* weights, const fl
 inline constexpr std::size_t statistics_prefetch_columns = 512;
 
 // Requests the sums of columns [first, end) + statistics_prefetch_columns (the first chunk also its
-// own and those up to there), within the row's visible columns.
-inline void prefetch_statistics(const float* received, std::size_t first, std::size_t end,
-                                std::size_t visible) noexcept {
+// own and those up to there), within the row's visible columns. Always inlined: GCC 12 finds a
+// function whose only effect is __builtin_prefetch "const" and drops calls to it.
+[[gnu::always_inline]] inline void prefetch_statistics(const float* received, std::size_t first, std::size_t end,
+                                                       std::size_t visible) noexcept {
   constexpr std::size_t line = 64 / sizeof(float);
   const std::size_t from = std::min(first == 0 ? 0 : first + statistics_prefetch_columns, visible);
   const std::size_t to = std::min(end + statistics_prefetch_columns, visible);

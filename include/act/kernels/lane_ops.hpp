@@ -121,7 +121,7 @@ struct FloatDot {
     for (std::size_t j = 0; j < Keys; ++j) acc[j] = Floats(0.0f);
     for (std::size_t c = 0; c < dim; ++c) {
       const Floats query = load(panel + c * width);
-      for (std::size_t j = 0; j < Keys; ++j) acc[j] = xsimd::fma(query, Floats(rows[j][c]), acc[j]);
+      for (std::size_t j = 0; j < Keys; ++j) acc[j] = simd::fma(query, Floats(rows[j][c]), acc[j]);
     }
   }
 
@@ -303,7 +303,7 @@ void accumulate_columns(const float* weights, std::size_t count, const Rows& val
   for (std::size_t j = 0; j < count; ++j) {
     const Floats weight = load(weights + j * width);
     const auto* row = values[j] + first_col;
-    for (std::size_t c = 0; c < Cols; ++c) acc[c] = xsimd::fma(Floats(widen_scalar(row[c])), weight, acc[c]);
+    for (std::size_t c = 0; c < Cols; ++c) acc[c] = simd::fma(Floats(widen_scalar(row[c])), weight, acc[c]);
   }
   for (std::size_t c = 0; c < Cols; ++c) acc[c].store_aligned(panel + (first_col + c) * width);
 }
@@ -352,7 +352,7 @@ void accumulate_row_block(const float* weights, std::size_t count, const Rows& v
     const float* weight = weights + j * width + first_lane;
     for (std::size_t r = 0; r < LaneCount; ++r) {
       const Floats w(weight[r]);
-      for (std::size_t v = 0; v < Vectors; ++v) acc[r][v] = xsimd::fma(w, value[v], acc[r][v]);
+      for (std::size_t v = 0; v < Vectors; ++v) acc[r][v] = simd::fma(w, value[v], acc[r][v]);
     }
   }
   for (std::size_t r = 0; r < LaneCount; ++r)

@@ -125,7 +125,7 @@ inline DecodedBlock decode<io::BlockQ4_1>(const std::byte* block) noexcept {
   Floats quants[groups];
   q4_1_quants(block + offsetof(io::BlockQ4_1, qs), quants);
   DecodedBlock out;
-  for (std::size_t g = 0; g < groups; ++g) out.v[g] = xsimd::fma(quants[g], scale, offset);
+  for (std::size_t g = 0; g < groups; ++g) out.v[g] = simd::fma(quants[g], scale, offset);
   return out;
 }
 
@@ -136,7 +136,7 @@ struct Accumulator {
     for (Floats& s : sum) s = Floats(0.0f);
   }
   void add(const DecodedBlock& w, const float* x) noexcept {
-    for (std::size_t g = 0; g < groups; ++g) sum[g] = xsimd::fma(w.v[g], Floats::load_unaligned(x + g * lanes), sum[g]);
+    for (std::size_t g = 0; g < groups; ++g) sum[g] = simd::fma(w.v[g], Floats::load_unaligned(x + g * lanes), sum[g]);
   }
   float total() const noexcept {
     Floats all = sum[0];

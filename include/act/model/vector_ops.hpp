@@ -17,12 +17,12 @@ inline float dot(const float* a, const float* b, std::size_t n) noexcept {
   FloatBatch acc0(0.0f), acc1(0.0f);  // two chains hide the FMA latency
   std::size_t i = 0;
   for (; i + 2 * detail::batch_size <= n; i += 2 * detail::batch_size) {
-    acc0 = xsimd::fma(FloatBatch::load_unaligned(a + i), FloatBatch::load_unaligned(b + i), acc0);
-    acc1 = xsimd::fma(FloatBatch::load_unaligned(a + i + detail::batch_size),
-                      FloatBatch::load_unaligned(b + i + detail::batch_size), acc1);
+    acc0 = simd::fma(FloatBatch::load_unaligned(a + i), FloatBatch::load_unaligned(b + i), acc0);
+    acc1 = simd::fma(FloatBatch::load_unaligned(a + i + detail::batch_size),
+                     FloatBatch::load_unaligned(b + i + detail::batch_size), acc1);
   }
   for (; i + detail::batch_size <= n; i += detail::batch_size)
-    acc0 = xsimd::fma(FloatBatch::load_unaligned(a + i), FloatBatch::load_unaligned(b + i), acc0);
+    acc0 = simd::fma(FloatBatch::load_unaligned(a + i), FloatBatch::load_unaligned(b + i), acc0);
   float total = xsimd::hadd(acc0 + acc1);
   for (; i < n; ++i) total += a[i] * b[i];
   return total;

@@ -35,4 +35,16 @@ inline constexpr float infinity = std::numeric_limits<float>::infinity();
 
 inline Floats load(const float* p) noexcept { return Floats::load_aligned(p); }
 
+// a * b + c rounded once. xsimd 8.1 has no AVX-512 fma: it writes a * b + c as two operations and
+// leaves fusing them to the compiler, which GCC does not do in ISO mode (-std=c++20 implies
+// -ffp-contract=off) nor always in sanitizer builds, so results and speed would depend on the
+// consumer's flags. AVX-512 therefore calls the instruction itself; elsewhere xsimd's fma is FMA3's
+// (two roundings only on CPUs without FMA).
+inline Floats fma(Floats a, Floats b, Floats c) noexcept {
+#if defined(__AVX512F__)
+  if constexpr (Floats::size == 16) return Floats(_mm512_fmadd_ps(a, b, c));  // an AVX-512 register
+#endif
+  return xsimd::fma(a, b, c);
+}
+
 }  // namespace act::simd

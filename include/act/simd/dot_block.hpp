@@ -29,7 +29,7 @@ struct FloatProducts {
   using Operand = Floats;
   static constexpr std::size_t step = width;
   static Operand load(const float* p) noexcept { return Floats::load_aligned(p); }
-  static Floats multiply_add(Operand a, Operand b, Floats sum) noexcept { return xsimd::fma(a, b, sum); }
+  static Floats multiply_add(Operand a, Operand b, Floats sum) noexcept { return simd::fma(a, b, sum); }
 };
 
 // Lane C r + c of the result (r < 4, c < C = dot_block_columns): the dot product of rows
