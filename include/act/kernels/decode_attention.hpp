@@ -343,13 +343,34 @@ inline ColumnStats& row_statistics(const AttentionGeometry& g, std::size_t head,
   return stats;
 }
 
+// In a model's decode a layer's running column sums are cold (the other layers' caches have passed
+// through since its last step) and a chunk is as short as 128 columns, too short for the hardware
+// prefetcher to get ahead: so each chunk requests the sums this many columns further on (30 layers,
+// one thread, builds alternated: ACT / plain 1.114 -> 1.071 at kv 2048, 1.066 -> 1.026 at kv 8192).
+inline constexpr std::size_t statistics_prefetch_columns = 512;
+
+// Requests the sums of columns [first, end) + statistics_prefetch_columns (the first chunk also its
+// own and those up to there), within the row's visible columns. Always inlined: GCC 12 finds a
+// function whose only effect is __builtin_prefetch "const" and drops calls to it.
+[[gnu::always_inline]] inline void prefetch_statistics(const float* received, std::size_t first, std::size_t end,
+                                                       std::size_t visible) noexcept {
+  constexpr std::size_t line = 64 / sizeof(float);
+  const std::size_t from = std::min(first == 0 ? 0 : first + statistics_prefetch_columns, visible);
+  const std::size_t to = std::min(end + statistics_prefetch_columns, visible);
+  for (std::size_t j = from; j < to; j += line) __builtin_prefetch(received + j, 1);
+}
+
 // Calls visit(first, end, factor) for each chunk of a head's visible keys [first, end), with the
-// factor that turns the chunk's e_j into normalised weights.
+// factor that turns the chunk's e_j into normalised weights; visit adds them to `received`, whose
+// sums further on each chunk first requests.
 template <class Visit>
 [[gnu::always_inline]] inline void for_each_weighted_chunk(const DecodeLayout& layout, const float* factors,
-                                                           Visit visit) {
-  for (std::size_t c = 0; c < layout.chunks; ++c)
-    visit(c * layout.chunk, std::min(c * layout.chunk + layout.chunk, layout.visible), factors[c]);
+                                                           const float* received, Visit visit) {
+  for (std::size_t c = 0; c < layout.chunks; ++c) {
+    const std::size_t first = c * layout.chunk, end = std::min(first + layout.chunk, layout.visible);
+    prefetch_statistics(received, first, end, layout.visible);
+    visit(first, end, factors[c]);
+  }
 }
 
 // A columnwise detector whose test also takes SIMD batches: decode tests whole vectors of columns.
@@ -413,23 +434,6 @@ std::size_t add_vectors_testing(const D detector, const float* weights, const fl
   return first;
 }
 
-// In a model's decode a layer's running column sums are cold (the other layers' caches have passed
-// through since its last step) and a chunk is as short as 128 columns, too short for the hardware
-// prefetcher to get ahead: so each chunk requests the sums this many columns further on (30 layers,
-// one thread, builds alternated: ACT / plain 1.114 -> 1.071 at kv 2048, 1.066 -> 1.026 at kv 8192).
-inline constexpr std::size_t statistics_prefetch_columns = 512;
-
-// Requests the sums of columns [first, end) + statistics_prefetch_columns (the first chunk also its
-// own and those up to there), within the row's visible columns. Always inlined: GCC 12 finds a
-// function whose only effect is __builtin_prefetch "const" and drops calls to it.
-[[gnu::always_inline]] inline void prefetch_statistics(const float* received, std::size_t first, std::size_t end,
-                                                       std::size_t visible) noexcept {
-  constexpr std::size_t line = 64 / sizeof(float);
-  const std::size_t from = std::min(first == 0 ? 0 : first + statistics_prefetch_columns, visible);
-  const std::size_t to = std::min(end + statistics_prefetch_columns, visible);
-  for (std::size_t j = from; j < to; j += line) __builtin_prefetch(received + j, 1);
-}
-
 // Adds a valid row's weights (and, per column, its count) to a head's statistics, testing each column
 // as it goes: whole vectors when the detector tests batches, then one column at a time. Every column
 // adds its weight with one fused multiply-add, so both forms and the untested pass round alike. (A
@@ -439,8 +443,7 @@ inline constexpr std::size_t statistics_prefetch_columns = 512;
 template <ColumnwiseDetector D, class Count>
 void add_row_testing(const D& detector, const DecodeLayout& layout, const float* weights, const float* factors,
                      Count count, float* received, SinkSet& sinks) {
-  for_each_weighted_chunk(layout, factors, [&](std::size_t first, std::size_t end, float factor) {
-    prefetch_statistics(received, first, end, layout.visible);
+  for_each_weighted_chunk(layout, factors, received, [&](std::size_t first, std::size_t end, float factor) {
     if constexpr (BatchColumnTest<D>)
       first = add_vectors_testing(detector, weights, factor, count, received, first, end, sinks);
     append_tested(first, end, sinks, [&](std::size_t j) {
@@ -469,8 +472,7 @@ void add_row_then_select(const D& detector, const DecodeLayout& layout, std::siz
   } else {
     stats.seen_by.add_row(layout.visible);
     float* received = stats.received.data();
-    for_each_weighted_chunk(layout, factors, [&](std::size_t first, std::size_t end, float factor) {
-      prefetch_statistics(received, first, end, layout.visible);
+    for_each_weighted_chunk(layout, factors, received, [&](std::size_t first, std::size_t end, float factor) {
       for (std::size_t j = first; j < end; ++j) received[j] = std::fma(weights[j], factor, received[j]);
     });
     detector.select(stats.view(), sinks);
