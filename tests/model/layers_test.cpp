@@ -24,6 +24,10 @@ using namespace act::model;
 using act::io::GgmlType;
 using namespace act::testing;
 
+#ifdef ACT_TEST_WITHOUT_AVX512
+static_assert(act::simd::width <= 8, "the no-AVX-512 build must not use 16-lane batches");
+#endif
+
 TEST_CASE("decode_row matches the reference dequantisation bit for bit", "[model][quantized]") {
   for (const GgmlType type : {GgmlType::q4_1, GgmlType::q8_0}) {
     const std::size_t cols = 32 * 7;

@@ -11,6 +11,7 @@
 #include <act/model/vector_ops.hpp>
 #include <act/simd/widen.hpp>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -103,13 +104,25 @@ inline DecodedBlock decode<io::BlockQ8_0>(const std::byte* block) noexcept {
 // The quants of a Q4_1 block as floats, `lanes` per batch. With AVX-512 the 16 packed bytes widen
 // to 16 integer lanes in one instruction, and the low and high nibbles (elements 0..15 and 16..31)
 // come from a mask and a shift in registers: half the instructions of unpacking through the stack,
-// where matrix-vector products in decode spend most of their time.
+// where matrix-vector products in decode spend most of their time. AVX2 does the same in two
+// halves of 8 bytes.
 inline void q4_1_quants(const std::byte* packed, Floats (&quants)[groups]) noexcept {
 #if defined(ACT_SIMD_WIDEN_AVX512)
   if constexpr (lanes == 16) {
     const __m512i bytes = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i_u*>(packed)));
     quants[0] = _mm512_cvtepi32_ps(_mm512_and_si512(bytes, _mm512_set1_epi32(0x0F)));
     quants[1] = _mm512_cvtepi32_ps(_mm512_srli_epi32(bytes, 4));
+    return;
+  }
+#elif defined(ACT_SIMD_WIDEN_AVX2)
+  if constexpr (lanes == 8) {  // bytes 0..7 hold elements 0..7 and 16..23, bytes 8..15 the others
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i_u*>(packed));
+    const __m256i first = _mm256_cvtepu8_epi32(bytes), second = _mm256_cvtepu8_epi32(_mm_unpackhi_epi64(bytes, bytes));
+    const __m256i nibble = _mm256_set1_epi32(0x0F);
+    quants[0] = _mm256_cvtepi32_ps(_mm256_and_si256(first, nibble));
+    quants[1] = _mm256_cvtepi32_ps(_mm256_and_si256(second, nibble));
+    quants[2] = _mm256_cvtepi32_ps(_mm256_srli_epi32(first, 4));
+    quants[3] = _mm256_cvtepi32_ps(_mm256_srli_epi32(second, 4));
     return;
   }
 #endif
@@ -131,10 +144,7 @@ inline DecodedBlock decode<io::BlockQ4_1>(const std::byte* block) noexcept {
 
 // One sum per batch of the block: independent FMA chains instead of one long one.
 struct Accumulator {
-  Floats sum[groups];
-  Accumulator() noexcept {
-    for (Floats& s : sum) s = Floats(0.0f);
-  }
+  std::array<Floats, groups> sum = simd::zeros<groups>();
   void add(const DecodedBlock& w, const float* x) noexcept {
     for (std::size_t g = 0; g < groups; ++g) sum[g] = simd::fma(w.v[g], Floats::load_unaligned(x + g * lanes), sum[g]);
   }

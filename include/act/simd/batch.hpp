@@ -14,8 +14,10 @@
 #include <xsimd/xsimd.hpp>
 #pragma GCC diagnostic pop
 
+#include <array>
 #include <cstddef>
 #include <limits>
+#include <utility>
 
 namespace act::simd {
 
@@ -45,6 +47,17 @@ inline Floats fma(Floats a, Floats b, Floats c) noexcept {
   if constexpr (Floats::size == 16) return Floats(_mm512_fmadd_ps(a, b, c));  // an AVX-512 register
 #endif
   return xsimd::fma(a, b, c);
+}
+
+// N batches of zeros, each initialised on its own: GCC turns a loop zeroing an array of batches into
+// a memset (rep stos, for AVX2's four or eight), which also keeps the array in memory instead of
+// registers. Dot products of decode's matrix-vector products ran 1.4-1.7x slower that way on AVX2.
+template <std::size_t N>
+std::array<Floats, N> zeros() noexcept {
+  return []<std::size_t... I>(std::index_sequence<I...>) {
+    return std::array<Floats, N>{(static_cast<void>(I), Floats(0.0f))...};
+  }
+  (std::make_index_sequence<N>{});
 }
 
 }  // namespace act::simd
