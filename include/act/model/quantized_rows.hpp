@@ -116,8 +116,10 @@ inline void q4_1_quants(const std::byte* packed, Floats (&quants)[groups]) noexc
   }
 #elif defined(ACT_SIMD_WIDEN_AVX2)
   if constexpr (lanes == 8) {  // bytes 0..7 hold elements 0..7 and 16..23, bytes 8..15 the others
-    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i_u*>(packed));
-    const __m256i first = _mm256_cvtepu8_epi32(bytes), second = _mm256_cvtepu8_epi32(_mm_unpackhi_epi64(bytes, bytes));
+    const auto half = [packed](std::size_t offset) {  // widened straight from memory: no shuffle between
+      return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i_u*>(packed + offset)));
+    };
+    const __m256i first = half(0), second = half(8);
     const __m256i nibble = _mm256_set1_epi32(0x0F);
     quants[0] = _mm256_cvtepi32_ps(_mm256_and_si256(first, nibble));
     quants[1] = _mm256_cvtepi32_ps(_mm256_and_si256(second, nibble));
