@@ -1,6 +1,7 @@
 // One matrix-vector product of decode, in SmolLM2-135M's shapes and weight types, with each kind of
 // activation (model/matmul.hpp's DecodeActivations), one thread, in the same run:
-//   f32   dot_rows: every weight block widened to floats, FMAs with float activations
+//   f32   dot_rows: every weight block's quants widened to floats, FMAs with float activations (the
+//         activation block sums Q4_1 needs computed once per product, timed)
 //   int8  the activation row rounded to int8 per block of 32 (timed: decode does it per product),
 //         then integer multiply-adds with the weight quants (int8_activations.hpp)
 // Shapes (rows x cols of W): Q4_1 576x1536 (ffn_down), Q4_1 1536x576 (ffn_gate, ffn_up), Q8_0
@@ -52,14 +53,19 @@ void bench_matvec(benchmark::State& state, GgmlType type, std::size_t rows, std:
   std::normal_distribution<float> normal;
   for (float& v : x) v = normal(rng);
   act::model::Int8Activations rounded;
+  act::model::FloatActivations floats;
   for (auto _ : state) {
-    if (int8) rounded.quantize(x.data(), 1, cols);
+    if (int8) {
+      rounded.quantize(x.data(), 1, cols);
+    } else {
+      floats.prepare(x.data(), 1, cols);
+    }
     for (std::size_t r = 0; r < rows; ++r) {
       const std::byte* row = m.bytes.data() + r * m.row_bytes;
       if (int8) {
         act::model::dot_rows_int8(type, row, cols, rounded, 1, &y[r], 1);
       } else {
-        act::model::dot_rows(type, row, cols, x.data(), cols, 1, &y[r], 1);
+        act::model::dot_rows(type, row, cols, floats, 1, &y[r], 1);
       }
     }
     benchmark::DoNotOptimize(y.data());

@@ -121,7 +121,7 @@ void key_products(const Operands<KV>& in, const AttentionGeometry& g, const Deco
   for (std::size_t t = 0; t < simd::width; ++t) {
     Floats acc[Heads];
     float tail[Heads] = {};
-    for (Floats& a : acc) a = Floats(0.0f);
+    ACT_UNROLL for (Floats& a : acc) a = Floats(0.0f);
     if (first + t + decode_prefetch_rows < layout.visible) {  // the value rows are read after the chunk's scores
       prefetch_row(in.k.row(kv_head, first + t + decode_prefetch_rows), g.head_dim);
       prefetch_row(in.v.row(kv_head, first + t + decode_prefetch_rows), g.head_dim);
@@ -130,14 +130,16 @@ void key_products(const Operands<KV>& in, const AttentionGeometry& g, const Deco
       const KV* key = in.k.row(kv_head, first + t);
       for (std::size_t v = 0; v < vectors; ++v) {
         const Floats k = simd::widen(key + v * simd::width);
-        for (std::size_t h = 0; h < Heads; ++h)
+        ACT_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
           acc[h] = simd::fma(simd::load(queries + h * layout.padded_dim + v * simd::width), k, acc[h]);
+        }
       }
       for (std::size_t c = vectors * simd::width; c < g.head_dim; ++c)
-        for (std::size_t h = 0; h < Heads; ++h)
+        ACT_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
           tail[h] = std::fma(queries[h * layout.padded_dim + c], simd::widen_scalar(key[c]), tail[h]);
+        }
     }
-    for (std::size_t h = 0; h < Heads; ++h) {
+    ACT_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
       float* lanes = tile + (h * simd::width + t) * simd::width;
       acc[h].store_aligned(lanes);
       if (has_tail) lanes[0] += tail[h];  // lanes are summed next
@@ -215,17 +217,17 @@ template <std::size_t Heads, std::size_t Vectors, class KV>
 void accumulate_value_vectors(const Operands<KV>& in, std::size_t kv_head, std::size_t first, std::size_t count,
                               std::size_t v0, const float* const* weights, float* const* out) {
   Floats acc[Heads][Vectors];
-  for (auto& head_acc : acc)
-    for (Floats& a : head_acc) a = Floats(0.0f);
+  ACT_UNROLL for (auto& head_acc : acc) { ACT_UNROLL for (Floats& a : head_acc) a = Floats(0.0f); }
   for (std::size_t j = 0; j < count; ++j) {
     const KV* row = in.v.row(kv_head, first + j) + v0 * simd::width;
-    for (std::size_t u = 0; u < Vectors; ++u) {
+    ACT_UNROLL for (std::size_t u = 0; u < Vectors; ++u) {
       const Floats value = simd::widen(row + u * simd::width);
-      for (std::size_t h = 0; h < Heads; ++h) acc[h][u] = simd::fma(Floats(weights[h][j]), value, acc[h][u]);
+      ACT_UNROLL for (std::size_t h = 0; h < Heads; ++h) acc[h][u] = simd::fma(Floats(weights[h][j]), value, acc[h][u]);
     }
   }
-  for (std::size_t h = 0; h < Heads; ++h)
-    for (std::size_t u = 0; u < Vectors; ++u) acc[h][u].store_aligned(out[h] + (v0 + u) * simd::width);
+  ACT_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
+    ACT_UNROLL for (std::size_t u = 0; u < Vectors; ++u) acc[h][u].store_aligned(out[h] + (v0 + u) * simd::width);
+  }
 }
 
 // The chunk's partial outputs of the query heads [head, head + Heads) of one KV group.
@@ -236,7 +238,7 @@ void accumulate_group_values(const Operands<KV>& in, const AttentionGeometry& g,
   const std::size_t first = chunk * layout.chunk, count = std::min(layout.chunk, layout.visible - first);
   const float* weights[Heads];
   float* out[Heads];
-  for (std::size_t h = 0; h < Heads; ++h) {
+  ACT_UNROLL for (std::size_t h = 0; h < Heads; ++h) {
     weights[h] = buffers.weights.data() + (head + h) * layout.stride + first;
     out[h] = buffers.outputs.data() + ((head + h) * layout.chunks + chunk) * layout.padded_dim;
   }

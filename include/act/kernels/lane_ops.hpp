@@ -90,7 +90,9 @@ bool all_bits(const Element* entries, MaskBits<Element> pattern) noexcept {
   // Intrinsic loads may alias any type.
   const auto* words = reinterpret_cast<const std::uint32_t*>(entries);
   Words differences(0u);
-  for (std::size_t r = 0; r < Registers; ++r) differences |= Words::load_unaligned(words + r * Words::size) ^ word;
+  ACT_UNROLL for (std::size_t r = 0; r < Registers; ++r) {
+    differences |= Words::load_unaligned(words + r * Words::size) ^ word;
+  }
   return xsimd::all(differences == Words(0u));
 }
 
@@ -118,10 +120,10 @@ struct FloatDot {
   void operator()(const Rows& keys, std::size_t first, Floats (&acc)[Keys]) const noexcept {
     const float* rows[Keys];
     widen_rows<Keys>(keys, first, rows);
-    for (std::size_t j = 0; j < Keys; ++j) acc[j] = Floats(0.0f);
+    ACT_UNROLL for (std::size_t j = 0; j < Keys; ++j) acc[j] = Floats(0.0f);
     for (std::size_t c = 0; c < dim; ++c) {
       const Floats query = load(panel + c * width);
-      for (std::size_t j = 0; j < Keys; ++j) acc[j] = simd::fma(query, Floats(rows[j][c]), acc[j]);
+      ACT_UNROLL for (std::size_t j = 0; j < Keys; ++j) acc[j] = simd::fma(query, Floats(rows[j][c]), acc[j]);
     }
   }
 
@@ -129,7 +131,7 @@ struct FloatDot {
   // Float32 rows are read in place, 16-bit rows widened into the buffer.
   template <std::size_t Keys, class Rows>
   void widen_rows(const Rows& keys, std::size_t first, const float* (&rows)[Keys]) const noexcept {
-    for (std::size_t j = 0; j < Keys; ++j) {
+    ACT_UNROLL for (std::size_t j = 0; j < Keys; ++j) {
       if constexpr (std::is_same_v<std::remove_cvref_t<decltype(*keys[0])>, float>) {
         rows[j] = keys[first + j];
       } else {
@@ -149,7 +151,7 @@ template <std::size_t Keys, KeyMask Mask, class Dot, class Rows>
   Floats acc[Keys];
   dot.template operator()<Keys>(keys, first, acc);
   ScoreSummary local = summary;  // in registers: `out` may alias `summary` as far as the compiler knows
-  for (std::size_t j = 0; j < Keys; ++j) {
+  ACT_UNROLL for (std::size_t j = 0; j < Keys; ++j) {
     Floats score = acc[j];
     if constexpr (Mask == KeyMask::count) {
       const Floats column(static_cast<float>(keys.column(first + j)));
@@ -299,13 +301,13 @@ template <std::size_t Cols, class Rows>
 void accumulate_columns(const float* weights, std::size_t count, const Rows& values, std::size_t first_col,
                         float* panel) noexcept {
   Floats acc[Cols];
-  for (std::size_t c = 0; c < Cols; ++c) acc[c] = load(panel + (first_col + c) * width);
+  ACT_UNROLL for (std::size_t c = 0; c < Cols; ++c) acc[c] = load(panel + (first_col + c) * width);
   for (std::size_t j = 0; j < count; ++j) {
     const Floats weight = load(weights + j * width);
     const auto* row = values[j] + first_col;
-    for (std::size_t c = 0; c < Cols; ++c) acc[c] = simd::fma(Floats(widen_scalar(row[c])), weight, acc[c]);
+    ACT_UNROLL for (std::size_t c = 0; c < Cols; ++c) acc[c] = simd::fma(Floats(widen_scalar(row[c])), weight, acc[c]);
   }
-  for (std::size_t c = 0; c < Cols; ++c) acc[c].store_aligned(panel + (first_col + c) * width);
+  ACT_UNROLL for (std::size_t c = 0; c < Cols; ++c) acc[c].store_aligned(panel + (first_col + c) * width);
 }
 
 // panel[c][lane] += sum_{j < count} values[j][c] * weights[j][lane] for c in [first_col, end_col).
@@ -342,22 +344,26 @@ template <std::size_t LaneCount, std::size_t Vectors, class Rows>
 void accumulate_row_block(const float* weights, std::size_t count, const Rows& values, std::size_t first_lane,
                           std::size_t first_col, float* rows, std::size_t row_length) noexcept {
   Floats acc[LaneCount][Vectors];
-  for (std::size_t r = 0; r < LaneCount; ++r)
-    for (std::size_t v = 0; v < Vectors; ++v)
+  ACT_UNROLL for (std::size_t r = 0; r < LaneCount; ++r) {
+    ACT_UNROLL for (std::size_t v = 0; v < Vectors; ++v) {
       acc[r][v] = load(rows + (first_lane + r) * row_length + first_col + v * width);
+    }
+  }
   for (std::size_t j = 0; j < count; ++j) {
     const auto* row = values[j] + first_col;
     Floats value[Vectors];
-    for (std::size_t v = 0; v < Vectors; ++v) value[v] = widen(row + v * width);
+    ACT_UNROLL for (std::size_t v = 0; v < Vectors; ++v) value[v] = widen(row + v * width);
     const float* weight = weights + j * width + first_lane;
-    for (std::size_t r = 0; r < LaneCount; ++r) {
+    ACT_UNROLL for (std::size_t r = 0; r < LaneCount; ++r) {
       const Floats w(weight[r]);
-      for (std::size_t v = 0; v < Vectors; ++v) acc[r][v] = simd::fma(w, value[v], acc[r][v]);
+      ACT_UNROLL for (std::size_t v = 0; v < Vectors; ++v) acc[r][v] = simd::fma(w, value[v], acc[r][v]);
     }
   }
-  for (std::size_t r = 0; r < LaneCount; ++r)
-    for (std::size_t v = 0; v < Vectors; ++v)
+  ACT_UNROLL for (std::size_t r = 0; r < LaneCount; ++r) {
+    ACT_UNROLL for (std::size_t v = 0; v < Vectors; ++v) {
       acc[r][v].store_aligned(rows + (first_lane + r) * row_length + first_col + v * width);
+    }
+  }
 }
 
 // rows[lane][c] += sum_{j < count} weights[j][lane] * values[j][c] for every lane and

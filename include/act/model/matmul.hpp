@@ -54,25 +54,32 @@ void matmul_fused(std::span<const MatmulOutput> outputs, int threads, DotRow dot
   }
 }
 
-// The calling thread's rounded activations, reused by every product it runs: the model's calls are
-// const and may come from several threads at once, so the buffer cannot be the model's.
-inline Int8Activations& rounding_buffer() {
-  thread_local Int8Activations rounded;
-  return rounded;
+// The calling thread's prepared activations (block sums, or int8 rounding), reused by every product
+// it runs: the model's calls are const and may come from several threads at once, so the buffer
+// cannot be the model's.
+template <class Activations>
+Activations& calling_thread_buffer() {
+  thread_local Activations buffer;
+  return buffer;
 }
 
-// Decode's products: x rounded to int8 first when asked for and some weights are quantised.
+// Decode's products: x rounded to int8 first when asked for and some weights are quantised. The
+// references to the buffers are made here: the worker threads must read this thread's buffers, not
+// their own.
 inline void matmul_decode(std::span<const MatmulOutput> outputs, const float* x, std::size_t n,
                           DecodeActivations activations, int threads) {
-  const auto float_row = [x, n](const WeightMatrix& w, std::size_t r, float* y) {
-    dot_rows(w.type(), w.row(r), w.cols(), x, w.cols(), n, y, w.rows());
+  if (outputs.empty()) return;
+  const std::size_t cols = outputs.front().weights->cols();
+  FloatActivations& floats = calling_thread_buffer<FloatActivations>();
+  floats.prepare(x, n, cols);
+  const auto float_row = [&floats, n](const WeightMatrix& w, std::size_t r, float* y) {
+    dot_rows(w.type(), w.row(r), w.cols(), floats, n, y, w.rows());
   };
   const bool quantised = std::any_of(outputs.begin(), outputs.end(),
                                      [](const MatmulOutput& o) { return o.weights->type() != io::GgmlType::f32; });
   if (activations == DecodeActivations::f32 || !quantised) return matmul_fused(outputs, threads, float_row);
-  // A reference made here: the worker threads must read this thread's buffer, not their own.
-  Int8Activations& rounded = rounding_buffer();
-  rounded.quantize(x, n, outputs.front().weights->cols());
+  Int8Activations& rounded = calling_thread_buffer<Int8Activations>();
+  rounded.quantize(x, n, cols);
   matmul_fused(outputs, threads, [&rounded, &float_row, n](const WeightMatrix& w, std::size_t r, float* y) {
     if (w.type() == io::GgmlType::f32) return float_row(w, r, y);
     dot_rows_int8(w.type(), w.row(r), w.cols(), rounded, n, y, w.rows());

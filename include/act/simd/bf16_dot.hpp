@@ -65,10 +65,10 @@ inline void load_query_pairs(const float* row, std::size_t dim, float scale, std
 template <std::size_t Keys, class KeyPair>
 void dot_key_pairs(const std::uint32_t* panel, std::size_t pairs, KeyPair key_pair, Floats (&acc)[Keys]) noexcept {
   // Accumulated in acc itself: a local __m512 array copied out at the end became a memcpy call.
-  for (std::size_t j = 0; j < Keys; ++j) acc[j] = _mm512_setzero_ps();
+  ACT_UNROLL for (std::size_t j = 0; j < Keys; ++j) acc[j] = _mm512_setzero_ps();
   for (std::size_t p = 0; p < pairs; ++p) {
     const __m512bh query = as_bf16(_mm512_load_si512(panel + p * width));
-    for (std::size_t j = 0; j < Keys; ++j) {
+    ACT_UNROLL for (std::size_t j = 0; j < Keys; ++j) {
       const __m512i key = _mm512_set1_epi32(static_cast<int>(key_pair(p, j)));
       acc[j] = _mm512_dpbf16_ps(acc[j], query, as_bf16(key));
     }
@@ -87,7 +87,7 @@ struct Bf16Dot {
   template <std::size_t Keys, class Rows>
   void operator()(const Rows& keys, std::size_t first, Floats (&acc)[Keys]) const noexcept {
     const BFloat16* rows[Keys];
-    for (std::size_t j = 0; j < Keys; ++j) rows[j] = keys[first + j];
+    ACT_UNROLL for (std::size_t j = 0; j < Keys; ++j) rows[j] = keys[first + j];
     dot_key_pairs<Keys>(
         panel, pairs,
         [&](std::size_t p, std::size_t j) {
@@ -180,20 +180,20 @@ void accumulate_pair_block(const std::uint32_t* weight_pairs, std::size_t count,
                            std::size_t first_lane, std::size_t column, float* rows, std::size_t dim) noexcept {
   constexpr std::size_t lanes = 8;
   __m512 acc[lanes][2];
-  for (std::size_t r = 0; r < lanes; ++r)
-    for (std::size_t h = 0; h < 2; ++h) acc[r][h] = _mm512_load_ps(rows + (first_lane + r) * dim + column + h * 16);
+  ACT_UNROLL for (std::size_t r = 0; r < lanes; ++r) ACT_UNROLL for (std::size_t h = 0; h < 2; ++h) acc[r][h] =
+      _mm512_load_ps(rows + (first_lane + r) * dim + column + h * 16);
   for (std::size_t p = 0; 2 * p < count; ++p) {
     __m512bh low, high;
     value_pairs(values, p, count, column, low, high);
     const std::uint32_t* weight = weight_pairs + p * width + first_lane;
-    for (std::size_t r = 0; r < lanes; ++r) {
+    ACT_UNROLL for (std::size_t r = 0; r < lanes; ++r) {
       const __m512bh w = as_bf16(_mm512_set1_epi32(static_cast<int>(weight[r])));
       acc[r][0] = _mm512_dpbf16_ps(acc[r][0], w, low);
       acc[r][1] = _mm512_dpbf16_ps(acc[r][1], w, high);
     }
   }
-  for (std::size_t r = 0; r < lanes; ++r)
-    for (std::size_t h = 0; h < 2; ++h) _mm512_store_ps(rows + (first_lane + r) * dim + column + h * 16, acc[r][h]);
+  ACT_UNROLL for (std::size_t r = 0; r < lanes; ++r) ACT_UNROLL for (std::size_t h = 0; h < 2; ++h)
+      _mm512_store_ps(rows + (first_lane + r) * dim + column + h * 16, acc[r][h]);
 }
 
 // Pair rows [width][dim] += the tile's P V (dim a multiple of bf16_chunk).

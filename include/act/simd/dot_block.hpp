@@ -44,11 +44,11 @@ Floats dot_block(const typename Products::Element* a, const typename Products::E
   std::array<Floats, width> sums = zeros<width>();
   for (std::size_t offset = 0; offset < length; offset += Products::step) {
     typename Products::Operand right[columns];
-    for (std::size_t c = 0; c < columns; ++c) right[c] = Products::load(b + c * stride + offset);
-    for (std::size_t r = 0; r < rows; ++r) {
+    ACT_UNROLL for (std::size_t c = 0; c < columns; ++c) right[c] = Products::load(b + c * stride + offset);
+    ACT_UNROLL for (std::size_t r = 0; r < rows; ++r) {
       const typename Products::Operand left = Products::load(a + r * stride + offset);
-      for (std::size_t c = 0; c < columns; ++c)
-        sums[columns * r + c] = Products::multiply_add(left, right[c], sums[columns * r + c]);
+      ACT_UNROLL for (std::size_t c = 0; c < columns; ++c) sums[columns * r + c] =
+          Products::multiply_add(left, right[c], sums[columns * r + c]);
     }
   }
   return lane_totals(sums);

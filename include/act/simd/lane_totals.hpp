@@ -38,7 +38,7 @@ Floats lane_totals_of(RowOf row_of) noexcept {
 template <class RowOf>
 Floats lane_totals_of(RowOf row_of) noexcept {
   Floats rows[width];
-  for (std::size_t t = 0; t < width; ++t) rows[t] = row_of(t);
+  ACT_UNROLL for (std::size_t t = 0; t < width; ++t) rows[t] = row_of(t);
   return xsimd::haddp(rows);
 }
 #endif
