@@ -165,7 +165,7 @@ DecodedBlock decode(const std::byte* block) noexcept {
 // One weight row's dot product with one activation row, block by block with the scale and minimum
 // factored out: w . x = sum_b scale_b (q_b . x_b) + min_b s_b, where s_b is the activation block's
 // sum (FloatActivations). A batch of quants then costs one multiply-add, not a decoding one and a
-// product one (decode's products 0.86x the time on AVX2, 0.91x on AVX-512).
+// product one (decode's products 0.85-0.93x the time on AVX2, level on AVX-512).
 template <class Block>
 struct Accumulator {
   Floats scaled = Floats(0.0f);  // sum_b scale_b (q_b . x_b), per lane

@@ -14,10 +14,8 @@
 #include <xsimd/xsimd.hpp>
 #pragma GCC diagnostic pop
 
-#include <array>
 #include <cstddef>
 #include <limits>
-#include <utility>
 
 namespace act::simd {
 
@@ -38,7 +36,9 @@ inline constexpr float infinity = std::numeric_limits<float>::infinity();
 // Before a loop over a fixed number of registers (an accumulator array, the batches of a block):
 // such an array lives in registers only once the loop is unrolled, which GCC does by itself at -O3
 // but not at -O2 (RelWithDebInfo, and many engines' release flags), where the kernels then ran 2-3x
-// slower. The pragma asks for the unrolling at any optimisation level (GCC and clang).
+// slower. The pragma asks for the unrolling at any optimisation level (GCC and clang). A loop that
+// zeroes such an array needs it too: rolled, GCC makes it a memset (rep stos for AVX2's four or
+// eight batches) and the array stays in memory.
 #define ACT_UNROLL _Pragma("GCC unroll 32")
 
 inline Floats load(const float* p) noexcept { return Floats::load_aligned(p); }
@@ -53,17 +53,6 @@ inline Floats fma(Floats a, Floats b, Floats c) noexcept {
   if constexpr (Floats::size == 16) return Floats(_mm512_fmadd_ps(a, b, c));  // an AVX-512 register
 #endif
   return xsimd::fma(a, b, c);
-}
-
-// N batches of zeros, each initialised on its own: GCC turns a loop zeroing an array of batches into
-// a memset (rep stos, for AVX2's four or eight), which also keeps the array in memory instead of
-// registers. Dot products of decode's matrix-vector products ran 1.4-1.7x slower that way on AVX2.
-template <std::size_t N>
-std::array<Floats, N> zeros() noexcept {
-  return []<std::size_t... I>(std::index_sequence<I...>) {
-    return std::array<Floats, N>{(static_cast<void>(I), Floats(0.0f))...};
-  }
-  (std::make_index_sequence<N>{});
 }
 
 }  // namespace act::simd

@@ -17,7 +17,6 @@
 #include <act/simd/batch.hpp>
 #include <act/simd/lane_totals.hpp>
 
-#include <array>
 #include <cstddef>
 
 namespace act::simd {
@@ -41,7 +40,8 @@ Floats dot_block(const typename Products::Element* a, const typename Products::E
                  std::size_t length) noexcept {
   constexpr std::size_t rows = dot_block_rows, columns = dot_block_columns;
   static_assert(rows * columns == width, "one lane per product of the block");
-  std::array<Floats, width> sums = zeros<width>();
+  Floats sums[width];
+  ACT_UNROLL for (Floats& sum : sums) sum = Floats(0.0f);
   for (std::size_t offset = 0; offset < length; offset += Products::step) {
     typename Products::Operand right[columns];
     ACT_UNROLL for (std::size_t c = 0; c < columns; ++c) right[c] = Products::load(b + c * stride + offset);

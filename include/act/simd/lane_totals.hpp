@@ -5,7 +5,6 @@
 #include <act/simd/batch.hpp>
 
 #include <cstddef>
-#include <span>
 
 namespace act::simd {
 
@@ -43,7 +42,7 @@ Floats lane_totals_of(RowOf row_of) noexcept {
 }
 #endif
 
-inline Floats lane_totals(std::span<const Floats, width> rows) noexcept {
+inline Floats lane_totals(const Floats (&rows)[width]) noexcept {
   return lane_totals_of([&](std::size_t t) { return rows[t]; });
 }
 
