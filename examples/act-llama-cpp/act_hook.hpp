@@ -60,7 +60,7 @@ class ActHook {
       throw act::UnsupportedError("act-llama-cpp does not apply a factor per head (the head set has " +
                                   std::to_string(settings_.heads().factors().size()) + "); use act-llama");
     for (std::size_t layer = 0; layer < layers; ++layer) {
-      states_.emplace_back(masks_[layer].empty() ? 0 : heads);
+      states_.emplace_back(heads);  // a layer without calibrated heads never adds to it
       names_.push_back(masks_[layer].empty() ? std::string() : "kq_soft_max-" + std::to_string(layer));
     }
     seen_in_decode_.assign(layers, false);

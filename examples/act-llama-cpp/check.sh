@@ -41,4 +41,24 @@ expect_error other_model "made for model" dump-logits -m "$stories" -p hi -o "$w
 expect_error bad_token "outside the vocabulary" dump-logits -m "$stories" --tokens 1,999999 -o "$work/x"
 expect_error context_overflow "exceeds the context" dump-logits -m "$stories" -p "$prompt" --ctx 4 -o "$work/x"
 
+# llama.cpp stops the process (GGML_ASSERT, SIGABRT) on these files; act-llama-cpp checks them first.
+# patched NAME KEY PACK VALUE: a copy of stories260K with the value of metadata KEY (after its 4-byte
+# type) replaced by struct.pack(PACK, VALUE).
+patched() {
+  python3 - "$stories" "$work/$1.gguf" "$2" "$3" "$4" <<'PY'
+import struct, sys
+source, target, key, pack, value = sys.argv[1:]
+data = bytearray(open(source, "rb").read())
+at = data.index(key.encode()) + len(key) + 4
+data[at:at + struct.calcsize(pack)] = struct.pack(pack, float(value) if pack == "<f" else int(value))
+open(target, "wb").write(data)
+PY
+  echo "$work/$1.gguf"
+}
+expect_error block_count_zero "block_count = 0" dump-logits -m "$(patched layers0 llama.block_count '<I' 0)" -p hi -o "$work/x"
+expect_error block_count_above_llama_cpp "block_count must be in 1..512 for llama.cpp (got 600)" \
+  dump-logits -m "$(patched layers600 llama.block_count '<I' 600)" -p hi -o "$work/x"
+expect_error epsilon_nan "layer_norm_rms_epsilon nan must be in (0, 1)" \
+  dump-logits -m "$(patched eps_nan llama.attention.layer_norm_rms_epsilon '<f' nan)" -p hi -o "$work/x"
+
 finish "act-llama-cpp check"

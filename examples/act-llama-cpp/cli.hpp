@@ -5,6 +5,7 @@
 // runners feed the model the same ids.
 #include "engine.hpp"
 #include "eval_common.hpp"  // act-llama's
+#include "model_checks.hpp"
 
 #include <act/io/gguf.hpp>
 #include <act/model/llama_config.hpp>
@@ -44,6 +45,7 @@ inline std::string model_name_of(const EngineFlags& flags) {
 inline Engine make_engine(const EngineFlags& flags) {
   EngineOptions options;
   options.model = act_llama::model_path(flags.common);
+  check_model_for_llama_cpp(options.model);
   options.act = act_llama::act_settings(flags.common, model_name_of(flags));
   options.flash_attention = flags.flash_attn == "on" ? FlashAttention::on : FlashAttention::off;
   options.context = flags.common.context;

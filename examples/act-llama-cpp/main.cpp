@@ -7,6 +7,7 @@
 #include <iostream>
 
 int main(int argc, char** argv) {
+  act_llama::report_oversized_writes();
   CLI::App app{"act-llama-cpp: GGUF inference through llama.cpp with ACT attention calibration"};
   app.require_subcommand(1);
   for (const auto add :
@@ -18,10 +19,10 @@ int main(int argc, char** argv) {
   } catch (const CLI::Success& done) {
     return app.exit(done);  // --help
   } catch (const CLI::ParseError& error) {
-    std::cerr << "act-llama-cpp: error: " << error.what() << " (see --help)\n";
+    std::cerr << "act-llama-cpp: error: " << act_llama::printable_line(error.what()) << " (see --help)\n";
     return 2;
   } catch (const std::exception& error) {
-    std::cerr << "act-llama-cpp: error: " << error.what() << '\n';
+    std::cerr << "act-llama-cpp: error: " << act_llama::printable_line(error.what()) << '\n';
     return 1;
   }
   return 0;

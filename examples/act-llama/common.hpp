@@ -3,6 +3,7 @@
 // loaded model and ACT settings. Errors are thrown as act::Error / std::exception and reported as
 // one line by main.cpp.
 #include <act/core/files.hpp>
+#include <act/core/parallel.hpp>
 #include <act/heads/head_set.hpp>
 #include <act/model/act_settings.hpp>
 #include <act/model/blas_gemm.hpp>
@@ -16,6 +17,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <csignal>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -51,16 +53,52 @@ struct CommonOptions {
   act::model::DecodeActivations decode_activations = act::model::DecodeActivations::f32;
 };
 
-// Whole numbers >= minimum. (Unsigned options would otherwise take "-3" as a huge value.)
-inline CLI::Validator whole_number_from(long long minimum) {
+// Whole numbers in [minimum, maximum], written in decimal. (Unsigned options would otherwise take
+// "-3" as a huge value, and CLI11's own conversion reads "010" as octal 8 and "0x2" as hex.) The
+// text is handed on as the plain decimal number it was read as.
+inline CLI::Validator whole_number_from(long long minimum, long long maximum = std::numeric_limits<long long>::max()) {
+  const std::string range = maximum == std::numeric_limits<long long>::max()
+                                ? ">= " + std::to_string(minimum)
+                                : "in [" + std::to_string(minimum) + ", " + std::to_string(maximum) + "]";
   return CLI::Validator(
-      [minimum](std::string& text) -> std::string {
+      [minimum, maximum, range](std::string& text) -> std::string {
         long long value = 0;
-        if (!CLI::detail::lexical_cast(text, value) || value < minimum)
-          return "must be a whole number >= " + std::to_string(minimum) + " (got " + text + ")";
+        const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+        if (text.empty() || error != std::errc{} || end != text.data() + text.size() || value < minimum ||
+            value > maximum)
+          return "must be a whole number " + range + ", in decimal (got " + text + ")";
+        text = std::to_string(value);
         return {};
       },
-      "INT>=" + std::to_string(minimum));
+      "INT" + range);
+}
+
+// An error message as one printable line: control characters (a newline or an escape sequence in a
+// string read from a model or head file) are written as \xNN, so a message stays one line and
+// cannot drive the terminal.
+inline std::string printable_line(std::string_view text) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) {
+      out += {'\\', 'x', hex[byte >> 4], hex[byte & 15]};
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// Past the file-size limit (ulimit -f) a write raises SIGXFSZ, which would end the runner before its
+// atomic writer removes the temporary file; ignored, the write fails with EFBIG and is reported, and
+// cleaned up, like a full disk.
+inline void report_oversized_writes() { std::signal(SIGXFSZ, SIG_IGN); }
+
+// Paths given on the command line: an empty one would read as "not given" (nothing written, exit 0).
+inline CLI::Validator non_empty_path() {
+  return CLI::Validator(
+      [](std::string& text) { return text.empty() ? std::string("must not be empty") : std::string(); }, "FILE");
 }
 
 // Seeds: any uint64, written in decimal. whole_number_from's long long would stop at 2^63 - 1, and
@@ -181,10 +219,9 @@ inline void add_common_options(CLI::App& command, CommonOptions& options,
                                ModelFlags model_flags = ModelFlags::offered) {
   options.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   command.add_option("-m,--model", options.model, "GGUF model file (default: the fetched SmolLM2-135M-Instruct)")
-      ->check(CLI::Validator(
-          [](std::string& text) { return text.empty() ? std::string("must not be empty") : std::string(); }, "FILE"));
+      ->check(non_empty_path());
   command.add_option("-t,--threads", options.threads, "Worker threads")
-      ->check(whole_number_from(1))
+      ->check(whole_number_from(1, act::parallel::max_threads))
       ->capture_default_str();
   command.add_option("--act-heads", options.act_heads, "ACT head-set file (JSON); none: plain attention")
       ->check(CLI::ExistingFile);
@@ -261,7 +298,7 @@ inline act::model::LlamaModel load_model(const CommonOptions& options) {
   act::model::LlamaModel model =
       act::model::LlamaModel::load(path, model_gemm(options.matmul), options.kv, options.decode_activations);
   for (const act::io::GgufWarning& warning : model.load_warnings())
-    std::cerr << "act-llama: warning: " << warning.message << "\n";
+    std::cerr << "act-llama: warning: " << printable_line(warning.message) << "\n";
   return model;
 }
 
@@ -272,10 +309,15 @@ inline void write_json_file(const std::string& path, const nlohmann::json& doc) 
 }
 
 // Checked before any work, so a run does not compute for minutes and then fail to save: a path
-// that exists must be a regular file (write_file_atomically refuses devices such as /dev/full).
+// that exists must be a regular file (write_file_atomically refuses devices such as /dev/full), and
+// its folder must exist (the file is written beside it first, then renamed).
 inline void check_output_path(const std::string& path, const std::string& flag) {
-  if (!path.empty() && std::filesystem::exists(path) && !std::filesystem::is_regular_file(path))
+  if (path.empty()) return;
+  if (std::filesystem::exists(path) && !std::filesystem::is_regular_file(path))
     throw act::Error(flag + ": cannot write " + path + ": not a regular file");
+  const std::filesystem::path folder = std::filesystem::path(path).parent_path();
+  if (!folder.empty() && !std::filesystem::is_directory(folder))
+    throw act::Error(flag + ": cannot write " + path + ": folder " + folder.string() + " does not exist");
 }
 
 // A head set names the model it was searched on; heads of another model are not calibration

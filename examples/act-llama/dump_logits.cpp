@@ -60,7 +60,7 @@ void register_dump_logits(CLI::App& app) {
                      ->delimiter(',')
                      ->check(whole_number_from(0));
   command->add_option("-p,--prompt", options->prompt, "Prompt text (tokenised with BOS)")->excludes(tokens);
-  command->add_option("-o,--output", options->output, "Output file")->required();
+  command->add_option("-o,--output", options->output, "Output file")->required()->check(non_empty_path());
   command->add_flag("--one-at-a-time", options->one_at_a_time,
                     "Feed the prompt one token per decode step (a session) instead of one whole-prompt pass");
   command->callback([options] { run_dump(*options); });

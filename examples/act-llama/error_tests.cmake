@@ -26,6 +26,10 @@ expect_error(unknown_flag "--bogus" generate -p hi --bogus)
 expect_error(missing_prompt "prompt" generate -m ${WORK}/none.gguf)
 expect_error(missing_model "model file not found: .*none.gguf" generate -m ${WORK}/none.gguf -p hi)
 expect_error(threads_zero "threads" generate -p hi -t 0)
+# libgomp crashed (SIGSEGV) from 65,281 threads: -t stops at act::parallel::max_threads.
+expect_error(threads_huge "threads: must be a whole number in \\[1, 1024\\]" generate -p hi -t 70000)
+# Whole numbers are decimal: CLI11 alone read 010 as octal 8 and 0x2 as hex.
+expect_error(tokens_hex "max-tokens: must be a whole number >= 0, in decimal \\(got 0x2\\)" generate -p hi -n 0x2)
 expect_error(beta_out_of_range "beta" generate -p hi --beta 1.5)
 expect_error(tau_not_a_number "tau" generate -p hi --tau abc)
 expect_error(negative_tokens "max-tokens" generate -p hi -n -3)
@@ -45,7 +49,9 @@ expect_error(seeds_above_uint64 "--seeds: must be at most" eval --task sst2 --se
 expect_error(control_seed_negative "--control-seed: must not be negative" eval --task sst2 --control-seed -5)
 expect_error(factors_with_rescaler "--rescaler excludes --factors"
              search-heads --tasks sst2 -o ${WORK}/h.json --factors 0.5 --rescaler scale-only:1)
-expect_error(factors_negative "--factors: must be a finite number in \\[0, inf\\)" search-heads --tasks sst2 -o ${WORK}/h.json --factors 0.5,-1)
+expect_error(factors_negative "--factors: must be a finite number in \\[0, .*\\] \\(got -1\\)" search-heads --tasks sst2 -o ${WORK}/h.json --factors 0.5,-1)
+# Finite as a double, infinite as the float it is stored in: refused by the option, not after loading.
+expect_error(factors_beyond_float "--factors: must be a finite number in" search-heads --tasks sst2 -o ${WORK}/h.json --factors 1e39)
 
 # Without -m the runner looks in the cache the fetch script fills.
 set(launcher ${CMAKE_COMMAND} -E env ACT_CACHE_DIR=${WORK}/empty_cache)
@@ -70,6 +76,23 @@ if(EXISTS ${STORIES})
   expect_error(dump_logits_ctx "the prompt is 3 tokens, more than the context of 2"
                dump-logits -m ${STORIES} --tokens 1,2,3 --ctx 2 -o ${WORK}/x.f32)
   expect_error(bad_token "outside the vocabulary" dump-logits -m ${STORIES} --tokens 1,99999 -o ${WORK}/x.f32)
+  # Refused before the run, not after it.
+  expect_error(timing_json_no_folder "--timing-json: cannot write .*/no/t.json: folder .*/no does not exist"
+               generate -m ${STORIES} -p hi --timing-json ${WORK}/no/t.json)
+
+  # Past the file-size limit a write raised SIGXFSZ and killed the runner with its temporary file
+  # left beside the output; now the write fails (EFBIG), is reported, and the temporary is removed.
+  file(REMOVE_RECURSE ${WORK}/fsize)
+  file(MAKE_DIRECTORY ${WORK}/fsize)
+  execute_process(COMMAND sh -c "ulimit -f 1 && exec \"$0\" \"$@\"" ${RUNNER} dump-logits -m ${STORIES}
+                          -p "Once upon a time there was" -o ${WORK}/fsize/logits.f32
+                  RESULT_VARIABLE code OUTPUT_QUIET ERROR_VARIABLE err)
+  file(GLOB left ${WORK}/fsize/*)
+  if(NOT code EQUAL 1 OR NOT err MATCHES "^act-llama: error: .*File too large" OR left)
+    message(SEND_ERROR "file-size limit: exit '${code}', stderr '${err}', files left: '${left}'")
+  else()
+    message(STATUS "file_size_limit: ok (exit ${code}): ${err}")
+  endif()
 
   foreach(seed 9223372036854775808 18446744073709551615)
     execute_process(COMMAND ${RUNNER} generate -m ${STORIES} -p "Once" -n 2 -t 1 --temperature 1 --seed ${seed}

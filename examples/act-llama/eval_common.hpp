@@ -112,7 +112,7 @@ inline void add_eval_task_options(CLI::App& command, EvalTaskOptions& options) {
       ->check(seed_number());
   command.add_option("--limit", options.limit, "Only the first N rows of each split (0: all)")
       ->check(whole_number_from(0));
-  command.add_option("-o,--out", options.out, "Result file (JSON)");
+  command.add_option("-o,--out", options.out, "Result file (JSON)")->check(non_empty_path());
 }
 
 // The tasks and protocols asked for; throws for an unknown name, a protocol a task cannot use or

@@ -182,13 +182,14 @@ void register_generate(CLI::App& app) {
       ->capture_default_str();
   command->add_flag("--ignore-eos", options->ignore_eos, "Keep generating past the end-of-sequence token");
   command->add_option("--temperature", options->sampling.temperature, "Sampling temperature (0: greedy)")
-      ->check(real_number_in(0.0, std::numeric_limits<double>::infinity()))
+      ->check(real_number_in(0.0, std::numeric_limits<float>::max()))  // read as float: past it, inf
       ->capture_default_str();
   command->add_option("--top-p", options->sampling.top_p, "Nucleus sampling mass, in (0, 1]")
       ->check(real_number_in(0.0, 1.0, true))
       ->capture_default_str();
   command->add_option("--seed", options->sampling.seed, "Sampling seed")->check(seed_number())->capture_default_str();
-  command->add_option("--timing-json", options->timing_json, "Write prefill/decode timings to this JSON file");
+  command->add_option("--timing-json", options->timing_json, "Write prefill/decode timings to this JSON file")
+      ->check(non_empty_path());
   command->callback([options, prompt] {
     // Checked here, not by CLI11's ->required(), because either of two options will do.
     if (prompt->count() == 0 && options->prompt_file.empty()) throw CLI::RequiredError("-p,--prompt or --prompt-file");

@@ -34,6 +34,7 @@ bool stdout_failed() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  act_llama::report_oversized_writes();
   CLI::App app{"act-llama: llama GGUF inference with ACT attention calibration"};
   app.require_subcommand(1);
   for (const auto add : subcommands) add(app);
@@ -48,7 +49,7 @@ int main(int argc, char** argv) {
                 << "; see --help)\n";
       return 2;
     }
-    std::cerr << "act-llama: error: " << error.what() << " (see --help)\n";
+    std::cerr << "act-llama: error: " << act_llama::printable_line(error.what()) << " (see --help)\n";
     return 2;  // bad usage, the usual code of command-line tools (CLI11's own are 101 and up)
   } catch (const act_llama::ReportedFailure&) {
     return 1;
@@ -57,7 +58,7 @@ int main(int argc, char** argv) {
                  "or fewer threads (-t)\n";
     return 1;
   } catch (const std::exception& error) {
-    std::cerr << "act-llama: error: " << error.what() << '\n';
+    std::cerr << "act-llama: error: " << act_llama::printable_line(error.what()) << '\n';
     return 1;
   }
   if (stdout_failed()) {

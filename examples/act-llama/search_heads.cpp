@@ -300,9 +300,9 @@ void register_search_heads(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--exclude-layers", o->exclude_layers,
                       "Layers never calibrated, comma separated, or none (default: 0, 1 and the last)");
-  command->add_option("-o,--out", o->out, "Head-set file to write (JSON)")->required();
-  command->add_option("--checkpoint", o->checkpoint,
-                      "JSON-lines file of finished heads; resumes an interrupted search");
+  command->add_option("-o,--out", o->out, "Head-set file to write (JSON)")->required()->check(non_empty_path());
+  command->add_option("--checkpoint", o->checkpoint, "JSON-lines file of finished heads; resumes an interrupted search")
+      ->check(non_empty_path());
   command->add_flag("--naive", o->naive, "Full forward pass per head and prompt (for measuring the shared search)");
   command->add_flag("--early-stop", o->early_stop,
                     "Stop running a head once the prompts left cannot change whether --select accuracy "
@@ -320,7 +320,7 @@ void register_search_heads(CLI::App& app) {
                    "rescaler scale-only:FACTOR; each head keeps its best factor (use with --detector initial-token); "
                    "with --early-stop, only heads that cannot pass stop early")
       ->delimiter(',')
-      ->check(real_number_in(0.0, std::numeric_limits<double>::infinity()))
+      ->check(real_number_in(0.0, std::numeric_limits<float>::max()))  // read as float: past it, inf
       ->excludes("--rescaler")
       ->excludes("--beta")
       ->excludes("--naive")

@@ -264,11 +264,13 @@ void register_sinks(CLI::App& app) {
   command->add_option("--split", o->split, "Split of --task")->capture_default_str();
   command->add_option("--limit", o->limit, "Prompts of --task")->check(whole_number_from(1))->capture_default_str();
   command->add_option("--heads", o->heads, "Heads to show (and draw), e.g. 3:5,4:0");
-  command->add_option("--figures", o->figures,
-                      "Write SVG figures here: overview.svg, head_L_H.svg (--heads, else the head set's) and, with "
-                      "--act-heads, sink_tokens.svg (for --task: maps of its first prompt)");
+  command
+      ->add_option("--figures", o->figures,
+                   "Write SVG figures here: overview.svg, head_L_H.svg (--heads, else the head set's) and, with "
+                   "--act-heads, sink_tokens.svg (for --task: maps of its first prompt)")
+      ->check(non_empty_path());
   command->add_option("--top", o->top, "Sink tokens to list")->check(whole_number_from(1))->capture_default_str();
-  command->add_option("-o,--out", o->out, "Also write the numbers as JSON");
+  command->add_option("-o,--out", o->out, "Also write the numbers as JSON")->check(non_empty_path());
   command->callback([o, prompt, task] {
     if (prompt->count() == 0 && task->count() == 0) throw act::Error("sinks needs -p PROMPT or --task NAME");
     check_output_path(o->out, "-o");

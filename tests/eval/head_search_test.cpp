@@ -7,7 +7,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
+#include <string>
 
 #include "stories_model.hpp"
 
@@ -114,6 +116,24 @@ TEST_CASE("head search: an interrupted search resumes from its checkpoint", "[ev
   const SearchResult again = search_heads(*m, plans, options);  // nothing left to do
   CHECK(again.resumed == full.heads.size());
   require_same(full, again);
+
+  // Lines that parse but do not belong to this search's model or baseline are refused.
+  std::string whole;
+  {
+    std::ifstream all(path);
+    whole.assign(std::istreambuf_iterator<char>(all), {});
+  }
+  HeadEffect outside = full.heads.front();
+  outside.id = {static_cast<std::uint32_t>(m->config().layers), 0};
+  { std::ofstream(path, std::ios::app) << effect_row(outside).dump() << "\n"; }
+  CHECK_THROWS_WITH(search_heads(*m, plans, options), Catch::Contains("is outside the model"));
+  HeadEffect shifted = full.heads.back();  // its margin gain moved by 1e300, as in a damaged file
+  shifted.margin_gain += 1e300;
+  const std::string last = effect_row(full.heads.back()).dump();
+  REQUIRE(whole.find(last) != std::string::npos);
+  { std::ofstream(path, std::ios::trunc) << whole.replace(whole.find(last), last.size(), effect_row(shifted).dump()); }
+  CHECK_THROWS_WITH(search_heads(*m, plans, options), Catch::Contains("do not match this search's baseline"));
+  { std::ofstream(path, std::ios::trunc) << whole; }
 
   options.calibration = act::AnyCalibration::paper(0.5f);  // another search may not reuse it
   CHECK_THROWS_WITH(search_heads(*m, plans, options), Catch::Contains("different search"));

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -23,6 +24,9 @@ HeadEffect effect(std::uint32_t layer, std::uint32_t head, double accuracy_gain,
   e.accuracy_gain = accuracy_gain;
   e.margin_gain = margin_gain;
   e.correct = static_cast<std::size_t>(e.accuracy * 100.0 + 0.5);
+  const long net = std::lround(accuracy_gain * 100.0);  // fixed - broken, as a search counts them
+  e.fixed = static_cast<std::size_t>(std::max(net, 0L));
+  e.broken = static_cast<std::size_t>(std::max(-net, 0L));
   return e;
 }
 
@@ -153,6 +157,9 @@ TEST_CASE("checkpoint: every value read back is checked against the search", "[e
   CHECK_THAT(error_with("prompts", 100, 4), Catch::Contains("\"prompts\""));
   CHECK_THAT(error_with("accuracy", 0.9), Catch::Contains("\"accuracy\" must be correct / prompts"));
   CHECK_THAT(error_with("accuracy_gain", 3.0), Catch::Contains("\"accuracy_gain\""));
+  // A gain the counts do not give (a corrupted or hand-edited line) would decide the selection.
+  CHECK_THAT(error_with("accuracy_gain", 0.5), Catch::Contains("\"accuracy_gain\" must be (fixed - broken) / prompts"));
+  CHECK_THAT(error_with("fixed", 3), Catch::Contains("(fixed - broken) / prompts"));
   CHECK_THAT(error_with("margin_gain", std::numeric_limits<double>::infinity()), Catch::Contains("must be finite"));
 
   // Through the file: the line is named.
@@ -165,6 +172,26 @@ TEST_CASE("checkpoint: every value read back is checked against the search", "[e
   }
   CHECK_THROWS_WITH(SearchCheckpoint(path, search),
                     Catch::Contains("act_checkpoint_values.jsonl:3") && Catch::Contains("\"correct\""));
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("checkpoint: a head written twice, or an unknown version, is refused", "[eval][checkpoint]") {
+  const auto path = fresh_path("act_checkpoint_twice.jsonl");
+  const nlohmann::json search = {{"prompts", 100}};
+  SearchCheckpoint(path, search).append(std::vector<HeadEffect>{effect(2, 0, 0.01, 0.5), effect(2, 1, 0.0, 0.0)});
+  { std::ofstream(path, std::ios::app) << effect_row(effect(2, 0, 0.02, 0.5)).dump() << "\n"; }
+  CHECK_THROWS_WITH(SearchCheckpoint(path, search),
+                    Catch::Contains("act_checkpoint_twice.jsonl:4") && Catch::Contains("head [2, 0] appears twice"));
+  std::filesystem::remove(path);
+  {
+    std::ofstream(path)
+        << nlohmann::json{{"format", "act-head-search-checkpoint"}, {"version", 2}, {"search", search}}.dump() << "\n";
+  }
+  CHECK_THROWS_WITH(SearchCheckpoint(path, search), Catch::Contains("checkpoint version must be 1"));
+  {
+    std::ofstream(path) << nlohmann::json{{"format", "act-head-search-checkpoint"}, {"search", search}}.dump() << "\n";
+  }
+  CHECK_THROWS_WITH(SearchCheckpoint(path, search), Catch::Contains("checkpoint version must be 1"));
   std::filesystem::remove(path);
 }
 

@@ -33,6 +33,9 @@ TEST_CASE("head set keeps heads sorted and unique", "[heads]") {
   CHECK_FALSE(set.contains(1, 2));
   CHECK(set.layer_mask(3, 6) == std::vector<std::uint8_t>{0, 0, 0, 0, 0, 1});
   CHECK(set.layer_mask(7, 2) == std::vector<std::uint8_t>{0, 0});
+  // Head 5 of layer 3 does not exist in a model of 5 heads: refused, not silently left out.
+  CHECK_THROWS_AS(set.layer_mask(3, 5), act::FormatError);
+  CHECK(set.layer_mask(2, 2) == std::vector<std::uint8_t>{1, 1});  // other layers' heads do not matter
 }
 
 TEST_CASE("head set round-trips through its JSON file", "[heads]") {
@@ -78,6 +81,18 @@ TEST_CASE("malformed head files name the field or position", "[heads]") {
   CHECK_THAT(error_of(R"({"format": "act-head-set", "version": 1, "beta": 2, "tau": 0.1, "heads": []})"),
              Catch::Contains("\"beta\" must be in [0, 1]"));
   CHECK(error_of(R"({"format": "act-head-set", "version": 1, "beta": 1, "tau": 0, "heads": []})") == "no error");
+  // Files that would mean one thing to one reader and another to the next: refused, not "last wins".
+  CHECK_THAT(error_of(head_file("[]", R"(, "beta": 0.9)")), Catch::Contains("key \"beta\" appears twice"));
+  CHECK_THAT(
+      error_of(head_file("[[1, 2]]", R"(, "measurements": [{"layer": 1, "layer": 2, "head": 0, "values": {}}])")),
+      Catch::Contains("key \"layer\" appears twice"));
+  CHECK(error_of(head_file(
+            "[]",
+            R"(, "measurements": [{"layer": 1, "head": 0, "values": {}}, {"layer": 2, "head": 0, "values": {}}])")) ==
+        "no error");  // the same keys in two objects are not repeats
+  CHECK_THAT(error_of(head_file("[[1, 2], [0, 3], [1, 2]]")), Catch::Contains("heads[2]: head [1, 2] is listed twice"));
+  CHECK_THAT(error_of(head_file("[]", R"(, "detector": "top-k:2", "rescaler": "scale-only:0.5")")),
+             Catch::Contains("version 1 has no \"detector\""));
 }
 
 TEST_CASE("a head set that does not fit the model is rejected", "[heads]") {
@@ -182,6 +197,7 @@ TEST_CASE("a factor per head needs version 3 and a scale-only rescaler", "[heads
                Catch::Contains("heads[0][2] (the factor) must be a finite number >= 0"));
   CHECK_THAT(error_of(file(3, "scale-only:0.5", "[[1, 2, 0.5, 1]]")),
              Catch::Contains("must be [layer, head] or [layer, head, factor]"));
+  CHECK_THAT(error_of(file(3, "scale-only:0.5", "[[2, 3, 0.5], [2, 3, 0.7]]")), Catch::Contains("listed twice"));
   CHECK_THAT(error_of(R"({"format": "act-head-set", "version": 3, "beta": 0.4, "tau": 0.1, "heads": []})"),
              Catch::Contains("version 3 needs the fields"));
 

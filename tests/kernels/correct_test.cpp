@@ -96,6 +96,10 @@ TEST_CASE("correct() validates its inputs", "[kernels][correct][errors]") {
   extras.lse = lse_out;
   CHECK_THROWS_AS(correct(p.queries(), p.keys(), p.values(), out, given.lse, p.options, paper_calibration(), extras),
                   std::invalid_argument);
+  // The output corrected in place over Q's own memory: Q would be read after rows were rewritten.
+  CHECK_THROWS_WITH(correct(p.queries(), p.keys(), p.values(), head_major(p.q.data(), 2, 6, 4), given.lse, p.options,
+                            paper_calibration()),
+                    Catch::Contains("overlaps Q"));
 }
 
 TEST_CASE("correct() with a never-detecting calibration changes nothing", "[kernels][correct]") {

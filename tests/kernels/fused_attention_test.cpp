@@ -331,6 +331,31 @@ TEST_CASE("bad shapes are rejected", "[kernels][fused][errors]") {
   CHECK_THROWS_AS(attention(p.queries(), p.keys(), p.values(), output, unpositioned), std::invalid_argument);
 }
 
+// The kernels write output rows while other rows still read the inputs, so an output sharing memory
+// with Q, K or V is refused (by the address ranges the views span); one right next to an input
+// (adjacent, not overlapping) is accepted and gives the same result as a buffer of its own.
+TEST_CASE("an output overlapping Q, K or V is refused", "[kernels][fused][errors]") {
+  Problem p = random_problem({4, 2, 8, 8, 4}, {}, 32);
+  const auto overlap_message = Catch::Contains("overlaps");
+  const auto on_q = head_major(p.q.data(), 4, 8, 4);
+  CHECK_THROWS_WITH(attention(p.queries(), p.keys(), p.values(), on_q), overlap_message);
+  CHECK_THROWS_WITH(reference::attention(p.queries(), p.keys(), p.values(), on_q), overlap_message);
+  // K and the output in one buffer [K | output]: starting one element early overlaps K's last element.
+  std::vector<float> shared(p.k.size() + p.q.size() + 1);
+  std::copy(p.k.begin(), p.k.end(), shared.begin());
+  const auto keys = head_major(static_cast<const float*>(shared.data()), 2, 8, 4);
+  CHECK_THROWS_WITH(attention(p.queries(), keys, p.values(), head_major(shared.data() + p.k.size() - 1, 4, 8, 4)),
+                    Catch::Contains("overlaps K"));
+  CHECK_THROWS_WITH(attention(p.queries(), p.keys(), head_major(static_cast<const float*>(shared.data()), 2, 8, 4),
+                              head_major(shared.data() + p.k.size() - 1, 4, 8, 4)),
+                    Catch::Contains("overlaps V"));
+  const auto adjacent = head_major(shared.data() + p.k.size(), 4, 8, 4);
+  std::vector<float> own(p.q.size());
+  attention(p.queries(), keys, p.values(), adjacent, {}, paper_calibration());
+  attention(p.queries(), p.keys(), p.values(), head_major(own.data(), 4, 8, 4), {}, paper_calibration());
+  CHECK(std::equal(own.begin(), own.end(), shared.begin() + static_cast<std::ptrdiff_t>(p.k.size())));
+}
+
 // Issue 15: a 12-cell cache with 8 cells used and causal queries was answered for queries at the
 // end of the 12 cells; it is now rejected, and with an explicit position it matches the oracle.
 TEST_CASE("causal attention over a padded cache needs the query position", "[kernels][fused][errors]") {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 using namespace act;
 using namespace act::testing;
@@ -227,4 +228,11 @@ TEST_CASE("SinkState holds one running statistic per head and resets", "[kernels
   CHECK(state.heads() == 3);
   for (const ColumnStats& head : state.span()) CHECK(head.size() == 0);
   CHECK_THROWS_AS(state.head(3), std::out_of_range);
+}
+
+// An empty state would pass an empty running_stats span, which means prefill semantics: a decode
+// step would silently ignore the history. So there is no default constructor and 0 heads throw.
+TEST_CASE("SinkState needs the layer's query head count", "[kernels][decode][errors]") {
+  STATIC_REQUIRE_FALSE(std::is_default_constructible_v<SinkState>);
+  CHECK_THROWS_AS(SinkState(0), std::invalid_argument);
 }

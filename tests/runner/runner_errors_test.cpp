@@ -157,6 +157,12 @@ TEST_CASE("runner: a model this library does not support", "[runner]") {
     model.matrix_type = static_cast<std::uint32_t>(act::io::GgmlType::iq4_nl);
     expect_failure(generate(write_model("iq4_nl.gguf", model.build())), 1, "IQ4_NL");
   }
+  SECTION("more layers than block_count") {  // would run without its last layer, unseen
+    TinyLlama model;
+    model.extra_block = true;
+    expect_failure(generate(write_model("extra-block.gguf", model.build())), 1,
+                   "block_count is 1 but the file holds tensors of 2 layers");
+  }
 }
 
 TEST_CASE("runner: a prompt longer than the context", "[runner]") {
@@ -251,6 +257,9 @@ TEST_CASE("runner: outputs that cannot be written fail the run", "[runner]") {
   expect_failure(generate(model, {"--ignore-eos"}), 1, "standard output", std::nullopt, "/dev/full");
   expect_failure({"generate", "-m", model.string(), "-p", "hi", "-n", "0"}, 1, "standard output", std::nullopt,
                  "/dev/full");
+  // An empty path read as "not given": the run wrote nothing and said nothing.
+  expect_failure(generate(model, {"--timing-json", ""}), 2, "--timing-json: must not be empty");
+  expect_failure({"dump-logits", "-m", model.string(), "--tokens", "1,2", "-o", ""}, 2, "--output: must not be empty");
 }
 
 TEST_CASE("runner: head-set files are checked like the model", "[runner]") {

@@ -49,6 +49,8 @@ struct TinyLlama {
   // F32 only: a NaN in the last row of token_embd, which doubles as the output matrix, so the
   // logit of the last token is NaN (as a corrupt output.weight row would make it).
   bool nan_logit = false;
+  // A tensor of a second layer while block_count says 1 (a damaged or hand-edited header).
+  bool extra_block = false;
 
   static text::Vocabulary vocabulary() {
     return spm_vocab({{"\xE2\x96\x81", -1.0f},
@@ -101,6 +103,7 @@ struct TinyLlama {
     matrix("blk.0.ffn_gate.weight", ffn_width, width);
     matrix("blk.0.ffn_up.weight", ffn_width, width);
     matrix("blk.0.ffn_down.weight", width, ffn_width);
+    if (extra_block) norm("blk.1.attn_norm.weight");
     return b.build();
   }
 

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <limits>
 #include <optional>
 #include <span>
@@ -172,6 +173,37 @@ void check_output(const HeadsView<T>& o, const AttentionGeometry& g, const char*
   if (o.heads != g.q_heads || o.rows != g.q_len || o.cols != g.head_dim)
     shape_error(std::string(name) + " is " + dims(o.heads, o.rows, o.cols) + " but Q is " +
                 dims(g.q_heads, g.q_len, g.head_dim));
+}
+
+// The bytes a view's rows lie within, [first, end); empty for a view without elements.
+struct ByteRange {
+  std::uintptr_t first = 0, end = 0;
+};
+
+template <class T>
+ByteRange byte_range(const HeadsView<T>& view) noexcept {
+  if (view.heads == 0 || view.rows == 0 || view.cols == 0) return {};
+  const std::ptrdiff_t spans[] = {static_cast<std::ptrdiff_t>(view.heads - 1) * view.head_stride,
+                                  static_cast<std::ptrdiff_t>(view.rows - 1) * view.row_stride};
+  std::ptrdiff_t low = 0, high = static_cast<std::ptrdiff_t>(view.cols);  // in elements, from data
+  for (const std::ptrdiff_t span : spans) {
+    if (span < 0)
+      low += span;
+    else
+      high += span;
+  }
+  const auto base = reinterpret_cast<std::uintptr_t>(view.data);
+  const auto size = static_cast<std::ptrdiff_t>(sizeof(T));
+  return {base + static_cast<std::uintptr_t>(low * size), base + static_cast<std::uintptr_t>(high * size)};
+}
+
+// The kernels write output rows while other rows still read Q, K and V, so an output that shares
+// memory with an input would be read after it was overwritten: refused rather than miscomputed.
+template <class Out, class In>
+void check_disjoint(const HeadsView<Out>& out, const HeadsView<In>& in, const char* out_name, const char* in_name) {
+  const ByteRange a = byte_range(out), b = byte_range(in);
+  if (a.first < b.end && b.first < a.end)
+    shape_error(std::string(out_name) + " overlaps " + in_name + " in memory; the output needs a buffer of its own");
 }
 
 inline void check_lse(std::span<const float> lse, const AttentionGeometry& g) {

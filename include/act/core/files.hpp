@@ -24,7 +24,7 @@ namespace act {
 namespace detail {
 
 [[noreturn]] inline void write_failed(const std::filesystem::path& path, std::string_view step, int error) {
-  throw Error("cannot write " + path.string() + ": " + std::string(step) + ": " + std::strerror(error));
+  throw Error("act: cannot write " + path.string() + ": " + std::string(step) + ": " + std::strerror(error));
 }
 
 // Writes all of `bytes` to fd, retrying short writes and interruptions.
@@ -65,7 +65,7 @@ struct FdCloser {
 inline void write_file_atomically(const std::filesystem::path& path, std::string_view bytes) {
   struct stat target {};
   if (::stat(path.c_str(), &target) == 0 && !S_ISREG(target.st_mode))
-    throw Error("cannot write " + path.string() + ": not a regular file");
+    throw Error("act: cannot write " + path.string() + ": not a regular file");
   std::string temporary;
   const int fd = detail::create_temporary(path, temporary);
   if (fd < 0) detail::write_failed(path, "create a temporary file beside it", errno);
@@ -85,20 +85,20 @@ inline void write_file_atomically(const std::filesystem::path& path, std::string
 inline std::string read_regular_file(const std::filesystem::path& path, std::size_t max_bytes, std::string_view what) {
   const std::string name = std::string(what) + " " + path.string();
   const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) throw Error("cannot open " + name + ": " + std::strerror(errno));
+  if (fd < 0) throw Error("act: cannot open " + name + ": " + std::strerror(errno));
   const detail::FdCloser closer{fd};
   struct stat info {};
-  if (::fstat(fd, &info) != 0) throw Error("cannot read " + name + ": " + std::strerror(errno));
-  if (!S_ISREG(info.st_mode)) throw Error(name + " is not a regular file");
+  if (::fstat(fd, &info) != 0) throw Error("act: cannot read " + name + ": " + std::strerror(errno));
+  if (!S_ISREG(info.st_mode)) throw Error("act: " + name + " is not a regular file");
   if (static_cast<std::size_t>(info.st_size) > max_bytes)
-    throw Error(name + " is " + std::to_string(info.st_size) + " bytes, more than the " + std::to_string(max_bytes) +
-                " a " + std::string(what) + " may have");
+    throw Error("act: " + name + " is " + std::to_string(info.st_size) + " bytes, more than the " +
+                std::to_string(max_bytes) + " a " + std::string(what) + " may have");
   std::string text(static_cast<std::size_t>(info.st_size), '\0');
   std::size_t done = 0;
   while (done < text.size()) {
     const ssize_t n = ::read(fd, text.data() + done, text.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw Error("cannot read " + name + ": " + std::strerror(errno));
+    if (n < 0) throw Error("act: cannot read " + name + ": " + std::strerror(errno));
     if (n == 0) break;  // the file shrank meanwhile: keep what is there
     done += static_cast<std::size_t>(n);
   }

@@ -4,6 +4,7 @@
 // parallel region of the kernels, the model and the evaluation goes through these helpers, so an
 // exception thrown inside a region (a user's GEMM, a policy, a bad prompt) is carried out of it and
 // rethrown on the calling thread instead of terminating the program.
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <exception>
@@ -20,10 +21,15 @@
 
 namespace act::parallel {
 
-// The threads a region may use when the caller asks for `requested` (0 or less: the default).
+// Most threads one region is given: libgomp keeps per-thread state on the stack of the thread that
+// starts a region, and crashed (SIGSEGV) when asked for 65,281 or more.
+inline constexpr int max_threads = 1024;
+
+// The threads a region may use when the caller asks for `requested` (0 or less: the default;
+// above max_threads: max_threads).
 inline int resolve_threads(int requested) noexcept {
 #if defined(_OPENMP)
-  return requested > 0 ? requested : omp_get_max_threads();
+  return requested > 0 ? std::min(requested, max_threads) : omp_get_max_threads();
 #else
   (void)requested;
   return 1;

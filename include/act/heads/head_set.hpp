@@ -9,6 +9,9 @@
 //     "measurements": [{"layer": 3, "head": 5, "values": {"accuracy_gain": 0.02}}]   (optional)
 //   }
 //
+// "format", "version", "beta", "tau" and "heads" are required in every version (a set is only meaningful with the
+// hyper-parameters it was searched for); "model" and "measurements" are optional.
+//
 // Version 2 adds the policy the heads were searched with, as registry text (act/policies/registry.hpp):
 //   "detector": "top-k:3:token0", "rescaler": "scale-only:0.5"
 // and is written only for such sets, so a version-1 reader refuses them rather than misreading
@@ -34,6 +37,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -104,11 +108,17 @@ class HeadSet {
   std::size_t size() const noexcept { return heads_.size(); }
   bool empty() const noexcept { return heads_.empty(); }
 
-  // Per head of `layer`: 1 if calibrated (the kernels' calibrated_heads mask).
+  // Per head of `layer`: 1 if calibrated (the kernels' calibrated_heads mask). Throws
+  // act::FormatError if the set names a head of `layer` at or past head_count (a set searched on
+  // another model), rather than leaving it out.
   std::vector<std::uint8_t> layer_mask(std::uint32_t layer, std::size_t head_count) const {
     std::vector<std::uint8_t> mask(head_count, 0);
-    for (const HeadId& id : heads_)
-      if (id.layer == layer && id.head < head_count) mask[id.head] = 1;
+    for (const HeadId& id : heads_) {
+      if (id.layer != layer) continue;
+      if (id.head >= head_count)
+        outside_model(id, std::to_string(head_count) + " heads in layer " + std::to_string(layer));
+      mask[id.head] = 1;
+    }
     return mask;
   }
 
@@ -116,9 +126,7 @@ class HeadSet {
   void check_fits(std::size_t layers, std::size_t heads_per_layer) const {
     for (const HeadId& id : heads_)
       if (id.layer >= layers || id.head >= heads_per_layer)
-        throw FormatError("act: head set names (layer " + std::to_string(id.layer) + ", head " +
-                          std::to_string(id.head) + ") but the model has " + std::to_string(layers) + " layers of " +
-                          std::to_string(heads_per_layer) + " heads");
+        outside_model(id, std::to_string(layers) + " layers of " + std::to_string(heads_per_layer) + " heads");
   }
 
   // Largest head-set file load() reads: a real one (every head of a large model, with
@@ -131,6 +139,10 @@ class HeadSet {
   void save(const std::filesystem::path& path) const;
 
  private:
+  [[noreturn]] static void outside_model(HeadId id, const std::string& model_shape) {
+    throw FormatError("act: head set names (layer " + std::to_string(id.layer) + ", head " + std::to_string(id.head) +
+                      ") but the model has " + model_shape);
+  }
   std::vector<HeadId> heads_;        // sorted, unique
   std::map<HeadId, float> factors_;  // heads with their own factor (a subset of heads_)
 };
@@ -170,6 +182,26 @@ inline float unit_interval(const nlohmann::json& root, const char* key, std::str
   return value;
 }
 
+// nlohmann keeps the last of two equal keys in an object: {"beta": 0.4, ..., "beta": 0.9} would run
+// with 0.9 and no word. This parse callback refuses a repeated key instead (one set of keys per open
+// object).
+class RepeatedKeyCheck {
+ public:
+  explicit RepeatedKeyCheck(std::string_view source) : source_(source) {}
+  bool operator()(int, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+    using Event = nlohmann::json::parse_event_t;
+    if (event == Event::object_start) open_.emplace_back();
+    if (event == Event::object_end && !open_.empty()) open_.pop_back();
+    if (event == Event::key && !open_.empty() && !open_.back().insert(parsed.get<std::string>()).second)
+      head_set_error(source_, "key " + parsed.dump() + " appears twice in one object");
+    return true;
+  }
+
+ private:
+  std::string_view source_;
+  std::vector<std::set<std::string>> open_;
+};
+
 // nlohmann reports a byte offset; people want a line and column.
 inline std::string line_and_column(std::string_view text, std::size_t byte) {
   byte = std::min(byte, text.size());
@@ -194,6 +226,9 @@ inline std::optional<AnyCalibration> read_policy(const nlohmann::json& root, std
       head_set_error(source, "version " + shown(root["version"]) + " needs the fields \"detector\" and \"rescaler\"");
     return std::nullopt;
   }
+  // A version-1 reader ignores the fields and runs the paper's policy: such a file has no one meaning.
+  if (root["version"] == 1)
+    head_set_error(source, "version 1 has no \"detector\" or \"rescaler\" (a file with a policy is version 2 or 3)");
   const auto text = [&](const char* key) {
     if (!root.contains(key) || !root[key].is_string())
       head_set_error(source, std::string("field \"") + key + "\" must be a policy's text, e.g. \"top-k:3\"");
@@ -212,6 +247,9 @@ inline void read_head(const nlohmann::json& entry, HeadSet& set, std::string_vie
   if (!entry.is_array() || entry.size() < 2 || entry.size() > 3)
     head_set_error(source, where + " must be [layer, head] or [layer, head, factor]");
   const HeadId id{head_index(entry[0], source, where + "[0]"), head_index(entry[1], source, where + "[1]")};
+  if (set.contains(id.layer, id.head))  // twice with two factors would leave one silently unused
+    head_set_error(
+        source, where + ": head [" + std::to_string(id.layer) + ", " + std::to_string(id.head) + "] is listed twice");
   if (entry.size() == 2) return set.add(id);
   if (!factors_allowed)
     head_set_error(source, where + ": a factor per head needs version 3 and a \"scale-only\" rescaler");
@@ -267,7 +305,7 @@ inline nlohmann::json HeadSet::to_json() const {
 inline HeadSet HeadSet::from_json_text(std::string_view text, std::string_view source) {
   nlohmann::json root;
   try {
-    root = nlohmann::json::parse(text);
+    root = nlohmann::json::parse(text, detail::RepeatedKeyCheck(source));
   } catch (const nlohmann::json::parse_error& e) {
     detail::head_set_error(source, "invalid JSON at " + detail::line_and_column(text, e.byte > 0 ? e.byte - 1 : 0));
   } catch (const nlohmann::json::out_of_range&) {  // a number beyond double's range; nlohmann gives no position

@@ -6,6 +6,7 @@
 // decoded at position T is calibrated with the statistics of rows 0..T: it equals row T of a
 // prefill over T + 1 tokens. Earlier rows are never revisited.
 #include <act/core/column_stats.hpp>
+#include <act/core/error.hpp>
 
 #include <cstddef>
 #include <span>
@@ -15,7 +16,11 @@ namespace act {
 
 class SinkState {
  public:
-  explicit SinkState(std::size_t query_heads = 0) : heads_(query_heads) {}
+  // No default and no zero: an empty state would pass an empty running_stats span, which the
+  // kernels read as prefill semantics, so a step would silently ignore the history.
+  explicit SinkState(std::size_t query_heads) : heads_(query_heads) {
+    if (query_heads == 0) detail::shape_error("SinkState needs the layer's query head count (got 0)");
+  }
 
   std::size_t heads() const noexcept { return heads_.size(); }
   // Forget every column (a new sequence starts); the head count stays.

@@ -4,6 +4,7 @@
 // are small and always decoded to float.
 #include <act/io/dequantize.hpp>
 #include <act/io/gguf.hpp>
+#include <act/io/gguf_blocks.hpp>
 #include <act/model/llama_config.hpp>
 #include <act/model/weight_matrix.hpp>
 
@@ -36,6 +37,7 @@ class LlamaWeights {
   // Throws FormatError naming the tensor that is missing or misshapen, UnsupportedError for a
   // tensor type that cannot be decoded.
   static LlamaWeights from_gguf(const io::GgufFile& file, const LlamaConfig& config) {
+    io::check_block_count(file, config.layers);  // blocks past the count would be ignored unseen
     LlamaWeights w;
     const auto matrix = [&](const std::string& name, std::size_t rows, std::size_t cols) {
       return WeightMatrix::from_gguf(file, file.tensor(name), rows, cols);

@@ -18,6 +18,8 @@ struct ColumnMeanThreshold {
   float tau = 0.1f;
   KeepSink keep = KeepSink::first_candidate;
 
+  // Any finite tau: below 0 every column some query saw is a candidate, from 1 up none is (tests
+  // and experiments use both); files and policy text, which users write, take [0, 1] only.
   explicit ColumnMeanThreshold(float threshold = 0.1f, KeepSink kept = KeepSink::first_candidate)
       : tau(threshold), keep(kept) {
     if (!std::isfinite(tau)) throw std::invalid_argument("act: ColumnMeanThreshold tau must be finite");

@@ -21,16 +21,18 @@ Floats lane_totals_of(RowOf row_of) noexcept {
   static_assert(width == 16);
   static constexpr std::size_t fold_order[16] = {0, 2, 1, 3, 8, 10, 9, 11, 4, 6, 5, 7, 12, 14, 13, 15};
   __m512 halves[8], quarters[4], pairs[2];
-  for (std::size_t i = 0; i < 8; ++i) {
+  ACT_UNROLL for (std::size_t i = 0; i < 8; ++i) {
     const __m512 low = row_of(fold_order[i]), high = row_of(fold_order[i + 8]);
     halves[i] = _mm512_add_ps(_mm512_shuffle_f32x4(low, high, 0x44), _mm512_shuffle_f32x4(low, high, 0xEE));
   }
-  for (std::size_t i = 0; i < 4; ++i)
+  ACT_UNROLL for (std::size_t i = 0; i < 4; ++i) {
     quarters[i] = _mm512_add_ps(_mm512_shuffle_f32x4(halves[i], halves[i + 4], 0x88),
                                 _mm512_shuffle_f32x4(halves[i], halves[i + 4], 0xDD));
-  for (std::size_t i = 0; i < 2; ++i)
+  }
+  ACT_UNROLL for (std::size_t i = 0; i < 2; ++i) {
     pairs[i] = _mm512_add_ps(_mm512_shuffle_ps(quarters[i], quarters[i + 2], 0x44),
                              _mm512_shuffle_ps(quarters[i], quarters[i + 2], 0xEE));
+  }
   return _mm512_add_ps(_mm512_shuffle_ps(pairs[0], pairs[1], 0x88), _mm512_shuffle_ps(pairs[0], pairs[1], 0xDD));
 }
 #else

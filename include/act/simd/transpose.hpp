@@ -23,22 +23,23 @@ void transpose_columns_scalar(RowOf row_of, std::size_t count, std::size_t first
 // A 16 x 16 transpose in four rounds of shuffles: pairs of lanes, quads, 128-bit and 256-bit blocks.
 inline void transpose_16x16(const __m512 (&rows)[16], __m512 (&columns)[16]) noexcept {
   __m512 pairs[16], quads[16], halves[16];
-  for (std::size_t i = 0; i < 8; ++i) {
+  ACT_UNROLL for (std::size_t i = 0; i < 8; ++i) {
     pairs[2 * i] = _mm512_unpacklo_ps(rows[2 * i], rows[2 * i + 1]);
     pairs[2 * i + 1] = _mm512_unpackhi_ps(rows[2 * i], rows[2 * i + 1]);
   }
-  for (std::size_t i = 0; i < 16; i += 4) {
+  ACT_UNROLL for (std::size_t i = 0; i < 16; i += 4) {
     quads[i] = _mm512_shuffle_ps(pairs[i], pairs[i + 2], 0x44);
     quads[i + 1] = _mm512_shuffle_ps(pairs[i], pairs[i + 2], 0xEE);
     quads[i + 2] = _mm512_shuffle_ps(pairs[i + 1], pairs[i + 3], 0x44);
     quads[i + 3] = _mm512_shuffle_ps(pairs[i + 1], pairs[i + 3], 0xEE);
   }
-  for (std::size_t h = 0; h < 16; h += 8)
-    for (std::size_t i = 0; i < 4; ++i) {
+  ACT_UNROLL for (std::size_t h = 0; h < 16; h += 8) {
+    ACT_UNROLL for (std::size_t i = 0; i < 4; ++i) {
       halves[h + i] = _mm512_shuffle_f32x4(quads[h + i], quads[h + 4 + i], 0x88);
       halves[h + 4 + i] = _mm512_shuffle_f32x4(quads[h + i], quads[h + 4 + i], 0xDD);
     }
-  for (std::size_t i = 0; i < 8; ++i) {
+  }
+  ACT_UNROLL for (std::size_t i = 0; i < 8; ++i) {
     columns[i] = _mm512_shuffle_f32x4(halves[i], halves[8 + i], 0x88);
     columns[8 + i] = _mm512_shuffle_f32x4(halves[i], halves[8 + i], 0xDD);
   }
@@ -57,10 +58,11 @@ void transpose_rows(RowOf row_of, std::size_t count, std::size_t cols, float sca
   const __m512 factor = _mm512_set1_ps(scale);
   for (; first + 16 <= cols; first += 16) {
     __m512 rows[16], columns[16];
-    for (std::size_t t = 0; t < 16; ++t)
+    ACT_UNROLL for (std::size_t t = 0; t < 16; ++t) {
       rows[t] = t < count ? _mm512_mul_ps(_mm512_loadu_ps(row_of(t) + first), factor) : _mm512_setzero_ps();
+    }
     detail::transpose_16x16(rows, columns);
-    for (std::size_t c = 0; c < 16; ++c) _mm512_storeu_ps(panel + (first + c) * width, columns[c]);
+    ACT_UNROLL for (std::size_t c = 0; c < 16; ++c) _mm512_storeu_ps(panel + (first + c) * width, columns[c]);
   }
 #endif
   detail::transpose_columns_scalar(row_of, count, first, cols, scale, panel);

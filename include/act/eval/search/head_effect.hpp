@@ -85,6 +85,10 @@ struct HeadEffect {
     if (prompts > 0 && std::fabs(e.accuracy - static_cast<double>(e.correct) / static_cast<double>(prompts)) > 1e-9)
       bad_value("accuracy", "must be correct / prompts");
     if (std::fabs(e.accuracy_gain) > 1.0) bad_value("accuracy_gain", "must be in [-1, 1]");
+    // The calibrated run is right where the baseline was, plus the prompts fixed, minus those broken.
+    const double net = static_cast<double>(e.fixed) - static_cast<double>(e.broken);
+    if (prompts > 0 && std::fabs(e.accuracy_gain - net / static_cast<double>(prompts)) > 1e-9)
+      bad_value("accuracy_gain", "must be (fixed - broken) / prompts");
     return e;
   }
 

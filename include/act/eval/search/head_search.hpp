@@ -25,10 +25,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <map>
 #include <numeric>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 namespace act::eval {
@@ -239,6 +241,25 @@ inline void sort_by_id(std::vector<HeadEffect>& heads) {
   std::sort(heads.begin(), heads.end(), [](const HeadEffect& a, const HeadEffect& b) { return a.id < b.id; });
 }
 
+// Heads read back from a checkpoint must be this model's and measured against this baseline (same
+// identity header, so the same prompts and model): a damaged or hand-edited line would otherwise
+// decide the selection unseen. Complete heads carry their accuracy and margin and the gains over
+// the baseline, whose differences must give the baseline back.
+inline void check_resumed(const SearchCheckpoint& checkpoint, const model::LlamaConfig& c, const Tally& baseline) {
+  const auto close = [](double a, double b) { return std::fabs(a - b) <= 1e-9 * (1.0 + std::fabs(a) + std::fabs(b)); };
+  for (const auto& [id, e] : checkpoint.done()) {
+    const std::string head = "head [" + std::to_string(id.layer) + ", " + std::to_string(id.head) + "]";
+    if (id.layer >= c.layers || id.head >= c.heads)
+      throw FormatError("act: " + checkpoint.path().string() + ": " + head + " is outside the model (" +
+                        std::to_string(c.layers) + " layers of " + std::to_string(c.heads) + " heads)");
+    if (e.complete() && !(close(e.accuracy - e.accuracy_gain, baseline.accuracy()) &&
+                          close(e.margin - e.margin_gain, baseline.mean_margin())))
+      throw FormatError("act: " + checkpoint.path().string() + ": the gains of " + head +
+                        " do not match this search's baseline (accuracy " + std::to_string(baseline.accuracy()) +
+                        ", margin " + std::to_string(baseline.mean_margin()) + ")");
+  }
+}
+
 inline double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -272,6 +293,7 @@ inline SearchResult search_heads(const model::LlamaModel& m, std::span<const Sco
   detail::advance_states(m, states, 0, first, options);
   const std::vector<ExampleOutcome> base = detail::run_baseline(m, plans, states, first, options, progress);
   result.baseline = tally(base);
+  if (checkpoint) detail::check_resumed(*checkpoint, m.config(), result.baseline);
   for (auto it = todo.begin(); it != todo.end(); ++it) {
     const auto& [layer, heads] = *it;
     const auto effects = options.early_stop

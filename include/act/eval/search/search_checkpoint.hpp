@@ -74,6 +74,8 @@ class SearchCheckpoint {
     const auto header = reader.next();
     if (!header || !header->has("format") || header->string("format") != "act-head-search-checkpoint")
       throw FormatError("act: " + path_.string() + " is not a head search checkpoint");
+    if (!header->has("version") || header->value()["version"] != 1)
+      throw FormatError("act: " + path_.string() + ": checkpoint version must be 1 (the only one this reader knows)");
     if (!header->has("search") || header->value()["search"] != search)
       // The file's own header is not echoed: it may be arbitrarily large; ours is small.
       throw FormatError("act: " + path_.string() +
@@ -82,6 +84,8 @@ class SearchCheckpoint {
     while (auto row = reader.next()) {
       const HeadId id{static_cast<std::uint32_t>(row->index("layer", 1u << 20)),
                       static_cast<std::uint32_t>(row->index("head", 1u << 20))};
+      if (done_.contains(id))  // a search writes each head once: a second line is an edit or a damage
+        row->fail("head [" + std::to_string(id.layer) + ", " + std::to_string(id.head) + "] appears twice");
       if (!row->has("values") || !row->value()["values"].is_object()) row->fail("field \"values\" must be an object");
       std::map<std::string, double> values;
       for (const auto& [key, value] : row->value()["values"].items()) {
