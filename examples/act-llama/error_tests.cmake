@@ -76,6 +76,9 @@ if(EXISTS ${STORIES})
   expect_error(dump_logits_ctx "the prompt is 3 tokens, more than the context of 2"
                dump-logits -m ${STORIES} --tokens 1,2,3 --ctx 2 -o ${WORK}/x.f32)
   expect_error(bad_token "outside the vocabulary" dump-logits -m ${STORIES} --tokens 1,99999 -o ${WORK}/x.f32)
+  # stories260K has no chat markers: the template would be spelt as plain text.
+  expect_error(chat_without_template "--chat writes SmolLM2's chat template, but this model has no <\\|im_start\\|> token"
+               generate -m ${STORIES} --chat -p hi)
   # Refused before the run, not after it.
   expect_error(timing_json_no_folder "--timing-json: cannot write .*/no/t.json: folder .*/no does not exist"
                generate -m ${STORIES} -p hi --timing-json ${WORK}/no/t.json)

@@ -36,7 +36,9 @@ act::model::ActSettings eval_settings(const EvalCommandOptions& o, const act::mo
   };
   if (o.control == "all") return control_set(candidates);
   if (!from_file.enabled())
-    throw act::Error("--control random needs --act-heads: it draws as many heads as that file has");
+    throw act::Error(o.common.act_heads.empty()
+                         ? "--control random needs --act-heads: it draws as many heads as that file has"
+                         : "--control random: " + o.common.act_heads + " names no heads, so there are none to draw");
   return control_set(act::eval::random_heads(candidates, from_file.heads().size(), o.control_seed));
 }
 

@@ -32,6 +32,10 @@ if(EXISTS ${STORIES})
   expect_error(eval_label_clash "label words of task sst2 share their last token" eval ${model} --data ${data} --task sst2)
   expect_error(eval_random_without_heads "--control random needs --act-heads"
                eval ${model} --data ${data} --task copa --control random)
+  file(WRITE ${WORK}/no_heads.json
+       "{\"format\": \"act-head-set\", \"version\": 1, \"beta\": 0.4, \"tau\": 0.1, \"heads\": []}")
+  expect_error(eval_random_empty_heads "--control random: .*no_heads.json names no heads"
+               eval ${model} --data ${data} --task copa --control random --act-heads ${WORK}/no_heads.json)
   expect_error(search_bad_select "unknown selection rule 'best'"
                search-heads ${model} --data ${data} --tasks copa --select best -o ${WORK}/h.json)
   expect_error(search_bad_layers "--exclude-layers: 'x' is not a layer number"

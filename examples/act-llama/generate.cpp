@@ -35,6 +35,10 @@ struct GenerateOptions {
 std::vector<std::int32_t> prompt_tokens(const act::text::Tokenizer& tokenizer, const std::string& user, bool chat,
                                         act::text::SpecialTokens user_specials) {
   if (!chat) return tokenizer.encode(user, true, user_specials);
+  for (const char* marker : {"<|im_start|>", "<|im_end|>"})  // otherwise the template is spelt as plain text
+    if (tokenizer.encode(marker, false).size() != 1)
+      throw act::Error(std::string("--chat writes SmolLM2's chat template, but this model has no ") + marker +
+                       " token; leave out --chat");
   std::vector<std::int32_t> ids = tokenizer.encode("<|im_start|>user\n", true);
   const auto append = [&ids](const std::vector<std::int32_t>& more) {
     ids.insert(ids.end(), more.begin(), more.end());
