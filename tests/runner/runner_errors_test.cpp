@@ -287,6 +287,12 @@ TEST_CASE("runner: head-set files are checked like the model", "[runner]") {
     INFO("stderr: " << forced.stderr_text);
     CHECK(forced.code == 0);
   }
+  SECTION("control characters in a file's strings stay one escaped line") {
+    const fs::path heads = scratch() / "escapes.json";
+    std::ofstream(heads) << R"({"format": "act-head-set", "version": 1, "model": "a\nb\u001b[31m", "beta": 0.4,
+                               "tau": 0.1, "heads": [[0, 1]]})";
+    expect_failure(generate(model, {"--act-heads", heads.string()}), 1, "made for model 'a\\x0ab\\x1b[31m'");
+  }
 }
 
 TEST_CASE("runner: a prompt file, and a thread count above the cores", "[runner]") {
