@@ -200,10 +200,18 @@ ByteRange byte_range(const HeadsView<T>& view) noexcept {
 // The kernels write output rows while other rows still read Q, K and V, so an output that shares
 // memory with an input would be read after it was overwritten: refused rather than miscomputed.
 template <class Out, class In>
-void check_disjoint(const HeadsView<Out>& out, const HeadsView<In>& in, const char* out_name, const char* in_name) {
+void check_disjoint(const HeadsView<Out>& out, const HeadsView<In>& in, const char* in_name) {
   const ByteRange a = byte_range(out), b = byte_range(in);
   if (a.first < b.end && b.first < a.end)
-    shape_error(std::string(out_name) + " overlaps " + in_name + " in memory; the output needs a buffer of its own");
+    shape_error(std::string("output overlaps ") + in_name + " in memory; the output needs a buffer of its own");
+}
+
+template <class Out, class Q, class K, class V>
+void check_output_apart(const HeadsView<Out>& out, const HeadsView<Q>& q, const HeadsView<K>& k,
+                        const HeadsView<V>& v) {
+  check_disjoint(out, q, "Q");
+  check_disjoint(out, k, "K");
+  check_disjoint(out, v, "V");
 }
 
 inline void check_lse(std::span<const float> lse, const AttentionGeometry& g) {

@@ -982,9 +982,7 @@ AttentionGeometry resolve_fused(const Operands<KV>& in, const HeadsView<float>& 
   AttentionGeometry g = resolve_geometry(in.q, in.k, in.v, options);
   g.products = resolve_products<KV>(g.products, g.head_dim);
   check_output(out, g, "output");
-  check_disjoint(out, in.q, "output", "Q");
-  check_disjoint(out, in.k, "output", "K");
-  check_disjoint(out, in.v, "output", "V");
+  check_output_apart(out, in.q, in.k, in.v);
   check_extras(extras, g.q_heads, g.q_len);
   if (g.kv_len >= (std::size_t{1} << 24)) shape_error("the fused kernels support fewer than 2^24 keys");
   return g;

@@ -185,9 +185,7 @@ CalibrationReport attention(HeadsView<const T> q, HeadsView<const T> k, HeadsVie
                             const AttentionExtras& extras = {}, const Quirks& quirks = {}) {
   const AttentionGeometry g = act::detail::resolve_geometry(q, k, v, options);
   act::detail::check_output(out, g, "output");
-  act::detail::check_disjoint(out, q, "output", "Q");
-  act::detail::check_disjoint(out, k, "output", "K");
-  act::detail::check_disjoint(out, v, "output", "V");
+  act::detail::check_output_apart(out, q, k, v);
   act::detail::check_extras(extras, g.q_heads, g.q_len);
   if (extras.sinks != nullptr) extras.sinks->assign(g.q_heads, SinkSet{});
   CalibrationReport report;
