@@ -17,6 +17,10 @@ if [ ! -r "$base_list" ]; then
   exit 0
 fi
 
+# A run killed while apt was removing or installing leaves dpkg half-done, and every apt call after
+# it refuses to start ("dpkg was interrupted"); finish that work first.
+dpkg --configure -a
+
 installed() { dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' | awk '$1 == "ii" { print $2 }' | sort -u; }
 base() { grep -v '^#' "$base_list" | awk 'NF { print $1 }' | sort -u; }
 
