@@ -67,7 +67,8 @@ struct PromptFlags {
 };
 
 inline void add_prompt_flags(CLI::App& command, PromptFlags& flags) {
-  auto* tokens = command.add_option("--tokens", flags.tokens, "Token ids, comma separated")->delimiter(',');
+  auto* tokens = act_llama::add_list_option(command, "--tokens", flags.tokens, "Token ids, comma separated",
+                                            act_llama::token_id());
   command.add_option("-p,--prompt", flags.text, "Prompt text (tokenised with BOS)")->excludes(tokens);
 }
 

@@ -27,6 +27,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace act_llama {
 
@@ -101,6 +102,9 @@ inline CLI::Validator non_empty_path() {
       [](std::string& text) { return text.empty() ? std::string("must not be empty") : std::string(); }, "FILE");
 }
 
+// Token ids: what a GGUF vocabulary's int32 ids can hold (the model then checks its own size).
+inline CLI::Validator token_id() { return whole_number_from(0, std::numeric_limits<std::int32_t>::max()); }
+
 // Seeds: any uint64, written in decimal. whole_number_from's long long would stop at 2^63 - 1, and
 // CLI11's own conversion clamps text above 2^64 - 1, so both ends are checked here.
 inline CLI::Validator seed_number() {
@@ -137,6 +141,42 @@ inline CLI::Validator real_number_in(double low, double high, bool low_open = fa
         return {};
       },
       "FLOAT in " + range);
+}
+
+// The items of a comma-separated list, empty ones included ("1,,2" has three, "" has one).
+inline std::vector<std::string> comma_items(const std::string& text) {
+  std::vector<std::string> items;
+  std::size_t first = 0;
+  for (std::size_t comma = text.find(','); comma != std::string::npos; comma = text.find(',', first)) {
+    items.push_back(text.substr(first, comma - first));
+    first = comma + 1;
+  }
+  items.push_back(text.substr(first));
+  return items;
+}
+
+// A list option (--tokens 1,2,3; several occurrences add up, and replace the defaults). CLI11's own
+// delimiter drops empty items, reading "1,,2" as 1,2 and "," as no list; here an empty item is an
+// error. Each item passes `item` (which may rewrite it, as whole_number_from does) before it is
+// converted to T.
+template <class T>
+CLI::Option* add_list_option(CLI::App& command, const std::string& name, std::vector<T>& values,
+                             const std::string& description, CLI::Validator item) {
+  const std::string flag = name.substr(name.rfind(',') + 1);
+  auto parse = [&values, item, flag](const std::vector<std::string>& texts) {
+    values.clear();
+    for (const std::string& text : texts) {
+      for (std::string entry : comma_items(text)) {
+        if (entry.empty()) throw CLI::ValidationError(flag, "empty item in the list \"" + text + "\"");
+        if (std::string error = item(entry); !error.empty()) throw CLI::ValidationError(flag, error);
+        T value{};
+        if (!CLI::detail::lexical_cast(entry, value)) throw CLI::ConversionError(entry, flag);
+        values.push_back(value);
+      }
+    }
+  };
+  return command.add_option_function<std::vector<std::string>>(name, parse, description)
+      ->type_name(item.get_description() + ",...");
 }
 
 // A detector or rescaler in registry text (act/policies/registry.hpp); a bad one is a usage error.

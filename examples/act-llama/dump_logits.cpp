@@ -56,9 +56,7 @@ void register_dump_logits(CLI::App& app) {
   auto options = std::make_shared<DumpOptions>();
   CLI::App* command = app.add_subcommand("dump-logits", "Write the logits of every prompt position (raw float32)");
   add_common_options(*command, options->common);
-  auto* tokens = command->add_option("--tokens", options->tokens, "Token ids, comma separated")
-                     ->delimiter(',')
-                     ->check(whole_number_from(0));
+  auto* tokens = add_list_option(*command, "--tokens", options->tokens, "Token ids, comma separated", token_id());
   command->add_option("-p,--prompt", options->prompt, "Prompt text (tokenised with BOS)")->excludes(tokens);
   command->add_option("-o,--output", options->output, "Output file")->required()->check(non_empty_path());
   command->add_flag("--one-at-a-time", options->one_at_a_time,

@@ -52,6 +52,11 @@ expect_error(factors_with_rescaler "--rescaler excludes --factors"
 expect_error(factors_negative "--factors: must be a finite number in \\[0, .*\\] \\(got -1\\)" search-heads --tasks sst2 -o ${WORK}/h.json --factors 0.5,-1)
 # Finite as a double, infinite as the float it is stored in: refused by the option, not after loading.
 expect_error(factors_beyond_float "--factors: must be a finite number in" search-heads --tasks sst2 -o ${WORK}/h.json --factors 1e39)
+# CLI11's delimiter dropped empty list items ("1,,2" was read as 1,2): each is an error now.
+expect_error(tokens_empty_item "--tokens: empty item in the list \"1,,2\"" dump-logits --tokens 1,,2 -o ${WORK}/x)
+expect_error(tokens_beyond_int32 "--tokens: must be a whole number in \\[0, 2147483647\\]" dump-logits --tokens 2147483648 -o ${WORK}/x)
+expect_error(seeds_trailing_comma "--seeds: empty item in the list \"1,2,\"" eval --seeds 1,2,)
+expect_error(factors_only_comma "--factors: empty item in the list \",\"" search-heads --factors ,)
 
 # Without -m the runner looks in the cache the fetch script fills.
 set(launcher ${CMAKE_COMMAND} -E env ACT_CACHE_DIR=${WORK}/empty_cache)

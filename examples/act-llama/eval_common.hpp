@@ -107,9 +107,8 @@ inline void add_eval_task_options(CLI::App& command, EvalTaskOptions& options) {
   command.add_option("--shots", options.shots, "Demonstrations per prompt, drawn from the calib split")
       ->check(whole_number_from(0))
       ->capture_default_str();
-  command.add_option("--seeds", options.seeds, "Demonstration seeds (k-shot; accuracy is their mean)")
-      ->delimiter(',')
-      ->check(seed_number());
+  add_list_option(command, "--seeds", options.seeds, "Demonstration seeds (k-shot; accuracy is their mean)",
+                  seed_number());
   command.add_option("--limit", options.limit, "Only the first N rows of each split (0: all)")
       ->check(whole_number_from(0));
   command.add_option("-o,--out", options.out, "Result file (JSON)")->check(non_empty_path());

@@ -314,13 +314,11 @@ void register_search_heads(CLI::App& app) {
   command->add_option("--screen-keep", o->screen_keep, "Heads that survive screening")
       ->check(whole_number_from(1))
       ->capture_default_str();
-  command
-      ->add_option("--factors", o->factors,
-                   "A factor per head from this grid, e.g. 0.25,0.5,0.75: one exact search per factor with the "
-                   "rescaler scale-only:FACTOR; each head keeps its best factor (use with --detector initial-token); "
-                   "with --early-stop, only heads that cannot pass stop early")
-      ->delimiter(',')
-      ->check(real_number_in(0.0, std::numeric_limits<float>::max()))  // read as float: past it, inf
+  add_list_option(*command, "--factors", o->factors,
+                  "A factor per head from this grid, e.g. 0.25,0.5,0.75: one exact search per factor with the "
+                  "rescaler scale-only:FACTOR; each head keeps its best factor (use with --detector initial-token); "
+                  "with --early-stop, only heads that cannot pass stop early",
+                  real_number_in(0.0, std::numeric_limits<float>::max()))  // read as float: past it, inf
       ->excludes("--rescaler")
       ->excludes("--beta")
       ->excludes("--naive")

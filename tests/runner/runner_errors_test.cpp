@@ -437,3 +437,25 @@ TEST_CASE("runner: decode activations and dump-logits one token at a time", "[ru
   for (std::size_t i = 0; i < whole.size(); ++i)
     REQUIRE(std::abs(whole[i] - f32[i]) < 1e-4f * (1 + std::abs(whole[i])));
 }
+
+// List options read every item in order: several occurrences add up, and an empty item (which
+// CLI11's own delimiter dropped) is an error.
+TEST_CASE("runner: list options", "[runner]") {
+  const fs::path model = tiny_model();
+  const auto dump = [&](std::vector<std::string> tokens) {
+    const fs::path out = scratch() / "logits-list.f32";
+    std::vector<std::string> args{"dump-logits", "-m", model.string(), "-o", out.string()};
+    for (std::string& t : tokens) args.insert(args.end(), {"--tokens", std::move(t)});
+    const Exit result = run_act_llama(args);
+    INFO("stderr: " << result.stderr_text);
+    REQUIRE(result.code == 0);
+    return read_floats(out);
+  };
+  const std::vector<float> one_list = dump({"1,5,9"}), two_lists = dump({"1,5", "9"}), reordered = dump({"1,9,5"});
+  REQUIRE(!one_list.empty());
+  CHECK(one_list.size() % 3 == 0);
+  CHECK(two_lists == one_list);
+  CHECK(reordered != one_list);
+  expect_failure({"dump-logits", "-m", model.string(), "--tokens", "1,,5", "-o", (scratch() / "x.f32").string()}, 2,
+                 "--tokens: empty item in the list \"1,,5\"");
+}
