@@ -152,6 +152,12 @@ TEST_CASE("runner: a model this library does not support", "[runner]") {
     model.architecture = "mamba";
     expect_failure(generate(write_model("mamba.gguf", model.build())), 1, "architecture 'mamba' is not supported");
   }
+  SECTION("architecture with a NUL byte") {  // what() used to end at the NUL: "architecture 'lla"
+    TinyLlama model;
+    model.architecture = std::string("lla\0ma", 6);
+    expect_failure(generate(write_model("nul.gguf", model.build())), 1,
+                   "architecture 'lla\\x00ma' is not supported (only 'llama')");
+  }
   SECTION("tensor type") {
     TinyLlama model;
     model.matrix_type = static_cast<std::uint32_t>(act::io::GgmlType::iq4_nl);

@@ -6,9 +6,25 @@
 
 namespace act {
 
-// Base of everything the library throws about its inputs.
+// Base of everything the library throws about its inputs. A message may quote a string read from a
+// file, and a NUL byte in it would end what() there, cutting off the rest: NUL is written as \x00.
 struct Error : std::runtime_error {
-  using std::runtime_error::runtime_error;
+  explicit Error(const std::string& what) : std::runtime_error(without_nul(what)) {}
+  explicit Error(const char* what) : std::runtime_error(what) {}
+
+ private:
+  static std::string without_nul(const std::string& text) {
+    std::string out;
+    out.reserve(text.size());
+    for (const char c : text) {
+      if (c == '\0') {
+        out += "\\x00";
+      } else {
+        out += c;
+      }
+    }
+    return out;
+  }
 };
 
 // A file or text the library reads is malformed; the message names the source and where.
