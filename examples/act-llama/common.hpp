@@ -2,6 +2,7 @@
 // What every act-llama subcommand shares: the model, thread and ACT flags, and turning them into a
 // loaded model and ACT settings. Errors are thrown as act::Error / std::exception and reported as
 // one line by main.cpp.
+#include <act/core/fields.hpp>
 #include <act/core/files.hpp>
 #include <act/core/parallel.hpp>
 #include <act/heads/head_set.hpp>
@@ -143,18 +144,6 @@ inline CLI::Validator real_number_in(double low, double high, bool low_open = fa
       "FLOAT in " + range);
 }
 
-// The items of a comma-separated list, empty ones included ("1,,2" has three, "" has one).
-inline std::vector<std::string> comma_items(const std::string& text) {
-  std::vector<std::string> items;
-  std::size_t first = 0;
-  for (std::size_t comma = text.find(','); comma != std::string::npos; comma = text.find(',', first)) {
-    items.push_back(text.substr(first, comma - first));
-    first = comma + 1;
-  }
-  items.push_back(text.substr(first));
-  return items;
-}
-
 // A list option (--tokens 1,2,3; several occurrences add up, and replace the defaults). CLI11's own
 // delimiter drops empty items, reading "1,,2" as 1,2 and "," as no list; here an empty item is an
 // error. Each item passes `item` (which may rewrite it, as whole_number_from does) before it is
@@ -166,7 +155,7 @@ CLI::Option* add_list_option(CLI::App& command, const std::string& name, std::ve
   auto parse = [&values, item, flag](const std::vector<std::string>& texts) {
     values.clear();
     for (const std::string& text : texts) {
-      for (std::string entry : comma_items(text)) {
+      for (std::string entry : act::split_fields(text, ',')) {
         if (entry.empty()) throw CLI::ValidationError(flag, "empty item in the list \"" + text + "\"");
         if (std::string error = item(entry); !error.empty()) throw CLI::ValidationError(flag, error);
         T value{};

@@ -6,6 +6,7 @@
 // Adding a policy: one file defining the type (select() or gains(), plus name, usage,
 // from_arguments() and text()), and its name in the Detectors or Rescalers list below. Nothing in
 // the kernels, the model or the runner changes.
+#include <act/core/fields.hpp>
 #include <act/policies/calibration.hpp>
 #include <act/policies/column_mean_threshold.hpp>
 #include <act/policies/initial_token.hpp>
@@ -27,18 +28,6 @@ using AnyRescaler = std::variant<Redistribute, ScaleOnly>;
 
 namespace detail {
 
-// "name:a:b" -> {"name", "a", "b"}.
-inline std::vector<std::string> split_policy_text(std::string_view text) {
-  std::vector<std::string> parts;
-  std::size_t start = 0;
-  for (std::size_t colon = text.find(':'); colon != std::string_view::npos; colon = text.find(':', start)) {
-    parts.emplace_back(text.substr(start, colon - start));
-    start = colon + 1;
-  }
-  parts.emplace_back(text.substr(start));
-  return parts;
-}
-
 template <class Variant, std::size_t... I>
 std::string policy_usages(std::index_sequence<I...>) {
   std::string list;
@@ -49,7 +38,7 @@ std::string policy_usages(std::index_sequence<I...>) {
 // The alternative of `Variant` whose name is parts[0], built from the remaining parts.
 template <class Variant>
 Variant parse_policy(std::string_view text, std::string_view kind) {
-  const std::vector<std::string> parts = split_policy_text(text);
+  const std::vector<std::string> parts = split_fields(text, ':');
   std::optional<Variant> found;
   const auto try_one = [&]<class P>(std::type_identity<P>) {
     if (found || parts[0] != P::name) return;
